@@ -1,0 +1,1 @@
+"""Loaders stream a source (features file, CIFAR, Unsplash, demo) into an items_<dataset> table."""

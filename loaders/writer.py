@@ -1,0 +1,127 @@
+"""DatasetWriter: the one way rows reach an items table.
+
+Every loader hands it batches; it checks them, skips ids already stored (so a re-run resumes
+and a re-load adds nothing twice), inserts Arrow batches without building the vector index,
+shows progress, and at the end builds the index once and reports rows/s.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+from tqdm import tqdm
+
+from service.errors import BadInput
+from service.store import Store, items_table
+from service.vectors import as_unit_vectors
+
+
+@dataclass
+class LoadSummary:
+    dataset: str
+    loaded: int = 0
+    skipped: int = 0  # already stored (resume / re-load)
+    failed: int = 0  # unreadable inputs, reported by the loader
+    seconds: float = 0.0
+    index_seconds: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.loaded / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        return (
+            f"{self.dataset}: loaded {self.loaded}, skipped {self.skipped} already stored, "
+            f"failed {self.failed}, in {self.seconds:.1f} s ({self.rows_per_second:,.0f} rows/s; "
+            f"index build {self.index_seconds:.1f} s)"
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "dataset": self.dataset, "loaded": self.loaded, "skipped": self.skipped, "failed": self.failed,
+            "seconds": round(self.seconds, 3), "index_seconds": round(self.index_seconds, 3),
+            "rows_per_second": round(self.rows_per_second, 1), "failures": self.failures[:100],
+        }
+
+
+class DatasetWriter:
+    def __init__(self, store: Store, dataset: str, dim: int, encoder: str, model: str = "",
+                 total: int | None = None, progress: bool = True, unit: str = "rows",
+                 description: str = ""):
+        self.store = store
+        self.dataset = dataset
+        self.dim = int(dim)
+        self.info = store.create_dataset(dataset, self.dim, encoder, model=model, description=description)
+        self.table = items_table(dataset)
+        self.existing: set[str] = {r[0] for r in store.query("items.ids", db=store.database, items=self.table).result_rows}
+        self.summary = LoadSummary(dataset)
+        self._started = time.perf_counter()
+        self._bar = tqdm(total=total, unit=f" {unit}", desc=f"load {dataset}", disable=not progress,
+                         file=sys.stderr, dynamic_ncols=True)
+
+    def is_stored(self, item_id: str) -> bool:
+        return item_id in self.existing
+
+    def skip(self, n: int = 1) -> None:
+        """Count inputs the loader skipped because their ids are already stored."""
+        self.summary.skipped += n
+        self._bar.update(n)
+
+    def fail(self, message: str) -> None:
+        self.summary.failed += 1
+        self.summary.failures.append(message)
+        self._bar.update(1)
+
+    def write(self, ids, vectors, urls=None, labels=None, splits=None, metas=None,
+              normalized: bool = False) -> int:
+        """Insert one batch; ids already stored are skipped. Returns rows inserted."""
+        ids = [str(i) for i in ids]
+        n = len(ids)
+        if n == 0:
+            return 0
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if not normalized:
+            vectors = as_unit_vectors(vectors, dim=self.dim, what="vectors")
+        elif vectors.shape != (n, self.dim):
+            raise BadInput(f"vectors: expected shape ({n}, {self.dim}), got {vectors.shape}")
+        columns = {"url": urls, "label": labels, "split": splits, "meta": metas}
+        for name, values in columns.items():
+            if values is not None and len(values) != n:
+                raise BadInput(f"{name}: {len(values)} values for {n} ids")
+        keep = [i for i, item_id in enumerate(ids) if item_id not in self.existing]
+        skipped = n - len(keep)
+        if keep:
+            sel = np.asarray(keep)
+            data = {"id": pa.array([ids[i] for i in keep], pa.string())}
+            for name, values in columns.items():
+                if values is not None:
+                    if name == "meta":
+                        values = [v if isinstance(v, str) else json.dumps(v or {}) for v in values]
+                    data[name] = pa.array(["" if values[i] is None else str(values[i]) for i in keep], pa.string())
+            vecs = np.ascontiguousarray(vectors[sel], dtype=np.float32)
+            offsets = pa.array(np.arange(0, len(keep) * self.dim + 1, self.dim, dtype=np.int32))
+            data["vector"] = pa.ListArray.from_arrays(offsets, pa.array(vecs.ravel()))
+            self.store.insert_arrow(self.table, pa.table(data), settings=self.store.dialect.insert_settings())
+            self.existing.update(ids[i] for i in keep)
+        self.summary.loaded += len(keep)
+        self.summary.skipped += skipped
+        self._bar.update(n)
+        return len(keep)
+
+    def finish(self, build_index: bool = True) -> LoadSummary:
+        self._bar.close()
+        self.summary.seconds = time.perf_counter() - self._started
+        if build_index and self.summary.loaded:
+            started = time.perf_counter()
+            if not self._bar.disable:
+                print(f"building the vector index of {self.table} ...", file=sys.stderr)
+            for statement in self.store.dialect.build_index(self.store.database, self.table):
+                self.store.execute(statement)
+            self.summary.index_seconds = time.perf_counter() - started
+        return self.summary

@@ -1,0 +1,7 @@
+"""Zero-shot, kNN and tourney classification; label sets."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["classify"])

@@ -1,0 +1,76 @@
+"""Datasets: list, describe, search."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field, model_validator
+
+from service.api.deps import get_store
+from service.search import search
+from service.store import Store
+
+router = APIRouter(tags=["datasets"])
+
+
+class DatasetInfo(BaseModel):
+    name: str
+    dim: int
+    encoder: str
+    model: str
+    metric: str
+    description: str
+    rows: int
+    table: str
+    created: str
+
+
+class SearchRequest(BaseModel):
+    item_id: str | None = Field(None, description="Search by the vector of this stored item")
+    vector: list[float] | None = Field(None, description="Search by this vector (normalized for you)")
+    k: int = Field(10, ge=1, le=1000)
+    exclude_ids: list[str] = Field(default_factory=list, description="Ids never to return")
+    exact: bool = Field(False, description="Scan every row instead of using the HNSW index")
+
+    @model_validator(mode="after")
+    def one_query(self):
+        given = [x for x in (self.item_id, self.vector) if x is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of item_id or vector")
+        return self
+
+
+class SearchItem(BaseModel):
+    id: str
+    url: str
+    label: str
+    score: float = Field(description="cosine similarity, higher is closer")
+
+
+class SearchResponse(BaseModel):
+    items: list[SearchItem]
+    plan: str = Field(description="ann: the HNSW index answered; exact: a full scan did")
+    seconds: float
+
+
+def _info(d: dict) -> DatasetInfo:
+    return DatasetInfo(**{**d, "created": str(d["created"])})
+
+
+@router.get("/datasets", response_model=list[DatasetInfo])
+def list_datasets(store: Annotated[Store, Depends(get_store)]):
+    return [_info(d) for d in store.datasets()]
+
+
+@router.get("/datasets/{name}", response_model=DatasetInfo)
+def get_dataset(name: str, store: Annotated[Store, Depends(get_store)]):
+    return _info(store.dataset(name))
+
+
+@router.post("/datasets/{name}/search", response_model=SearchResponse)
+def search_dataset(name: str, body: SearchRequest, store: Annotated[Store, Depends(get_store)]):
+    """Nearest items, best first. Returns exactly k items whenever k non-excluded items exist."""
+    result = search(store, name, vector=body.vector, item_id=body.item_id, k=body.k,
+                    exclude_ids=body.exclude_ids, exact=body.exact)
+    return SearchResponse(items=result.items, plan=result.plan, seconds=result.seconds)

@@ -1,0 +1,101 @@
+"""What every CLI command shares: opening the store (or finding the service that holds it),
+printing tables and JSON, and turning errors into one clear line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Any, Callable
+
+import click
+import httpx
+
+from service.config import get_settings
+from service.errors import EngineLocked, VectrainError
+from service.store import Store, Target, lock_holder_url
+
+
+class Context:
+    """Lazily opens the embedded store, or talks to a running service over HTTP."""
+
+    def __init__(self, url: str | None, as_json: bool):
+        self.settings = get_settings()
+        self.url = url or self.settings.service_url
+        self.as_json = as_json
+        self._store: Store | None = None
+
+    def store(self, command: str = "vectrain") -> Store:
+        if self._store is None:
+            self._store = Store(self.settings, owner=command)
+            self._store.migrate()
+        return self._store
+
+    def remote(self) -> str | None:
+        """The service to send this command to: --url, or the serve process holding the path."""
+        if self.url:
+            return self.url.rstrip("/")
+        target = Target.parse(self.settings.database_url)
+        if target.kind != "chdb":
+            return None
+        try:
+            self.store()
+        except EngineLocked:
+            url = lock_holder_url(target.path)
+            if url:
+                click.echo(f"(the database is held by the service at {url}; sending the request there)", err=True)
+                return url
+            raise
+        return None
+
+    def http(self, method: str, path: str, **kwargs) -> Any:
+        url = self.remote()
+        try:
+            response = httpx.request(method, f"{url}{path}", timeout=600, **kwargs)
+        except httpx.HTTPError as exc:
+            raise click.ClickException(f"Cannot reach the vectrain service at {url}: {exc}") from None
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail")
+            except ValueError:
+                detail = response.text
+            raise click.ClickException(f"{response.status_code}: {detail}")
+        return response.json()
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def handle_errors(fn: Callable) -> Callable:
+    """Print a VectrainError as one line (exit 1) instead of a stack trace."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except VectrainError as exc:
+            raise click.ClickException(exc.message) from None
+
+    return wrapper
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def echo_table(columns: list[str], rows: list[list[Any]], out=None) -> None:
+    """A plain aligned table; long cells are cut."""
+    def cell(value: Any) -> str:
+        text = f"{value:.4f}" if isinstance(value, float) else str(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    cells = [[cell(v) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths))
+    click.echo(line, file=out)
+    click.echo("  ".join("-" * w for w in widths), file=out)
+    for row in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)), file=out)
+    if not rows:
+        click.echo("(no rows)", file=out or sys.stdout)

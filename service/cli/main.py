@@ -1,0 +1,118 @@
+"""`vectrain`: serve the API, load data, search, run SQL, train and evaluate classifiers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from service.cli import evaluate, load, session
+from service.cli.common import Context, echo_json, echo_table, handle_errors
+from service.search import search as run_search
+from service.store import readonly_query
+
+
+@click.group()
+@click.option("--url", envvar="VECTRAIN_SERVICE_URL", default=None,
+              help="Send commands to a running vectrain service instead of opening the database.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.pass_context
+def main(ctx: click.Context, url: str | None, as_json: bool) -> None:
+    """vectrain: train image classifiers with vector SQL on ClickHouse (embedded chDB by default)."""
+    ctx.obj = Context(url, as_json)
+    ctx.call_on_close(ctx.obj.close)
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (default VECTRAIN_HOST, 127.0.0.1)")
+@click.option("--port", default=None, type=int, help="Port (default VECTRAIN_PORT, 8000)")
+@click.pass_obj
+@handle_errors
+def serve(obj: Context, host: str | None, port: int | None) -> None:
+    """Run the REST API (one process: chDB allows one process per data path)."""
+    import uvicorn
+
+    from service.api.app import create_app
+
+    settings = obj.settings.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v})
+    app = create_app(settings)  # the app opens the database itself, as "vectrain serve"
+    click.echo(f"vectrain API on http://{settings.host}:{settings.port} (docs at /docs)", err=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, workers=1, log_level="info")
+
+
+@main.command()
+@click.pass_obj
+@handle_errors
+def datasets(obj: Context) -> None:
+    """List datasets with their dimension, encoder and row count."""
+    remote = obj.remote()
+    rows = obj.http("GET", "/datasets") if remote else obj.store().datasets()
+    if obj.as_json:
+        return echo_json(rows)
+    echo_table(["name", "rows", "dim", "encoder", "table"],
+               [[d["name"], d["rows"], d["dim"], d["encoder"], d["table"]] for d in rows])
+
+
+@main.command()
+@click.argument("dataset")
+@click.option("--id", "item_id", help="Search by this stored item's vector")
+@click.option("--vector-file", type=click.Path(exists=True, dir_okay=False),
+              help="Search by a vector: .npy, or a text file of numbers")
+@click.option("-k", default=10, show_default=True, type=int)
+@click.option("--exclude", multiple=True, help="An id never to return (repeatable)")
+@click.option("--exact", is_flag=True, help="Full scan instead of the HNSW index")
+@click.pass_obj
+@handle_errors
+def search(obj: Context, dataset: str, item_id: str | None, vector_file: str | None, k: int,
+           exclude: tuple[str, ...], exact: bool) -> None:
+    """Nearest items to a stored item or a vector, best first."""
+    if (item_id is None) == (vector_file is None):
+        raise click.UsageError("give exactly one of --id or --vector-file")
+    vector = _read_vector(vector_file) if vector_file else None
+    body = {"item_id": item_id, "vector": vector, "k": k, "exclude_ids": list(exclude), "exact": exact}
+    if obj.remote():
+        result = obj.http("POST", f"/datasets/{dataset}/search", json=body)
+    else:
+        found = run_search(obj.store(), dataset, vector=vector, item_id=item_id, k=k,
+                           exclude_ids=list(exclude), exact=exact)
+        result = {"items": found.items, "plan": found.plan, "seconds": found.seconds}
+    if obj.as_json:
+        return echo_json(result)
+    echo_table(["id", "label", "score", "url"], [[i["id"], i["label"], i["score"], i["url"]] for i in result["items"]])
+    click.echo(f"({result['plan']}, {result['seconds'] * 1000:.1f} ms)", err=True)
+
+
+@main.command()
+@click.argument("query")
+@click.option("--max-rows", type=int, default=None)
+@click.pass_obj
+@handle_errors
+def sql(obj: Context, query: str, max_rows: int | None) -> None:
+    """Run read-only SQL (the same guard as POST /sql)."""
+    if obj.remote():
+        result = obj.http("POST", "/sql", json={"query": query, "max_rows": max_rows})
+    else:
+        result = readonly_query(obj.store(), query, max_rows=max_rows)
+    if obj.as_json:
+        return echo_json(result)
+    echo_table(result["columns"], result["rows"])
+    if result["truncated"]:
+        click.echo("(truncated: more rows than the limit)", err=True)
+
+
+def _read_vector(path: str) -> list[float]:
+    p = Path(path)
+    try:
+        values = np.load(p) if p.suffix == ".npy" else np.array(p.read_text().replace(",", " ").split(), dtype=np.float32)
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(f"{path}: cannot read a vector ({exc})") from None
+    return np.asarray(values, dtype=np.float32).ravel().tolist()
+
+
+main.add_command(load.load)
+main.add_command(session.session)
+main.add_command(evaluate.eval_group)
+
+if __name__ == "__main__":
+    main()

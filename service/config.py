@@ -1,0 +1,52 @@
+"""All settings in one place, read from the environment (prefix VECTRAIN_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SQL_DIR = REPO_ROOT / "sql"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VECTRAIN_", env_file=".env", extra="ignore")
+
+    # Storage. chdb:///<absolute path> opens the embedded engine in this process;
+    # http(s)://user:pass@host:8123/db talks to a ClickHouse server (>= 25.8).
+    database_url: str = Field(default=f"chdb://{REPO_ROOT / 'data' / 'db'}")
+    # The ClickHouse database that holds vectrain's tables (a server URL's path overrides it).
+    database: str = "vectrain"
+    # SQL dialect of the vector functions and index DDL: clickhouse | myscale.
+    dialect: str = "clickhouse"
+
+    # Service.
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Where the CLI finds a running service when the embedded database is held by it.
+    service_url: str | None = None
+
+    # Read-only SQL endpoint limits.
+    sql_max_execution_time: float = 10.0
+    sql_max_result_rows: int = 10_000
+
+    # Vector search.
+    ann_ef_search: int = 256  # hnsw_candidate_list_size_for_search floor
+    ann_max_limit: int = 1000  # ClickHouse max_limit_for_vector_search_queries
+    search_max_k: int = 1000
+
+    # Loading.
+    insert_batch_rows: int = 10_000
+
+    # Encoders.
+    clip_model: str = "openai/clip-vit-base-patch32"
+    device: str = "auto"  # auto | cpu | cuda
+    encode_batch_size: int = 64
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

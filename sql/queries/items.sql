@@ -1,0 +1,23 @@
+-- Plain (non-vector) queries over an items_<dataset> table. The table is bound as an
+-- Identifier after its name was validated; vectors and distances live in service/vectorsql.py.
+
+-- name: count
+SELECT count() FROM {db:Identifier}.{items:Identifier}
+
+-- name: get
+SELECT id, url, label, split, meta, vector
+FROM {db:Identifier}.{items:Identifier}
+WHERE id = {id:String}
+LIMIT 1
+
+-- name: ids
+SELECT id FROM {db:Identifier}.{items:Identifier}
+
+-- name: existing_ids
+SELECT id FROM {db:Identifier}.{items:Identifier} WHERE id IN {ids:Array(String)}
+
+-- name: count_in
+SELECT count() FROM {db:Identifier}.{items:Identifier} WHERE id IN {ids:Array(String)}
+
+-- name: count_not_in
+SELECT count() FROM {db:Identifier}.{items:Identifier} WHERE id NOT IN {ids:Array(String)}

@@ -1,0 +1,81 @@
+"""Fixtures: the real embedded engine (chDB) on a temp path, one database per test.
+
+chDB allows one data path per process, so the whole run shares one temp path and every test
+gets its own ClickHouse database in it (dropped afterwards).
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from service.api.app import create_app
+from service.config import Settings
+from service.store import Store
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def engine_path(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture
+def settings(engine_path) -> Settings:
+    return Settings(database_url=f"chdb://{engine_path}", database=f"t_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def store(settings):
+    s = Store(settings, owner="pytest")
+    s.migrate()
+    yield s
+    s.client.command(f"DROP DATABASE IF EXISTS {s.dialect.quote(s.database)}")
+    s.close()
+
+
+@pytest.fixture
+def api(settings, store) -> TestClient:
+    with TestClient(create_app(settings, store)) as client:
+        yield client
+
+
+def clustered(n: int, dim: int, clusters: int = 10, noise: float = 0.3, seed: int = 0):
+    """Unit vectors in separated clusters, with their cluster labels."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(clusters, dim)).astype(np.float32)
+    labels = rng.integers(0, clusters, size=n)
+    vectors = centers[labels] + noise * rng.normal(size=(n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors.astype(np.float32), labels
+
+
+@pytest.fixture
+def make_dataset(store):
+    """Load n clustered vectors as a dataset through the real writer; returns (vectors, labels, ids)."""
+    from loaders.writer import DatasetWriter
+
+    def make(name: str = "toy", n: int = 500, dim: int = 16, clusters: int = 5, seed: int = 0, splits=None):
+        vectors, labels = clustered(n, dim, clusters, seed=seed)
+        ids = [f"item-{i:05d}" for i in range(n)]
+        writer = DatasetWriter(store, name, dim, "features", total=n, progress=False)
+        writer.write(ids=ids, vectors=vectors, labels=[f"c{l}" for l in labels],
+                     urls=[f"https://example.test/{i}" for i in ids],
+                     splits=splits if splits is not None else ["train" if i % 5 else "test" for i in range(n)])
+        writer.finish()
+        return vectors, labels, ids
+
+    return make
+
+
+def exact_topk(vectors: np.ndarray, q: np.ndarray, k: int, exclude=()) -> list[int]:
+    """numpy reference: indices of the k highest cosine similarities, excluding some."""
+    q = q / np.linalg.norm(q)
+    scores = vectors @ q
+    scores[list(exclude)] = -np.inf
+    return list(np.argsort(-scores, kind="stable")[:k])
