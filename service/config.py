@@ -35,7 +35,10 @@ class Settings(BaseSettings):
 
     # Vector search.
     ann_ef_search: int = 256  # hnsw_candidate_list_size_for_search floor
-    ann_max_limit: int = 1000  # ClickHouse max_limit_for_vector_search_queries
+    ann_max_limit: int = 1000  # largest k answered through the index; larger k scans
+    # HNSW index quantization for new items tables: f32 gives exact distances (no rescoring);
+    # bf16 halves index memory at some precision (DESIGN.md).
+    ann_quantization: str = "f32"
     search_max_k: int = 1000
 
     # Loading.
@@ -45,6 +48,13 @@ class Settings(BaseSettings):
     clip_model: str = "openai/clip-vit-base-patch32"
     device: str = "auto"  # auto | cpu | cuda
     encode_batch_size: int = 64
+
+    # Real-dataset loaders (CIFAR, Unsplash): downloads are cached, failures logged, under here.
+    data_dir: Path = REPO_ROOT / "data"
+    download_retries: int = 3
+    fetch_workers: int = 8  # concurrent image downloads
+    fetch_timeout: float = 20.0  # seconds per image request
+    fetch_width: int = 640  # Unsplash images are fetched resized to this width (?w=)
 
 
 @lru_cache
