@@ -25,7 +25,7 @@ from service.errors import BadInput
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 INDEX_NAME = "vi"
-RESCORE_MULTIPLIER = 4
+QUANTIZATIONS = ("f32", "f16", "bf16", "i8", "b1")
 
 
 def validate_name(name: str, what: str = "dataset") -> str:
@@ -69,7 +69,7 @@ class Dialect:
     quote = staticmethod(quote)
 
     # -- DDL -------------------------------------------------------------------------------
-    def create_items_table(self, db: str, table: str, dim: int) -> list[str]:
+    def create_items_table(self, db: str, table: str, dim: int, quantization: str = "f32") -> list[str]:
         raise NotImplementedError
 
     def drop_table(self, db: str, table: str) -> str:
@@ -104,8 +104,112 @@ class Dialect:
             f"LIMIT {k}"
         )
 
+
+    # -- classifiers (issue 4) ---------------------------------------------------------------
+    # A linear classifier scores an item as dot(w, v) + b; positive when that exceeds the
+    # threshold t. w arrives bound as {w:Array(Float32)}, b and t as {b:Float64}, {t:Float64}.
+    def logit(self, column: str = "vector") -> str:
+        return f"dotProduct({column}, {{w:Array(Float32)}}) + {{b:Float64}}"
+
+    def boundary(self, db: str, table: str, k: int, exclusion: Exclusion = Exclusion()) -> str:
+        """The k items whose score is nearest the threshold {t:Float64} (exact scan)."""
+        k = _positive_int(k, "k")
+        where = exclusion.where()
+        return (
+            f"SELECT id, url, {self.logit()} AS score\n"
+            f"FROM {quote(db)}.{quote(table)}" + (f"\nWHERE {where}" if where else "") + "\n"
+            f"ORDER BY abs(score - {{t:Float64}}) ASC, id ASC\n"
+            f"LIMIT {k}"
+        )
+
+    def random_batch(self, db: str, table: str, k: int, exclusion: Exclusion = Exclusion()) -> str:
+        """k items in a pseudo-random order fixed by {salt:String} (reproducible baseline)."""
+        k = _positive_int(k, "k")
+        where = exclusion.where()
+        return (
+            f"SELECT id, url, {self.logit()} AS score\n"
+            f"FROM {quote(db)}.{quote(table)}" + (f"\nWHERE {where}" if where else "") + "\n"
+            f"ORDER BY sipHash64(id, {{salt:String}}) ASC\n"
+            f"LIMIT {k}"
+        )
+
+    def score_histogram(self, db: str, table: str) -> str:
+        """Counts of dot(w, v) in bins of 0.001 over the whole table (for a label-free threshold)."""
+        return (
+            f"SELECT round(dotProduct(vector, {{w:Array(Float32)}}), 3) AS s, count() AS n\n"
+            f"FROM {quote(db)}.{quote(table)}\n"
+            f"GROUP BY s ORDER BY s"
+        )
+
+    def apply(self, db: str, table: str) -> str:
+        """Score every item of a dataset into predictions: one INSERT ... SELECT."""
+        return (
+            f"INSERT INTO {quote(db)}.predictions (session_id, round, item_id, score, positive)\n"
+            f"SELECT {{session_id:String}}, {{round:UInt32}}, id, {self.logit()} AS score, "
+            f"score > {{t:Float64}}\n"
+            f"FROM {quote(db)}.{quote(table)}"
+        )
+
+    def classifier_expression(self, weights, offset: float, column: str = "v") -> str:
+        """dot(column, w) + offset with the numbers written in: they are floats this service
+        computed (never user text), formatted exactly (%.9g round-trips a float32)."""
+        values = [float(x) for x in weights]
+        if not values or not all(math.isfinite(x) for x in values + [float(offset)]):
+            raise BadInput("classifier weights must be finite numbers")
+        literal = ", ".join("%.9g" % x for x in values)
+        return f"dotProduct({column}, CAST([{literal}] AS Array(Float32))) + ({float(offset)!r})"
+
+    def create_classifier_function(self, name: str, weights, offset: float) -> str:
+        """A SQL UDF: clf_<name>(vector) > 0 means positive. UDFs are global to the engine."""
+        fn = validate_name(name, "function")
+        return f"CREATE OR REPLACE FUNCTION {quote(fn)} AS (v) -> {self.classifier_expression(weights, offset)}"
+
+    def create_classifier_view(self, db: str, view: str, table: str, weights, offset: float) -> str:
+        """A view in the dataset's database: every item with its margin and decision."""
+        view = validate_name(view, "view")
+        expr = self.classifier_expression(weights, offset, column="vector")
+        return (
+            f"CREATE OR REPLACE VIEW {quote(db)}.{quote(view)} AS\n"
+            f"SELECT id, url, label, {expr} AS score, score > 0 AS positive\n"
+            f"FROM {quote(db)}.{quote(validate_name(table, 'table'))}"
+        )
+
     def ann_settings(self, k: int, excluded: int, ef_floor: int) -> dict:
         return {}
+
+    # -- zero-shot -------------------------------------------------------------------------
+    def zero_shot_select(self, db: str, table: str, n_labels: int, where: str | None = None) -> str:
+        """Per row: cosine similarity to each of {lv:Array(Array(Float32))} (unit label vectors),
+        the argmax (first on ties, like numpy) and the top-1 minus top-2 margin.
+
+        One dotProduct per label against a constant element of the bound array: a lambda
+        (arrayMap(l -> dotProduct(vector, l), lv)) would copy every row's vector once per label.
+        Rows are unit norm, so the dot product is the cosine similarity.
+        """
+        n = _positive_int(n_labels, "number of labels")
+        dots = ", ".join(f"dotProduct(vector, lv[{i}])" for i in range(1, n + 1))
+        where_sql = f"\n    WHERE {where}" if where else ""
+        return (
+            "WITH {ln:Array(String)} AS ln\n"
+            "SELECT id, s AS scores, indexOf(s, arrayMax(s)) AS best, ln[best] AS label, s[best] AS score,\n"
+            "       if(length(s) > 1, arrayReverseSort(s)[1] - arrayReverseSort(s)[2], 0) AS margin\n"
+            "FROM (\n"
+            "    WITH {lv:Array(Array(Float32))} AS lv\n"
+            f"    SELECT id, CAST([{dots}] AS Array(Float32)) AS s\n"
+            f"    FROM {quote(db)}.{quote(validate_name(table, 'table'))}{where_sql}\n"
+            ")"
+        )
+
+    def zero_shot_insert(self, db: str, table: str, n_labels: int, where: str | None = None) -> str:
+        """Store the zero-shot predictions of every row (passing `where`) in `zero_shot`, in the
+        database: one INSERT ... SELECT, nothing travels to the client but the label vectors.
+        Binds {dataset:String}, {labelset:String}, {run_at:DateTime64(3)}, {lv:...}, {ln:...}."""
+        select = self.zero_shot_select(db, table, n_labels, where)
+        return (
+            f"INSERT INTO {quote(db)}.zero_shot (dataset, labelset, id, label, score, margin, scores, run_at)\n"
+            "SELECT {dataset:String}, {labelset:String}, id, label, score, margin, scores, {run_at:DateTime64(3)}\n"
+            f"FROM (\n{select}\n)"
+        )
 
     def exact_settings(self) -> dict:
         return {}
@@ -115,8 +219,11 @@ class ClickHouseDialect(Dialect):
     name = "clickhouse"
     _functions = {"cosine": "cosineDistance", "l2": "L2Distance"}
 
-    def create_items_table(self, db: str, table: str, dim: int) -> list[str]:
+    def create_items_table(self, db: str, table: str, dim: int, quantization: str = "f32") -> list[str]:
         dim = _positive_int(dim, "dim")
+        if quantization not in QUANTIZATIONS:
+            raise BadInput(f"Unknown index quantization {quantization!r}: use one of {QUANTIZATIONS}")
+        # f32: the index's distances are exact, so results need no rescoring (see ann_settings).
         return [
             f"""CREATE TABLE IF NOT EXISTS {quote(db)}.{quote(validate_name(table, 'table'))}
 (
@@ -128,7 +235,7 @@ class ClickHouseDialect(Dialect):
     vector Array(Float32) CODEC(NONE),
     added  DateTime DEFAULT now(),
     CONSTRAINT dim CHECK length(vector) = {dim},
-    INDEX {INDEX_NAME} vector TYPE vector_similarity('hnsw', 'cosineDistance', {dim})
+    INDEX {INDEX_NAME} vector TYPE vector_similarity('hnsw', 'cosineDistance', {dim}, '{quantization}', 32, 128)
 )
 ENGINE = MergeTree
 ORDER BY id
@@ -154,15 +261,17 @@ SETTINGS materialize_skip_indexes_on_merge = 0"""
         return f"{fn}({column}, {{{param}:Array(Float32)}})"
 
     def ann_settings(self, k: int, excluded: int, ef_floor: int) -> dict:
-        # Post-filtering drops excluded rows from the k*multiplier candidates the index returns:
-        # fetch enough that k survive even if every excluded id is among the nearest. At least
-        # 4x so that exact rescoring can fix the order the bf16-quantized index got wrong.
-        multiplier = min(1000, max(RESCORE_MULTIPLIER, math.ceil((k + excluded) / k)))
+        # Post-filtering drops excluded rows from the k * multiplier candidates the index
+        # returns: fetch enough that k survive even if every excluded id is among the nearest.
+        # max_limit_for_vector_search_queries caps that fetch (measured: at its default 1000,
+        # 1,000 exclusions left 8 of 10 rows), so it is raised with it. No rescoring: the
+        # f32 index returns exact distances, and rescoring reads whole vector granules.
+        multiplier = min(1000, max(1, math.ceil((k + excluded) / k)))
         fetched = k * multiplier
         return {
             "vector_search_index_fetch_multiplier": multiplier,
+            "max_limit_for_vector_search_queries": max(1000, fetched),
             "hnsw_candidate_list_size_for_search": max(ef_floor, fetched),
-            "vector_search_with_rescoring": 1,  # exact distances for the candidates, not bf16
         }
 
     def exact_settings(self) -> dict:
@@ -172,7 +281,7 @@ SETTINGS materialize_skip_indexes_on_merge = 0"""
 class MyScaleDialect(Dialect):
     name = "myscale"
 
-    def create_items_table(self, db: str, table: str, dim: int) -> list[str]:
+    def create_items_table(self, db: str, table: str, dim: int, quantization: str = "f32") -> list[str]:
         dim = _positive_int(dim, "dim")
         target = f"{quote(db)}.{quote(validate_name(table, 'table'))}"
         return [
