@@ -28,7 +28,7 @@ import numpy as np
 
 from loaders.writer import DatasetWriter, LoadSummary
 from service.config import Settings
-from service.encoders import get_encoder
+from service.encoders import check_dataset_encoder, get_encoder
 from service.errors import BadInput
 from service.store import Store
 
@@ -272,6 +272,7 @@ def load_cifar(store: Store, dataset: str, kind: str = "cifar10", path: str | Pa
         raise BadInput("--limit must be 0 or more")
     splits = SPLITS if split == "all" else (split,)
     enc = get_encoder(encoder, store.settings)  # before any I/O: a bad spec or missing model fails fast
+    check_dataset_encoder(store, dataset, enc)
     source = _Source(Path(path).expanduser() if path else download(spec, store.settings, progress), spec)
     try:
         scanned = source.scan(splits)

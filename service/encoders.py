@@ -280,3 +280,20 @@ def text_vectors(info: dict, texts, settings: Settings | None = None) -> np.ndar
         raise BadInput(f"Dataset {info.get('name')!r} was encoded with {encoder.name}, which has no text side: "
                        "search it by vector, item or image, or load it with --encoder clip.")
     return encoder.encode_texts(list(texts))
+
+
+def check_dataset_encoder(store, dataset: str, encoder) -> None:
+    """Refuse, before reading any input, to add rows made by a different encoder or model to an
+    existing dataset: their distances would be meaningless. (create_dataset checks dim too.)"""
+    from service.errors import NotFound
+
+    try:
+        info = store.dataset(dataset)
+    except NotFound:
+        return
+    same_model = not encoder.model or not info["model"] or info["model"] == encoder.model
+    if info["encoder"] != encoder.name or not same_model or int(info["dim"]) != encoder.dim:
+        was = f"{info['encoder']}" + (f" ({info['model']})" if info["model"] else "") + f", {info['dim']} dims"
+        now = f"{encoder.name}" + (f" ({encoder.model})" if encoder.model else "") + f", {encoder.dim} dims"
+        raise BadInput(f"Dataset {dataset!r} was loaded with encoder {was}; this load uses {now}. "
+                       f"Use --encoder {info['encoder']} (and the same model) to add to it, or a new dataset name.")

@@ -37,3 +37,64 @@ def load_demo_cmd(obj: Context, name: str) -> None:
 
     summary = load_demo(obj.store("vectrain load"), name)
     echo_json(summary.as_dict()) if obj.as_json else click.echo(summary.line())
+
+
+ENCODER_HELP = "clip (final embedding), clip@layer=N (vision layer N, mean-pooled) or pixels[@size=N]"
+
+
+def _print_summary(obj: Context, summary) -> None:
+    if obj.as_json:
+        return echo_json(summary.as_dict())
+    click.echo(summary.line())
+    for line in summary.failures[:10]:
+        click.echo(f"  failed: {line}", err=True)
+    if len(summary.failures) > 10:
+        click.echo(f"  ... {len(summary.failures) - 10} more", err=True)
+
+
+def _cifar_command(kind: str, title: str):
+    @click.argument("name")
+    @click.option("--path", type=click.Path(), default=None,
+                  help=f"The {title} python-version .tar.gz or its extracted folder "
+                       "(default: download the official archive to data/cache, md5 checked)")
+    @click.option("--split", type=click.Choice(["train", "test", "all"]), default="all", show_default=True)
+    @click.option("--encoder", default="clip", show_default=True, help=ENCODER_HELP)
+    @click.option("--limit", type=click.IntRange(min=0), default=None,
+                  help="Load at most the first N images of each selected split")
+    @click.pass_obj
+    @handle_errors
+    def command(obj: Context, name: str, path: str | None, split: str, encoder: str, limit: int | None) -> None:
+        from loaders.cifar import load_cifar
+
+        summary = load_cifar(obj.store("vectrain load"), name, kind, path=path, split=split,
+                             encoder=encoder, limit=limit)
+        _print_summary(obj, summary)
+
+    command.__doc__ = (f"Load {title} (train and/or test; label = class name{', meta = coarse label' if kind == 'cifar100' else ''}). "
+                       "Re-running resumes: stored images are skipped.")
+    return command
+
+
+load.command("cifar10")(_cifar_command("cifar10", "CIFAR-10"))
+load.command("cifar100")(_cifar_command("cifar100", "CIFAR-100"))
+
+
+@load.command("unsplash")
+@click.argument("name")
+@click.option("--tsv", required=True, type=click.Path(dir_okay=False), help="Unsplash Lite photos.tsv000")
+@click.option("--images", type=click.Path(file_okay=False), default=None,
+              help="Folder of <photo_id>.jpg (default: fetch photo_image_url at VECTRAIN_FETCH_WIDTH)")
+@click.option("--encoder", default="clip", show_default=True, help=ENCODER_HELP)
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="Read at most the first N photos")
+@click.option("--failure-log", type=click.Path(dir_okay=False), default=None,
+              help="Where to append photos that could not be read (default data/logs/unsplash-NAME-failures.tsv)")
+@click.pass_obj
+@handle_errors
+def load_unsplash_cmd(obj: Context, name: str, tsv: str, images: str | None, encoder: str, limit: int | None,
+                      failure_log: str | None) -> None:
+    """Load Unsplash Lite photos; missing or broken images are skipped and reported. Re-running resumes."""
+    from loaders.unsplash import load_unsplash
+
+    summary = load_unsplash(obj.store("vectrain load"), name, tsv, images=images, encoder=encoder,
+                            limit=limit, failure_log=failure_log)
+    _print_summary(obj, summary)
