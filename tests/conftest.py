@@ -79,3 +79,19 @@ def exact_topk(vectors: np.ndarray, q: np.ndarray, k: int, exclude=()) -> list[i
     scores = vectors @ q
     scores[list(exclude)] = -np.inf
     return list(np.argsort(-scores, kind="stable")[:k])
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory) -> Path:
+    """A tiny random CLIP saved with save_pretrained (built once per run); point
+    settings.clip_model at it to load it through the same from_pretrained path as the real one."""
+    from tiny_clip import build_tiny_clip
+
+    return build_tiny_clip(tmp_path_factory.mktemp("tiny_clip"))
+
+
+@pytest.fixture
+def clip_store(store, tiny_clip):
+    """The test store with settings.clip_model pointing at the tiny CLIP."""
+    store.settings.clip_model = str(tiny_clip)
+    return store
