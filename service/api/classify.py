@@ -1,7 +1,223 @@
-"""Zero-shot, kNN and tourney classification; label sets."""
+"""Zero-shot, kNN and tourney classification; label sets; evaluation reports."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field, model_validator
+
+from service import evaluation, knn, labelsets, tourney, zeroshot
+from service.api.deps import get_store
+from service.store import Store
 
 router = APIRouter(tags=["classify"])
+StoreDep = Annotated[Store, Depends(get_store)]
+
+
+# -- label sets ------------------------------------------------------------------------------
+class LabelSetRequest(BaseModel):
+    name: str = Field(description="Label set name: lowercase letters, digits and _")
+    labels: list[str] = Field(description="The class names, in order", examples=[["cat", "dog"]])
+    templates: list[str] = Field(default_factory=list, description="Prompts with one {} for the label; "
+                                 "each label's vector is the normalized mean of its prompts' text embeddings",
+                                 examples=[["a photo of a {}", "a blurry photo of a {}"]])
+    vectors: list[list[float]] | None = Field(None, description="Precomputed label vectors, one per label")
+    encoder: str | None = Field(None, description="Text encoder for the templates (default: the dataset's)")
+    dataset: str | None = Field(None, description="Check the dimension against this dataset and use its encoder")
+
+
+class LabelSetInfo(BaseModel):
+    name: str
+    labels: list[str]
+    dim: int
+    encoder: str
+    templates: list[str]
+    source: str
+
+
+@router.post("/labelsets", response_model=LabelSetInfo, status_code=201)
+def create_labelset(body: LabelSetRequest, store: StoreDep):
+    """Embed (or take) one vector per label and store them; 409 if the name exists."""
+    ls = labelsets.create(store, body.name, body.labels, templates=body.templates, vectors=body.vectors,
+                          encoder=body.encoder, dataset=body.dataset)
+    return ls.summary()
+
+
+@router.get("/labelsets", response_model=list[LabelSetInfo])
+def list_labelsets(store: StoreDep):
+    return labelsets.list_all(store)
+
+
+@router.get("/labelsets/{name}", response_model=LabelSetInfo)
+def get_labelset(name: str, store: StoreDep):
+    return labelsets.get(store, name).summary()
+
+
+@router.delete("/labelsets/{name}", status_code=204)
+def delete_labelset(name: str, store: StoreDep):
+    labelsets.delete(store, name)
+
+
+# -- zero-shot -------------------------------------------------------------------------------
+class ZeroShotRequest(BaseModel):
+    dataset: str
+    labelset: str
+    split: str | None = Field(None, description="Classify this split (stored in table zero_shot)")
+    item_ids: list[str] | None = Field(None, description="Classify these items (not stored)")
+    vectors: list[list[float]] | None = Field(None, description="Classify these vectors")
+    text: list[str] | None = Field(None, description="Classify these texts (needs a text encoder)")
+    top: int = Field(5, ge=1, le=1000, description="Labels listed per item in `top`")
+    limit: int | None = Field(zeroshot.DEFAULT_RETURN_LIMIT, ge=0,
+                              description="At most this many items in the response (all are stored)")
+
+    @model_validator(mode="after")
+    def at_most_one(self):
+        given = [n for n in ("split", "item_ids", "vectors", "text") if getattr(self, n) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give at most one of split, item_ids, vectors, text (got {', '.join(given)})")
+        return self
+
+
+class ZeroShotItem(BaseModel):
+    id: str | None
+    label: str
+    score: float = Field(description="cosine similarity to the winning label")
+    margin: float = Field(description="best minus second-best similarity")
+    top: list[tuple[str, float]]
+
+
+class ZeroShotResponse(BaseModel):
+    items: list[ZeroShotItem]
+    stored: int = Field(description="rows written to table zero_shot (whole dataset or split runs)")
+    truncated: bool = False
+    table: str | None = None
+    run_at: str | None = Field(None, description="zero_shot.run_at of the stored rows")
+    seconds: float
+    plan: str
+
+
+@router.post("/classify/zero-shot", response_model=ZeroShotResponse)
+def classify_zero_shot(body: ZeroShotRequest, store: StoreDep):
+    """Nearest label vector wins. Without split/item_ids/vectors/text the whole dataset is
+    classified in the database and stored in `zero_shot` (join it with items_<dataset> ON id)."""
+    return zeroshot.classify(store, body.dataset, body.labelset, split=body.split, item_ids=body.item_ids,
+                             vectors=body.vectors, text=body.text, top=body.top, limit=body.limit)
+
+
+# -- kNN -------------------------------------------------------------------------------------
+class KnnRequest(BaseModel):
+    dataset: str
+    train_split: str = "train"
+    k: int = Field(10, ge=1, le=1000)
+    split: str | None = None
+    item_ids: list[str] | None = None
+    vectors: list[list[float]] | None = None
+    weighting: Literal["majority", "distance"] = "majority"
+    exact: bool = Field(True, description="true: exact batch plan; false: one HNSW query per item")
+
+    @model_validator(mode="after")
+    def exactly_one(self):
+        given = [n for n in ("split", "item_ids", "vectors") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of split, item_ids, vectors")
+        return self
+
+
+class KnnItem(BaseModel):
+    id: str | None
+    label: str
+    confidence: float = Field(description="share of the (weighted) votes the label won")
+    similarity: float = Field(description="mean cosine similarity of the k neighbours")
+
+
+class KnnResponse(BaseModel):
+    items: list[KnnItem]
+    seconds: float
+    plan: str
+    train_rows: int
+    queries_per_second: float
+
+
+@router.post("/classify/knn", response_model=KnnResponse)
+def classify_knn(body: KnnRequest, store: StoreDep):
+    """The labeled rows of train_split vote on each query (rows with an empty label are ignored)."""
+    return knn.classify(store, body.dataset, train_split=body.train_split, k=body.k, split=body.split,
+                        item_ids=body.item_ids, vectors=body.vectors, weighting=body.weighting, exact=body.exact)
+
+
+# -- tourney ---------------------------------------------------------------------------------
+class TourneyRequest(BaseModel):
+    dataset: str
+    labelset: str
+    split: str | None = None
+    item_ids: list[str] | None = None
+    vectors: list[list[float]] | None = None
+    text: list[str] | None = None
+    dims: int = Field(64, ge=1, description="Dimensions compared per class pair")
+    fit_split: str | None = Field(None, description="Choose pair dimensions from this split (default: all rows)")
+    seed: int = Field(0, description="Seeds every item's bracket")
+    min_score_quantile: float = Field(0.25, ge=0, lt=1)
+    min_margin_quantile: float = Field(0.25, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def at_most_one(self):
+        given = [n for n in ("split", "item_ids", "vectors", "text") if getattr(self, n) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give at most one of split, item_ids, vectors, text (got {', '.join(given)})")
+        return self
+
+
+class TourneyItem(BaseModel):
+    id: str | None
+    label: str
+    score: float = Field(description="full-vector cosine similarity to the winning label")
+    zero_shot_label: str
+
+
+class TourneyResponse(BaseModel):
+    items: list[TourneyItem]
+    seconds: float
+    dims: int
+    confident_items: int
+    fit_rows: int
+    fallback_labels: list[str]
+
+
+@router.post("/classify/tourney", response_model=TourneyResponse)
+def classify_tourney(body: TourneyRequest, store: StoreDep):
+    """Pairwise tourney over the label set, starting from zero-shot assignments."""
+    return tourney.classify(store, body.dataset, body.labelset, split=body.split, item_ids=body.item_ids,
+                            vectors=body.vectors, text=body.text, dims=body.dims, fit_split=body.fit_split,
+                            seed=body.seed, min_score_quantile=body.min_score_quantile,
+                            min_margin_quantile=body.min_margin_quantile)
+
+
+# -- evaluation ------------------------------------------------------------------------------
+class EvalRequest(BaseModel):
+    dataset: str
+    split: str | None = Field(None, description="Split to score (kNN default: test)")
+    labelset: str | None = Field(None, description="zero-shot and tourney")
+    train_split: str = "train"
+    k: int = Field(10, ge=1, le=1000)
+    weighting: Literal["majority", "distance"] = "majority"
+    exact: bool = True
+    dims: int = Field(64, ge=1)
+    seed: int = 0
+
+
+@router.post("/eval/{method}")
+def evaluate(method: Literal["knn", "zero-shot", "tourney"], body: EvalRequest, store: StoreDep) -> dict:
+    """Accuracy, macro/weighted F1, per-class table, confusion matrix, queries/s and accuracy
+    per similarity bin, against the items' own labels."""
+    return evaluation.evaluate(store, method, body.dataset, **_options(method, body))
+
+
+def _options(method: str, body: EvalRequest) -> dict:
+    if method == "knn":
+        return {"split": body.split or "test", "train_split": body.train_split, "k": body.k,
+                "weighting": body.weighting, "exact": body.exact}
+    options = {"labelset": body.labelset, "split": body.split}
+    if method == "tourney":
+        options.update(dims=body.dims, seed=body.seed)
+    return options

@@ -1,0 +1,77 @@
+"""Bulk reads of an items table into numpy: ids, labels and a float32 [n, dim] matrix.
+
+Arrow carries the Array(Float32) column as one flat float buffer plus offsets, so a 50,000 x 512
+split arrives as one copy instead of 50,000 Python lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from service.errors import BadInput, NotFound
+from service.store import Store, items_table
+
+
+@dataclass
+class Rows:
+    ids: list[str]
+    labels: list[str]
+    vectors: np.ndarray  # float32 [n, dim]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def read(store: Store, query_name: str, dim: int, **params) -> Rows:
+    table = store.client.query_arrow(store.sql(query_name), parameters=params)
+    if table.num_rows == 0:
+        return Rows([], [], np.zeros((0, dim), dtype=np.float32))
+    vec = table.column("vector").combine_chunks()
+    if isinstance(vec, pa.ChunkedArray):  # pragma: no cover - pyarrow versions differ
+        vec = vec.chunk(0)
+    flat = vec.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    matrix = flat.reshape(table.num_rows, dim)
+    ids = [_text(x) for x in table.column("id").to_pylist()]
+    labels = [_text(x) for x in table.column("label").to_pylist()]
+    if not matrix.flags.writeable:  # Arrow buffers are read-only; torch and in-place ops need writable
+        matrix = matrix.copy()
+    return Rows(ids, labels, np.ascontiguousarray(matrix))
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, (bytes, bytearray)) else str(value)
+
+
+def split_rows(store: Store, dataset: str, split: str, dim: int, labeled_only: bool = False) -> Rows:
+    name = "classify.train_vectors" if labeled_only else "classify.split_vectors"
+    return read(store, name, dim, db=store.database, items=items_table(dataset), split=split)
+
+
+def id_rows(store: Store, dataset: str, ids: list[str], dim: int) -> Rows:
+    """The rows of these ids, in the order given; NotFound names the missing ones."""
+    if not ids:
+        raise BadInput("item_ids is empty: give at least one id")
+    if len(set(ids)) != len(ids):
+        raise BadInput("item_ids contains duplicates")
+    rows = read(store, "classify.ids_vectors", dim, db=store.database, items=items_table(dataset), ids=list(ids))
+    where = {item_id: i for i, item_id in enumerate(rows.ids)}
+    missing = [i for i in ids if i not in where]
+    if missing:
+        raise NotFound(f"{len(missing)} item id(s) not in dataset {dataset!r}: {', '.join(missing[:5])}")
+    order = np.asarray([where[i] for i in ids])
+    return Rows(list(ids), [rows.labels[i] for i in order], rows.vectors[order])
+
+
+def splits(store: Store, dataset: str) -> dict[str, int]:
+    return {r["split"]: int(r["n"]) for r in store.rows("classify.splits", db=store.database, items=items_table(dataset))}
+
+
+def require_split(store: Store, dataset: str, split: str) -> int:
+    known = splits(store, dataset)
+    if not known.get(split):
+        listing = ", ".join(f"{k or '(empty)'}: {v}" for k, v in known.items()) or "none"
+        raise BadInput(f"Dataset {dataset!r} has no rows in split {split!r} (splits: {listing})")
+    return known[split]

@@ -1,0 +1,47 @@
+-- Plain (non-vector) queries for classification. Tables are bound as Identifiers after their
+-- names were validated; the zero-shot INSERT ... SELECT lives in service/vectorsql.py.
+
+-- name: split_vectors
+SELECT id, label, vector
+FROM {db:Identifier}.{items:Identifier}
+WHERE split = {split:String}
+ORDER BY id
+
+-- name: train_vectors
+SELECT id, label, vector
+FROM {db:Identifier}.{items:Identifier}
+WHERE split = {split:String} AND label != ''
+ORDER BY id
+
+-- name: all_vectors
+SELECT id, label, vector
+FROM {db:Identifier}.{items:Identifier}
+ORDER BY id
+
+-- name: ids_vectors
+SELECT id, label, vector
+FROM {db:Identifier}.{items:Identifier}
+WHERE id IN {ids:Array(String)}
+
+-- name: count_split
+SELECT count() FROM {db:Identifier}.{items:Identifier} WHERE split = {split:String}
+
+-- name: count_train
+SELECT count() FROM {db:Identifier}.{items:Identifier} WHERE split = {split:String} AND label != ''
+
+-- name: splits
+SELECT split, count() AS n FROM {db:Identifier}.{items:Identifier} GROUP BY split ORDER BY split
+
+-- name: zero_shot_count
+SELECT count() FROM zero_shot FINAL
+WHERE dataset = {dataset:String} AND labelset = {labelset:String} AND run_at = {run_at:DateTime64(3)}
+
+-- name: zero_shot_read
+SELECT z.id AS id, z.label AS label, z.score AS score, z.margin AS margin, z.scores AS scores
+FROM zero_shot AS z FINAL
+WHERE z.dataset = {dataset:String} AND z.labelset = {labelset:String} AND z.run_at = {run_at:DateTime64(3)}
+ORDER BY z.id
+LIMIT {limit:UInt64}
+
+-- name: id_labels
+SELECT id, label FROM {db:Identifier}.{items:Identifier}
