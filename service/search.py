@@ -38,7 +38,7 @@ def nearest(store: Store, dataset: str, vector, k: int = 10, exclusion: Exclusio
     candidates run short, the exact scan answers instead.
     """
     settings = store.settings
-    info = store.dataset(dataset)
+    info = store.dataset(dataset, count=False)
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= settings.search_max_k:
         raise BadInput(f"k must be an integer from 1 to {settings.search_max_k}, got {k!r}")
     q = as_unit_vectors(vector, dim=int(info["dim"]), what="query vector")[0]

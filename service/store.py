@@ -85,6 +85,27 @@ def _describe_owner(path: str) -> str:
     return f"process {pid} ({what}{' at ' + url if url else ''})"
 
 
+_OPENED_PATHS: set[str] = set()  # chDB paths this process opened (its own lock is no conflict)
+
+
+def _held_by_another_process(path: str) -> bool:
+    """ClickHouse holds an exclusive flock on <path>/status while a process has the path open."""
+    status = Path(path) / "status"
+    if os.path.realpath(path) in _OPENED_PATHS or not status.exists():
+        return False
+    import fcntl
+
+    try:
+        with open(status, "rb") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def lock_holder_url(path: str) -> str | None:
     """The URL of the running `vectrain serve` that holds this chDB path, if any."""
     try:
@@ -106,32 +127,45 @@ class Store:
         self.client = self._connect()
         self._queries = load_queries(SQL_DIR / "queries")
         self._lock = threading.Lock()
+        self._registry: dict[str, dict[str, Any]] = {}
+        self._readonly_client: Client | None = None
+        self._readonly_lock = threading.Lock()
 
     # -- connection ------------------------------------------------------------------------
+    def _new_client(self) -> Client:
+        t = self.target
+        if t.kind == "chdb":
+            return clickhouse_connect.get_client(interface="chdb", path=t.path)
+        # No HTTP session: one query's settings must never leak into the next.
+        return clickhouse_connect.get_client(host=t.host, port=t.port, username=t.username, password=t.password,
+                                             secure=t.secure, autogenerate_session_id=False)
+
     def _connect(self) -> Client:
         t = self.target
         if t.kind == "chdb":
             Path(t.path).mkdir(parents=True, exist_ok=True)
+            locked = EngineLocked(
+                f"The database at {t.path} is in use by {_describe_owner(t.path)}; chDB allows one "
+                "process per path. Stop that process, or send requests to the running service "
+                "(vectrain --url http://HOST:PORT ...)."
+            )
+            if _held_by_another_process(t.path):
+                raise locked  # checked first: the engine itself would print a trace to stderr
             try:
-                client = clickhouse_connect.get_client(interface="chdb", path=t.path)
+                client = self._new_client()
             except Exception as exc:  # chDB raises ProgrammingError with the engine's text
                 text = str(exc)
-                if "Cannot lock file" in text or "already running" in text:
-                    raise EngineLocked(
-                        f"The database at {t.path} is in use by {_describe_owner(t.path)}; chDB allows one "
-                        "process per path. Stop that process, or send requests to the running service "
-                        "(vectrain --url http://HOST:PORT ...)."
-                    ) from None
+                if "Cannot lock file" in text or "Error initializing EmbeddedServer" in text:
+                    raise locked from None
                 if "EmbeddedServer already initialized" in text:
                     raise EngineLocked(
                         f"This process already opened another chDB path; it cannot also open {t.path}."
                     ) from None
                 raise
+            _OPENED_PATHS.add(os.path.realpath(t.path))
             self._write_owner()
         else:
-            client = clickhouse_connect.get_client(
-                host=t.host, port=t.port, username=t.username, password=t.password, secure=t.secure
-            )
+            client = self._new_client()
         client.command(f"CREATE DATABASE IF NOT EXISTS {self.dialect.quote(self.database)}")
         client.database = self.database
         return client
@@ -153,7 +187,21 @@ class Store:
         except (OSError, ValueError):
             pass
 
+    def readonly_client(self) -> Client:
+        """A separate handle for analysts' SQL. A refused write can leave a chDB handle stuck in
+        readonly mode (measured), so that handle is never the one the service writes with."""
+        if self._readonly_client is None:
+            self._readonly_client = self._new_client()
+            self._readonly_client.database = self.database
+        return self._readonly_client
+
+    def reset_readonly_client(self) -> None:
+        if self._readonly_client is not None:
+            self._readonly_client.close()
+            self._readonly_client = None
+
     def close(self) -> None:
+        self.reset_readonly_client()
         self.client.close()
         if self.target.kind == "chdb":
             self._remove_owner()
@@ -212,17 +260,25 @@ class Store:
         return bool(self.query("meta.table_exists", db=self.database, table=table).result_rows[0][0])
 
     # -- datasets registry -----------------------------------------------------------------
-    def dataset(self, name: str) -> dict[str, Any]:
-        """The registry row of a dataset plus its live row count; NotFound if unknown."""
+    def dataset(self, name: str, count: bool = True) -> dict[str, Any]:
+        """The registry row of a dataset (plus its live row count); NotFound if unknown.
+
+        Registry rows change only through this Store (create/drop), so they are cached: a
+        search should not pay for a FINAL read of the registry.
+        """
         validate_name(name)
-        found = self.rows("datasets.get", name=name)
-        if not found:
-            known = [d["name"] for d in self.rows("datasets.list")]
-            hint = f" Known datasets: {', '.join(known)}." if known else " No datasets are loaded yet."
-            raise NotFound(f"Unknown dataset {name!r}.{hint} Load one with `vectrain load ...`.")
-        info = found[0]
-        info["table"] = items_table(name)
-        info["rows"] = self.count_rows(name)
+        info = self._registry.get(name)
+        if info is None:
+            found = self.rows("datasets.get", name=name)
+            if not found:
+                known = [d["name"] for d in self.rows("datasets.list")]
+                hint = f" Known datasets: {', '.join(known)}." if known else " No datasets are loaded yet."
+                raise NotFound(f"Unknown dataset {name!r}.{hint} Load one with `vectrain load ...`.")
+            info = {**found[0], "table": items_table(name)}
+            self._registry[name] = info
+        info = dict(info)
+        if count:
+            info["rows"] = self.count_rows(name)
         return info
 
     def datasets(self) -> list[dict[str, Any]]:
@@ -256,7 +312,8 @@ class Store:
                         + ". Mixing encoders in one table makes distances meaningless: use a new dataset name."
                     )
             else:
-                for statement in self.dialect.create_items_table(self.database, items_table(name), dim):
+                for statement in self.dialect.create_items_table(self.database, items_table(name), dim,
+                                                                  self.settings.ann_quantization):
                     self.client.command(statement)
                 self.command("datasets.insert", name=name, dim=int(dim), encoder=encoder, model=model,
                              metric=metric, description=description)
@@ -264,6 +321,7 @@ class Store:
 
     def drop_dataset(self, name: str) -> None:
         self.dataset(name)
+        self._registry.pop(name, None)
         self.client.command(self.dialect.drop_table(self.database, items_table(name)))
         self.command("datasets.delete", name=name)
 
@@ -315,8 +373,10 @@ def readonly_query(store: Store, sql: str, max_rows: int | None = None,
     if not sql or not sql.strip():
         raise BadInput("The query is empty")
     try:
-        result = store.client.query(sql, settings=limits)
+        with store._readonly_lock:
+            result = store.readonly_client().query(sql, settings=limits)
     except Exception as exc:
+        store.reset_readonly_client()  # never reuse a handle a failed query may have changed
         text = str(exc)
         if "READONLY" in text or "readonly mode" in text:
             raise Forbidden("This endpoint is read-only: SELECT, SHOW, DESCRIBE and EXPLAIN only. "

@@ -1,0 +1,49 @@
+"""chDB allows one process per data path: a second process gets one clear line, not a trace."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(args, env_extra):
+    env = {**os.environ, **env_extra}
+    return subprocess.run([sys.executable, "-m", "service.cli.main", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_second_process_gets_one_clear_line(store, engine_path):
+    # This test process holds engine_path (the store fixture opened it).
+    result = run_cli(["datasets"], {"VECTRAIN_DATABASE_URL": f"chdb://{engine_path}", "VECTRAIN_SERVICE_URL": ""})
+    assert result.returncode != 0
+    err = result.stderr.strip()
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    assert f"The database at {engine_path} is in use by process {os.getpid()} (pytest)" in err
+    assert "chDB allows one process per path" in err
+
+
+def test_lock_message_names_the_serving_process(store, engine_path):
+    # What `vectrain serve` records when it opens the path: the CLI then sends requests there.
+    from service.store import lock_holder_url, _describe_owner
+    import json
+
+    owner = Path(engine_path) / "vectrain.owner.json"
+    saved = owner.read_text()
+    try:
+        owner.write_text(json.dumps({"pid": os.getpid(), "command": "vectrain serve", "url": "http://127.0.0.1:8765"}))
+        assert lock_holder_url(str(engine_path)) == "http://127.0.0.1:8765"
+        assert _describe_owner(str(engine_path)) == f"process {os.getpid()} (vectrain serve at http://127.0.0.1:8765)"
+        result = run_cli(["datasets"], {"VECTRAIN_DATABASE_URL": f"chdb://{engine_path}", "VECTRAIN_SERVICE_URL": ""})
+        assert "sending the request there" in result.stderr
+        assert "Cannot reach the vectrain service at http://127.0.0.1:8765" in result.stderr
+    finally:
+        owner.write_text(saved)
+
+
+def test_bad_database_url_is_one_line(tmp_path):
+    result = run_cli(["datasets"], {"VECTRAIN_DATABASE_URL": "chdb://relative/path", "VECTRAIN_SERVICE_URL": ""})
+    assert result.returncode != 0
+    assert "chdb:///<absolute path>" in result.stderr and "Traceback" not in result.stderr
