@@ -260,7 +260,7 @@ def download(kind: CifarKind, settings: Settings, progress: bool = True) -> Path
 # -- loading ---------------------------------------------------------------------------------------
 def load_cifar(store: Store, dataset: str, kind: str = "cifar10", path: str | Path | None = None,
                split: str = "all", encoder: str = "clip", limit: int | None = None,
-               progress: bool = True, chunk_rows: int | None = None) -> LoadSummary:
+               progress: bool = True, chunk_rows: int | None = None, build_index: bool = True) -> LoadSummary:
     """Load CIFAR-10/100 into `dataset`. `limit` caps the images of each selected split (the
     first N by id), so `--split all --limit 1000` gives 1,000 train and 1,000 test images."""
     if kind not in KINDS:
@@ -315,7 +315,7 @@ def load_cifar(store: Store, dataset: str, kind: str = "cifar10", path: str | Pa
                     )
                 offset += take
                 del batch
-        return writer.finish()
+        return writer.finish(build_index=build_index)
     finally:
         source.close()
 

@@ -259,7 +259,8 @@ def _cached_encoder(spec: str, model: str, device: str, batch_size: int):
             except ValueError:
                 raise BadInput(f"Encoder {spec!r}: layer must be an integer") from None
         return ClipEncoder(model, layer=layer, device=device, batch_size=batch_size)
-    raise BadInput(f"Unknown encoder {spec!r}: use {ENCODERS_HELP}")
+    raise BadInput(f"Unknown encoder {spec!r}: use {ENCODERS_HELP}. (Vectors loaded from files, e.g. "
+                   "encoder 'features', have no encoder to embed a text or image with.)")
 
 
 def encoder_for(info: dict, settings: Settings | None = None):
@@ -268,8 +269,9 @@ def encoder_for(info: dict, settings: Settings | None = None):
     spec = info.get("encoder") or ""
     name, _ = parse_spec(spec)
     if name not in ("pixels", "clip"):
-        raise BadInput(f"Dataset {info.get('name')!r} holds vectors made by {spec!r}, not by a vectrain "
-                       f"encoder ({ENCODERS_HELP}): search it by vector or item instead.")
+        raise BadInput(f"Dataset {info.get('name')!r} holds vectors made by {spec!r}, not by a vectrain encoder "
+                       f"({ENCODERS_HELP}), so no text or image can be embedded in its space: "
+                       "search it by vector or item instead.")
     return get_encoder(spec, settings, model=info.get("model") or None)
 
 
