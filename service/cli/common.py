@@ -24,6 +24,7 @@ class Context:
         self.url = url or self.settings.service_url
         self.as_json = as_json
         self._store: Store | None = None
+        self._remote: str | None | bool = False  # False: not decided yet
 
     def store(self, command: str = "vectrain") -> Store:
         if self._store is None:
@@ -33,6 +34,11 @@ class Context:
 
     def remote(self) -> str | None:
         """The service to send this command to: --url, or the serve process holding the path."""
+        if self._remote is False:
+            self._remote = self._find_remote()
+        return self._remote
+
+    def _find_remote(self) -> str | None:
         if self.url:
             return self.url.rstrip("/")
         target = Target.parse(self.settings.database_url)
