@@ -116,7 +116,7 @@ def main() -> None:
                            f"{index_seconds:.1f}", f"{args.index_rows / index_seconds:,.0f}"])
     text = f"""## Encoders and loading (`bench/encode.py`)
 
-Command: `.venv/bin/python bench/encode.py --rows {args.rows}` on {machine()}.
+Command: `.venv/bin/python bench/encode.py {" ".join(sys.argv[1:])}` on {machine()}.
 The 2 cores were shared with other engineers' test runs, so figures are a floor, not a peak.
 Encoder rates are the best of a few passes over random 32x32 images.
 
