@@ -21,7 +21,7 @@ import numpy as np
 
 SEED_LR = 0.1
 SEED_STEPS = 5
-PRIOR_SCALE = 50.0  # logit units per unit of cosine similarity for the prior (CLIP uses 100)
+PRIOR_SCALE = 20.0  # logit units per unit of cosine similarity for the prior (CLIP uses 100)
 
 
 @dataclass
@@ -64,7 +64,7 @@ def seed_update(start: np.ndarray, X: np.ndarray, scores: np.ndarray, lr: float 
 
 
 # -- auto ------------------------------------------------------------------------------------
-def fit_auto(X: np.ndarray, scores: np.ndarray, prior: np.ndarray, l2: float = 1.0,
+def fit_auto(X: np.ndarray, scores: np.ndarray, prior: np.ndarray, l2: float = 0.01,
              prior_scale: float = PRIOR_SCALE) -> tuple[np.ndarray, float]:
     """Class-balanced logistic regression pulled toward prior_scale * prior; returns (w, b)."""
     from scipy.optimize import minimize

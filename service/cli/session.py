@@ -1,10 +1,159 @@
-"""`vectrain session ...`: classifier training sessions (see issue: classifier training)."""
+"""`vectrain session ...`: classifier training sessions (see issue: classifier training).
+
+Every command works on the embedded database or, when a service holds it (or --url is given),
+over HTTP against the same endpoints.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
+import numpy as np
+
+from service import sessions as svc
+from service.cli.common import Context, echo_json, echo_table, handle_errors
 
 
 @click.group()
 def session() -> None:
     """Train a classifier by labeling what vector search shows you."""
+
+
+@session.command()
+@click.argument("dataset")
+@click.argument("name")
+@click.option("--prompt", help='Start from this text, e.g. "dogs in the snow" (needs a text encoder)')
+@click.option("--vector-file", type=click.Path(exists=True, dir_okay=False), help="Start from a vector (.npy)")
+@click.option("--positive", "positive_ids", multiple=True, help="Start from these example items (repeatable)")
+@click.pass_obj
+@handle_errors
+def create(obj: Context, dataset: str, name: str, prompt: str | None, vector_file: str | None,
+           positive_ids: tuple[str, ...]) -> None:
+    """Create session NAME on DATASET (round 0)."""
+    vector = np.load(vector_file).astype(np.float32).ravel().tolist() if vector_file else None
+    body = {"dataset": dataset, "name": name, "prompt": prompt, "vector": vector,
+            "positive_ids": list(positive_ids) or None}
+    if sum(v is not None for v in (prompt, vector, body["positive_ids"])) != 1:
+        raise click.UsageError("give exactly one of --prompt, --vector-file or --positive")
+    if obj.remote():
+        out = obj.http("POST", "/sessions", json=body)
+    else:
+        out = svc.create_session(obj.store(), dataset, name, prompt=prompt, vector=vector,
+                                 positive_ids=body["positive_ids"])
+    _show(obj, out)
+
+
+@session.command("next")
+@click.argument("session_id")
+@click.option("-k", default=10, show_default=True, type=int)
+@click.option("--strategy", type=click.Choice(svc.STRATEGIES), default="mixed", show_default=True)
+@click.pass_obj
+@handle_errors
+def next_(obj: Context, session_id: str, k: int, strategy: str) -> None:
+    """The next k unlabeled items to label."""
+    if obj.remote():
+        out = obj.http("POST", f"/sessions/{session_id}/next", json={"k": k, "strategy": strategy})
+    else:
+        out = svc.next_batch(obj.store(), session_id, k, strategy)
+    if obj.as_json:
+        return echo_json(out)
+    echo_table(["id", "score", "url"], [[i["id"], i["score"], i["url"]] for i in out["items"]])
+
+
+@session.command()
+@click.argument("session_id")
+@click.argument("pairs", nargs=-1)
+@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False),
+              help='JSON: [{"item_id": ..., "score": ...}] or {"labels": [...]}')
+@click.pass_obj
+@handle_errors
+def label(obj: Context, session_id: str, pairs: tuple[str, ...], path: str | None) -> None:
+    """Label items: ITEM=SCORE pairs (score in [-1, 1], e.g. img1=1 img2=-1), or --file."""
+    labels = []
+    if path:
+        data = json.loads(Path(path).read_text())
+        labels += data["labels"] if isinstance(data, dict) else data
+    for pair in pairs:
+        item, eq, score = pair.rpartition("=")
+        try:
+            labels.append({"item_id": item, "score": float(score)})
+        except ValueError:
+            eq = ""
+        if not eq or not item:
+            raise click.UsageError(f"{pair!r}: write ITEM=SCORE, e.g. photo123=1 or photo456=-1")
+    if not labels:
+        raise click.UsageError("give ITEM=SCORE pairs or --file")
+    if obj.remote():
+        out = obj.http("POST", f"/sessions/{session_id}/labels", json={"labels": labels})
+    else:
+        out = svc.add_labels(obj.store(), session_id, labels)
+    if obj.as_json:
+        return echo_json(out)
+    c = out["labels"]
+    click.echo(f"stored {out['stored']}; the session has {c['labeled']} labels "
+               f"({c['positives']} positive, {c['negatives']} negative)")
+
+
+@session.command()
+@click.argument("session_id")
+@click.option("--mode", type=click.Choice(svc.MODES), default="auto", show_default=True)
+@click.pass_obj
+@handle_errors
+def train(obj: Context, session_id: str, mode: str) -> None:
+    """Train a new round on all labels."""
+    if obj.remote():
+        out = obj.http("POST", f"/sessions/{session_id}/train", json={"mode": mode})
+    else:
+        out = svc.train_round(obj.store(), session_id, mode)
+    if obj.as_json:
+        return echo_json(out)
+    m = out["metrics"]
+    click.echo(f"round {out['round']} ({mode}): {m['labeled']} labels, {m['positives']} positive; "
+               f"cross-validated F1 {m.get('cv_f1')}; threshold {out['threshold']:.4f}")
+
+
+@session.command()
+@click.argument("session_id")
+@click.pass_obj
+@handle_errors
+def apply(obj: Context, session_id: str) -> None:
+    """Score the whole dataset and publish the classifier as a SQL function."""
+    if obj.remote():
+        out = obj.http("POST", f"/sessions/{session_id}/apply")
+    else:
+        out = svc.apply(obj.store(), session_id)
+    if obj.as_json:
+        return echo_json(out)
+    click.echo(f"round {out['round']}: {out['positives']} of {out['items']} items positive "
+               f"({out['seconds']:.2f} s). In SQL: {out['example']}")
+
+
+@session.command()
+@click.argument("session_id", required=False)
+@click.pass_obj
+@handle_errors
+def show(obj: Context, session_id: str | None) -> None:
+    """A session's rounds and label counts (all sessions without an id)."""
+    remote = obj.remote()
+    if session_id is None:
+        rows = obj.http("GET", "/sessions") if remote else svc.list_sessions(obj.store())
+        if obj.as_json:
+            return echo_json(rows)
+        return echo_table(["id", "name", "dataset", "source", "created"],
+                          [[r["id"], r["name"], r["dataset"], r["source"], r["created"]] for r in rows])
+    out = obj.http("GET", f"/sessions/{session_id}") if remote else svc.get_session(obj.store(), session_id)
+    _show(obj, out)
+
+
+def _show(obj: Context, out: dict) -> None:
+    if obj.as_json:
+        return echo_json(out)
+    c = out["labels"]
+    click.echo(f"session {out['id']} '{out['name']}' on {out['dataset']} (from {out['source']}); "
+               f"{c['labeled']} labels ({c['positives']} positive, {c['negatives']} negative); "
+               f"SQL function {out['function']}")
+    echo_table(["round", "mode", "labeled", "cv_f1", "threshold", "created"],
+               [[r["round"], r["mode"], r["metrics"].get("labeled"), r["metrics"].get("cv_f1"),
+                 r["threshold"], r["created"]] for r in out["rounds"]])
