@@ -106,6 +106,8 @@ def main() -> None:
     ap.add_argument("--classes", nargs="+", default=list(CLASSES), choices=list(CLASSES))
     ap.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    ap.add_argument("--combos", nargs="+", default=None, metavar="STRATEGY+MODE",
+                    help="run only these pairs, e.g. mixed+auto top+seed (default: every pair)")
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = ap.parse_args()
 
@@ -114,6 +116,10 @@ def main() -> None:
     from service.store import Store
 
     X, y, P = load_data()
+    pairs = [tuple(c.split("+")) for c in args.combos] if args.combos else \
+        [(s, m) for s in args.strategies for m in args.modes]
+    args.strategies = [s for s in STRATEGIES if any(p[0] == s for p in pairs)]
+    args.modes = [m for m in MODES if any(p[1] == m for p in pairs)]
     path = args.path or tempfile.mkdtemp(prefix="vectrain_le_")
     store = Store(Settings(database_url=f"chdb://{path}", database=f"le_{uuid.uuid4().hex[:8]}"),
                   owner="bench.label_efficiency")
@@ -135,8 +141,8 @@ def main() -> None:
                 from service.training import best_threshold
                 zt, _ = best_threshold(X[te] @ P[cls], y[te] == cls)
                 zero_oracle[cls].append(f1(X[te] @ P[cls] > zt, y[te] == cls))
-                for strategy in args.strategies:
-                    for mode in args.modes:
+                for strategy, mode in pairs:
+                    if True:
                         curve = run(store, dataset, ids, y[tr], X[te], y[te], P, cls, strategy, mode, seed)
                         results.setdefault((cls, strategy, mode), []).append(curve)
                         print(f"seed {seed} {cls:10s} {strategy:8s} {mode:5s} "
@@ -153,24 +159,24 @@ def main() -> None:
 
     rows = []
     for cls in args.classes:
-        for strategy in args.strategies:
-            for mode in args.modes:
+        for strategy, mode in pairs:
+            if True:
                 m = mean_curve((cls, strategy, mode))
                 rows.append([cls, strategy, mode] + [m[n] for n in CHECKPOINTS]
                             + [float(np.mean(ceilings[cls])), m[100] - float(np.mean(ceilings[cls]))])
     verdict = []
     for cls in args.classes:
-        if ("mixed", "auto") not in {(s, m) for s in args.strategies for m in args.modes}:
+        if ("mixed", "auto") not in pairs:
             break
         d = mean_curve((cls, "mixed", "auto"))
         ceil = float(np.mean(ceilings[cls]))
-        others = {f"{s}+{m}": mean_curve((cls, s, m))[100] for s in args.strategies for m in args.modes
-                  if (s, m) != ("mixed", "auto")}
+        others = {f"{s}+{m}": mean_curve((cls, s, m))[100] for s, m in pairs if (s, m) != ("mixed", "auto")}
         verdict.append([cls, d[0], d[100], ceil, ceil - d[100], "yes" if ceil - d[100] <= 0.03 else "NO",
                         "yes" if min(d[n] for n in CHECKPOINTS) >= d[0] - 1e-9 else "NO",
                         "yes" if d[100] > others.get("top+seed", -1) else "NO",
                         "yes" if all(d[100] > v for k, v in others.items() if k.startswith("random")) else "NO",
                         float(np.mean(zero_oracle[cls]))])
+    args.pairs = pairs
     plot = PLOTS / "label_efficiency.png"
     _plot(results, ceilings, args, plot)
     text = (
@@ -185,7 +191,8 @@ def main() -> None:
         + "\n\nAll strategies x modes (held-out F1 after n labels):\n\n"
         + table(["class", "strategy", "mode"] + [f"@{n}" for n in CHECKPOINTS] + ["ceiling", "@100 - ceiling"], rows)
         + f"\n\n![learning curves](bench/plots/{plot.name})\n\n"
-        f"Command: `.venv/bin/python -m bench.label_efficiency --seeds {' '.join(map(str, args.seeds))}`"
+        f"Command: `.venv/bin/python -m bench.label_efficiency --seeds {' '.join(map(str, args.seeds))}"
+        + (f" --combos {' '.join(args.combos)}" if args.combos else "") + "`"
     )
     print(text)
     if not args.no_write:
@@ -204,8 +211,8 @@ def _plot(results, ceilings, args, path):
     fig, axes = plt.subplots(1, len(args.classes), figsize=(4.2 * len(args.classes), 3.6), sharey=True)
     axes = np.atleast_1d(axes)
     for ax, cls in zip(axes, args.classes):
-        for strategy in args.strategies:
-            for mode in args.modes:
+        for strategy, mode in args.pairs:
+            if True:
                 curves = results[(cls, strategy, mode)]
                 xs = sorted(curves[0])
                 ys = [np.mean([c[n] for c in curves]) for n in xs]

@@ -44,7 +44,8 @@ def build(store: Store, name: str, n: int) -> None:
     print(writer.finish().line(), file=sys.stderr)
 
 
-def measure(store: Store, name: str, labeled: int, repeats: int, k: int) -> list[list]:
+def measure(store: Store, name: str, labeled: int, repeats: int, k: int,
+            strategies=("top", "mixed", "boundary", "random")) -> list[list]:
     from fastapi.testclient import TestClient
 
     from service.api.app import create_app
@@ -62,7 +63,7 @@ def measure(store: Store, name: str, labeled: int, repeats: int, k: int) -> list
             add_labels(store, sess["id"], batch)
         labeled_ids = {r["id"] for r in near}
         rows = []
-        for strategy in ("top", "mixed", "boundary", "random"):
+        for strategy in strategies:
             times = []
             for i in range(repeats + 2):
                 t = time.perf_counter()
@@ -88,6 +89,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--labeled", type=int, default=1000)
     ap.add_argument("-k", type=int, default=10)
+    ap.add_argument("--strategies", nargs="+", default=["top", "mixed", "boundary", "random"])
     args = ap.parse_args()
     store = open_store(args.path)
     for name in args.sizes:
@@ -96,14 +98,17 @@ def main() -> None:
         return
     rows = []
     for name in args.sizes:
-        rows += measure(store, name, args.labeled, args.repeats, args.k)
+        rows += measure(store, name, args.labeled, args.repeats, args.k, args.strategies)
     text = (
         f"`POST /sessions/{{id}}/next` through the FastAPI app (TestClient) on embedded chDB, "
         f"{machine()}. Synthetic CLIP-like 512-d vectors (bench/data.py); {args.labeled} labels excluded "
         f"(the nearest to the weights: the post-filter's worst case), k={args.k}, {args.repeats} requests each; "
         "every response was checked to hold exactly k unlabeled items.\n\n"
         + table(["rows", "strategy", "labeled", "k", "p50 ms", "p95 ms"], rows)
-        + "\n\nCommand: `.venv/bin/python -m bench.next_latency`"
+        + "\n\nmixed/boundary: exact scan for the items nearest the threshold up to "
+        "VECTRAIN_SESSION_EXACT_BOUNDARY_ROWS (200k) rows, above it the 200 HNSW candidates nearest the weights "
+        "re-ranked by distance to the threshold; random is always a full scan.\n\n"
+        f"Command: `.venv/bin/python -m bench.next_latency --repeats {args.repeats} --strategies {' '.join(args.strategies)}`"
     )
     write_section("next_latency", text)
     print(text)

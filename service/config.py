@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     # bf16 halves index memory at some precision (DESIGN.md).
     ann_quantization: str = "f32"
     search_max_k: int = 1000
+    # Sessions: `boundary`/`mixed` find the items nearest the threshold by an exact scan up to
+    # this many rows; above it, among the session_boundary_pool nearest (HNSW) to the weights.
+    session_exact_boundary_rows: int = 200_000
+    session_boundary_pool: int = 200
 
     # Loading.
     insert_batch_rows: int = 10_000

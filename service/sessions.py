@@ -190,6 +190,13 @@ class _Batch:
         return [{"id": r["id"], "url": r["url"], "score": self.norm * r["score"] + self.b} for r in found.items]
 
     def boundary(self, k: int) -> list[dict]:
+        settings = self.store.settings
+        if self.store.count_rows(self.dataset) > settings.session_exact_boundary_rows:
+            # A full scan per batch is too slow at this size: rank the index's nearest
+            # candidates by distance to the threshold instead (the region a top-k user sees).
+            pool = self.top(max(k, min(settings.session_boundary_pool, settings.ann_max_limit)))
+            if len(pool) >= k:
+                return sorted(pool, key=lambda i: abs(i["score"] - self.t))[:k]
         sql = self.store.dialect.boundary(self.store.database, self.table, k, Exclusion("session"))
         return self._items(self._fetch(sql))
 

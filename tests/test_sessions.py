@@ -66,8 +66,11 @@ def test_mixed_returns_positives_and_negatives(api, make_dataset):
     assert kinds == {True, False}
 
 
-def test_exact_k_with_more_than_1000_labels(api, make_dataset):
+@pytest.mark.parametrize("large", [False, True], ids=["exact-boundary", "index-boundary"])
+def test_exact_k_with_more_than_1000_labels(api, store, make_dataset, large):
     """The 1,200 nearest items are labeled: an ANN post-filter alone would return nothing."""
+    if large:  # take the path big datasets take: boundary candidates from the HNSW index
+        store.settings = store.settings.model_copy(update={"session_exact_boundary_rows": 0})
     vectors, _, ids = make_dataset(n=2000, dim=16, clusters=3)
     q = vectors[0]
     s = _session(api, vector=q.tolist())
