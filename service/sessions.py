@@ -58,9 +58,10 @@ def create_session(store: Store, dataset: str, name: str, *, prompt: str | None 
     if prompt is not None:
         if not isinstance(prompt, str) or not prompt.strip():
             raise BadInput("prompt must be non-empty text, e.g. \"dogs in the snow\"")
-        from service.encoders import get_encoder
+        from service.encoders import text_vectors
 
-        weights = get_encoder(info["encoder"]).encode_texts([prompt.strip()])
+        # The dataset's own encoder and model, so the prompt lands in the space of its rows.
+        weights = text_vectors(info, [prompt.strip()], store.settings)
         weights = as_unit_vectors(weights, dim=dim, what=f"the {info['encoder']} text embedding")[0]
         source = "prompt"
     elif vector is not None:

@@ -270,3 +270,22 @@ def test_session_level_errors(api, make_dataset):
     assert r.status_code == 400 and "no labels" in r.json()["detail"]
     r = api.get(f"/sessions/{s['id']}/predictions")
     assert r.status_code == 404 and "apply" in r.json()["detail"]
+
+
+def test_prompt_session_uses_the_datasets_text_encoder(api, store, tiny_clip):
+    """A prompt becomes the weights through the same encoder (tiny CLIP here) as the rows."""
+    from tiny_clip import PROJECTION_DIM
+
+    from loaders.writer import DatasetWriter
+    from service.encoders import get_encoder
+
+    enc = get_encoder("clip", store.settings, model=str(tiny_clip))
+    rng = np.random.default_rng(0)
+    writer = DatasetWriter(store, "pics", PROJECTION_DIM, "clip", model=str(tiny_clip), total=50, progress=False)
+    writer.write(ids=[f"p{i}" for i in range(50)], vectors=rng.normal(size=(50, PROJECTION_DIM)))
+    writer.finish()
+    s = _session(api, dataset="pics", prompt="dogs in the snow")
+    assert s["source"] == "prompt" and s["prompt"] == "dogs in the snow"
+    w = api.get(f"/sessions/{s['id']}/weights").json()["weights"]
+    np.testing.assert_allclose(w, enc.encode_texts(["dogs in the snow"])[0], atol=1e-5)
+    assert len(api.post(f"/sessions/{s['id']}/next", json={"k": 5}).json()["items"]) == 5
