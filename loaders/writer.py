@@ -117,7 +117,7 @@ class DatasetWriter:
     def finish(self, build_index: bool = True) -> LoadSummary:
         self._bar.close()
         self.summary.seconds = time.perf_counter() - self._started
-        if build_index and self.summary.loaded:
+        if build_index and self.summary.loaded and self.store.has_index(self.dim):
             started = time.perf_counter()
             if not self._bar.disable:
                 print(f"building the vector index of {self.table} ...", file=sys.stderr)

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     # HNSW index quantization for new items tables: f32 gives exact distances (no rescoring);
     # bf16 halves index memory at some precision (DESIGN.md).
     ann_quantization: str = "f32"
+    # No HNSW index above this dimension (e.g. pixels at 32x32 = 3,072): searched by full scan.
+    ann_index_max_dim: int = 2048
+    # Below this many rows per fetched candidate (k * fetch multiplier), a full scan is both
+    # exact and about as fast as the index: small tables and large exclusions scan.
+    exact_scan_ratio: int = 10
     search_max_k: int = 1000
     # Sessions: `boundary`/`mixed` find the items nearest the threshold by an exact scan up to
     # this many rows; above it, among the session_boundary_pool nearest (HNSW) to the weights.

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.encoders import get_encoder
+from service.encoders import get_encoder, text_vectors
 from service.errors import BadInput, Conflict, NotFound
 from service.store import Store
 from service.vectors import as_unit_vectors
@@ -54,14 +54,17 @@ def check_labels(labels) -> list[str]:
     return out
 
 
-def embed_labels(labels: list[str], templates: list[str], encoder_spec: str) -> np.ndarray:
+def embed_labels(labels: list[str], templates: list[str], encoder_spec: str, settings=None,
+                 model: str | None = None) -> np.ndarray:
     """Mean of the normalized template embeddings per label, renormalized."""
     if not templates:
         templates = ["{}"]
     for t in templates:
         if not isinstance(t, str) or t.count("{}") != 1:
             raise BadInput(f"Template {t!r} must contain exactly one {{}} where the label goes")
-    encoder = get_encoder(encoder_spec)
+    encoder = get_encoder(encoder_spec, settings, model=model)
+    if not encoder.has_text:
+        raise BadInput(f"Encoder {encoder.name!r} has no text side: give precomputed \"vectors\" instead")
     texts = [t.format(label) for label in labels for t in templates]
     emb = as_unit_vectors(encoder.encode_texts(texts), what="text embeddings")
     mean = emb.reshape(len(labels), len(templates), -1).mean(axis=1)
@@ -82,13 +85,15 @@ def create(store: Store, name: str, labels, templates=None, vectors=None, encode
             raise BadInput(f"{len(vecs)} vectors for {len(labels)} labels: give one vector per label")
         source, encoder_spec = "vectors", encoder or ""
     else:
-        encoder_spec = encoder
+        encoder_spec, model = encoder, None
         if not encoder_spec and dataset:
-            encoder_spec = store.dataset(dataset)["encoder"]
+            # The dataset's own encoder and model: label vectors must live in its space.
+            info = store.dataset(dataset, count=False)
+            encoder_spec, model = info["encoder"], info.get("model") or None
         if not encoder_spec:
             raise BadInput("Label prompts need a text encoder: give \"encoder\" (e.g. clip) or \"dataset\" "
                            "(its encoder is used), or give precomputed \"vectors\"")
-        vecs = embed_labels(labels, templates or ["{}"], encoder_spec)
+        vecs = embed_labels(labels, templates or ["{}"], encoder_spec, store.settings, model)
         source = "templates"
     if dataset:
         dim = int(store.dataset(dataset)["dim"])
@@ -138,3 +143,11 @@ def for_dataset(store: Store, name: str, dataset: str) -> tuple[LabelSet, dict]:
         raise BadInput(f"Label set {name!r} has {ls.dim}-dimensional vectors; dataset {dataset!r} has "
                        f"{info['dim']}. Make the label set with the dataset's encoder.")
     return ls, info
+
+
+def query_text_vectors(store: Store, ls: LabelSet, info: dict, texts: list[str]) -> np.ndarray:
+    """Embed query texts like the label set's labels: its encoder, or the dataset's (with the
+    dataset's model), so queries, labels and rows share one space."""
+    if ls.encoder and ls.encoder != info.get("encoder"):
+        return get_encoder(ls.encoder, store.settings).encode_texts(texts)
+    return text_vectors(info, texts, store.settings)

@@ -47,9 +47,8 @@ def nearest(store: Store, dataset: str, vector, k: int = 10, exclusion: Exclusio
     bound = {"q": q.tolist(), **(params or {})}
     started = time.perf_counter()
     plan, rows = "exact", None
-    if not exact and k <= settings.ann_max_limit:
-        ann = dialect.ann_settings(k, excluded, settings.ann_ef_search)
-        rows = _fetch(store, sql, bound, ann)
+    if not exact and _index_pays(store, dataset, int(info["dim"]), k, excluded):
+        rows = _fetch(store, sql, bound, dialect.ann_settings(k, excluded, settings.ann_ef_search))
         plan = "ann"
         if len(rows) < k:
             rows = None  # the post-filter dropped too many candidates: answer exactly instead
@@ -57,6 +56,20 @@ def nearest(store: Store, dataset: str, vector, k: int = 10, exclusion: Exclusio
         rows = _fetch(store, sql, bound, dialect.exact_settings())
         plan = "exact"
     return SearchResult(items=rows, plan=plan, seconds=time.perf_counter() - started)
+
+
+def _index_pays(store: Store, dataset: str, dim: int, k: int, excluded: int) -> bool:
+    """Whether to ask the HNSW index. Not when there is none (high-dim datasets), not for k
+    above the index's limit, and not when the candidates to fetch are a large share of the
+    table: then the scan is exact and costs about the same, while the index's recall deep in
+    its candidate list is not exact."""
+    settings = store.settings
+    if k > settings.ann_max_limit or not store.has_index(dim):
+        return False
+    if excluded == 0:
+        return True
+    fetched = k * store.dialect.ann_settings(k, excluded, 0).get("vector_search_index_fetch_multiplier", 1)
+    return fetched * settings.exact_scan_ratio < store.count_rows(dataset)
 
 
 def search(store: Store, dataset: str, *, vector=None, item_id: str | None = None, k: int = 10,

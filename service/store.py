@@ -124,8 +124,8 @@ class Store:
         self.dialect: Dialect = get_dialect(settings.dialect)
         self._owner = owner
         self._url = url
-        self.client = self._connect()
         self._queries = load_queries(SQL_DIR / "queries")
+        self.client = self._connect()
         self._lock = threading.Lock()
         self._registry: dict[str, dict[str, Any]] = {}
         self._readonly_client: Client | None = None
@@ -166,7 +166,7 @@ class Store:
             self._write_owner()
         else:
             client = self._new_client()
-        client.command(f"CREATE DATABASE IF NOT EXISTS {self.dialect.quote(self.database)}")
+        client.command(self.sql("meta.create_database"), parameters={"db": self.database})
         client.database = self.database
         return client
 
@@ -209,11 +209,8 @@ class Store:
     # -- schema ----------------------------------------------------------------------------
     def migrate(self) -> list[str]:
         """Apply sql/schema/NNN_*.sql not yet recorded in schema_migrations, in order."""
-        self.client.command(
-            "CREATE TABLE IF NOT EXISTS schema_migrations "
-            "(version String, applied DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version"
-        )
-        done = {r[0] for r in self.client.query("SELECT version FROM schema_migrations").result_rows}
+        self.command("meta.create_migrations")
+        done = {r[0] for r in self.query("meta.applied_migrations").result_rows}
         applied = []
         for path in sorted((SQL_DIR / "schema").glob("*.sql")):
             if path.stem in done:
@@ -312,12 +309,18 @@ class Store:
                         + ". Mixing encoders in one table makes distances meaningless: use a new dataset name."
                     )
             else:
-                for statement in self.dialect.create_items_table(self.database, items_table(name), dim,
-                                                                  self.settings.ann_quantization):
+                ddl = self.dialect.create_items_table(self.database, items_table(name), dim,
+                                                      self.settings.ann_quantization, self.has_index(dim))
+                for statement in ddl:
                     self.client.command(statement)
                 self.command("datasets.insert", name=name, dim=int(dim), encoder=encoder, model=model,
                              metric=metric, description=description)
         return self.dataset(name)
+
+    def has_index(self, dim: int) -> bool:
+        """Datasets above ann_index_max_dim (raw pixels) get no HNSW index: it would take far
+        longer to build than the load, and full scans serve their exact kNN anyway."""
+        return int(dim) <= self.settings.ann_index_max_dim
 
     def drop_dataset(self, name: str) -> None:
         self.dataset(name)

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from service import labelsets
-from service.encoders import get_encoder
 from service.errors import BadInput
 from service.itemvectors import Rows, id_rows, read, require_split, split_rows
 from service.store import Store, items_table
@@ -163,7 +162,7 @@ def classify(store: Store, dataset: str, labelset: str, *, split: str | None = N
     elif vectors is not None or text is not None:
         if text is not None:
             texts = [text] if isinstance(text, str) else list(text)
-            q = get_encoder(ls.encoder or info["encoder"]).encode_texts(texts)
+            q = labelsets.query_text_vectors(store, ls, info, texts)
         else:
             q = vectors
         q = as_unit_vectors(q, dim=dim, what="vectors")

@@ -13,7 +13,6 @@ import time
 import numpy as np
 
 from service import labelsets
-from service.encoders import get_encoder
 from service.errors import BadInput, NotFound
 from service.store import Store, items_table
 from service.vectors import as_unit_vectors
@@ -56,7 +55,7 @@ def classify(store: Store, dataset: str, labelset: str, *, split: str | None = N
             if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
                 raise BadInput("text: give one or more non-empty strings")
             spec = ls.encoder or info["encoder"]
-            q = as_unit_vectors(get_encoder(spec).encode_texts(texts), dim=ls.dim, what="text embeddings")
+            q = as_unit_vectors(labelsets.query_text_vectors(store, ls, info, texts), dim=ls.dim, what="text embeddings")
         else:
             q = as_unit_vectors(vectors, dim=ls.dim, what="vectors")
         s = numpy_scores(q, ls.vectors)

@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @app.get("/health", tags=["service"])
     def health(request: Request) -> dict:
         store: Store = request.app.state.store
-        store.client.command("SELECT 1")
+        store.command("meta.ping")
         return {"status": "ok", "version": __version__, "engine": store.target.kind,
                 "database": store.database, "dialect": store.dialect.name}
 

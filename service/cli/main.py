@@ -59,21 +59,27 @@ def datasets(obj: Context) -> None:
 @click.option("--id", "item_id", help="Search by this stored item's vector")
 @click.option("--vector-file", type=click.Path(exists=True, dir_okay=False),
               help="Search by a vector: .npy, or a text file of numbers")
+@click.option("--text", help="Search by text (datasets encoded with clip)")
 @click.option("-k", default=10, show_default=True, type=int)
 @click.option("--exclude", multiple=True, help="An id never to return (repeatable)")
 @click.option("--exact", is_flag=True, help="Full scan instead of the HNSW index")
 @click.pass_obj
 @handle_errors
-def search(obj: Context, dataset: str, item_id: str | None, vector_file: str | None, k: int,
-           exclude: tuple[str, ...], exact: bool) -> None:
-    """Nearest items to a stored item or a vector, best first."""
-    if (item_id is None) == (vector_file is None):
-        raise click.UsageError("give exactly one of --id or --vector-file")
+def search(obj: Context, dataset: str, item_id: str | None, vector_file: str | None, text: str | None,
+           k: int, exclude: tuple[str, ...], exact: bool) -> None:
+    """Nearest items to a stored item, a vector or a text, best first."""
+    if sum(x is not None for x in (item_id, vector_file, text)) != 1:
+        raise click.UsageError("give exactly one of --id, --vector-file or --text")
     vector = _read_vector(vector_file) if vector_file else None
-    body = {"item_id": item_id, "vector": vector, "k": k, "exclude_ids": list(exclude), "exact": exact}
+    body = {"item_id": item_id, "vector": vector, "text": text, "k": k, "exclude_ids": list(exclude), "exact": exact}
     if obj.remote():
-        result = obj.http("POST", f"/datasets/{dataset}/search", json=body)
+        result = obj.http("POST", f"/datasets/{dataset}/search", json={k: v for k, v in body.items() if v is not None})
     else:
+        if text is not None:
+            from service.encoders import text_vectors
+
+            store = obj.store()
+            vector = text_vectors(store.dataset(dataset, count=False), [text], store.settings)[0]
         found = run_search(obj.store(), dataset, vector=vector, item_id=item_id, k=k,
                            exclude_ids=list(exclude), exact=exact)
         result = {"items": found.items, "plan": found.plan, "seconds": found.seconds}

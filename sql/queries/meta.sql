@@ -1,2 +1,20 @@
 -- name: table_exists
 SELECT count() > 0 FROM system.tables WHERE database = {db:String} AND name = {table:String}
+
+-- name: ping
+SELECT 1
+
+-- name: create_database
+CREATE DATABASE IF NOT EXISTS {db:Identifier}
+
+-- name: create_migrations
+CREATE TABLE IF NOT EXISTS schema_migrations
+(
+    version String,
+    applied DateTime DEFAULT now()
+)
+ENGINE = MergeTree
+ORDER BY version
+
+-- name: applied_migrations
+SELECT version FROM schema_migrations
