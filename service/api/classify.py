@@ -60,16 +60,16 @@ def delete_labelset(name: str, store: StoreDep):
 
 
 # -- zero-shot -------------------------------------------------------------------------------
-class ZeroShotRequest(BaseModel):
+class LabelSetQuery(BaseModel):
+    """What zero-shot and the tourney classify: a split, items, vectors or texts (or, with none
+    of them, the whole dataset)."""
+
     dataset: str
     labelset: str
-    split: str | None = Field(None, description="Classify this split (stored in table zero_shot)")
-    item_ids: list[str] | None = Field(None, description="Classify these items (not stored)")
+    split: str | None = Field(None, description="Classify this split")
+    item_ids: list[str] | None = Field(None, description="Classify these items")
     vectors: list[list[float]] | None = Field(None, description="Classify these vectors")
     text: list[str] | None = Field(None, description="Classify these texts (needs a text encoder)")
-    top: int = Field(5, ge=1, le=1000, description="Labels listed per item in `top`")
-    limit: int | None = Field(zeroshot.DEFAULT_RETURN_LIMIT, ge=0,
-                              description="At most this many items in the response (all are stored)")
 
     @model_validator(mode="after")
     def at_most_one(self):
@@ -77,6 +77,13 @@ class ZeroShotRequest(BaseModel):
         if len(given) > 1:
             raise ValueError(f"give at most one of split, item_ids, vectors, text (got {', '.join(given)})")
         return self
+
+
+class ZeroShotRequest(LabelSetQuery):
+    top: int = Field(5, ge=1, le=1000, description="Labels listed per item in `top`")
+    limit: int | None = Field(zeroshot.DEFAULT_RETURN_LIMIT, ge=0,
+                              description="At most this many items in the response (split and whole-dataset "
+                                          "runs are all stored in table zero_shot)")
 
 
 class ZeroShotItem(BaseModel):
@@ -147,25 +154,12 @@ def classify_knn(body: KnnRequest, store: StoreDep):
 
 
 # -- tourney ---------------------------------------------------------------------------------
-class TourneyRequest(BaseModel):
-    dataset: str
-    labelset: str
-    split: str | None = None
-    item_ids: list[str] | None = None
-    vectors: list[list[float]] | None = None
-    text: list[str] | None = None
+class TourneyRequest(LabelSetQuery):
     dims: int = Field(64, ge=1, description="Dimensions compared per class pair")
     fit_split: str | None = Field(None, description="Choose pair dimensions from this split (default: all rows)")
     seed: int = Field(0, description="Seeds every item's bracket")
     min_score_quantile: float = Field(0.25, ge=0, lt=1)
     min_margin_quantile: float = Field(0.25, ge=0, lt=1)
-
-    @model_validator(mode="after")
-    def at_most_one(self):
-        given = [n for n in ("split", "item_ids", "vectors", "text") if getattr(self, n) is not None]
-        if len(given) > 1:
-            raise ValueError(f"give at most one of split, item_ids, vectors, text (got {', '.join(given)})")
-        return self
 
 
 class TourneyItem(BaseModel):
