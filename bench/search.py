@@ -88,6 +88,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="25000,1000000")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--exact-queries", type=int, default=20)
+    parser.add_argument("--section", default="search", help="BENCHMARKS.md section to write")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="vectrain-bench-") as path:
@@ -104,7 +105,7 @@ def main() -> None:
     loads = [[f"{r['n']:,}", f"{r['load_rows_s']:,.0f}", f"{r['load_s']:.1f}", f"{r['index_s']:.1f}"] for r in results]
     md = f"""## Search: `POST /datasets/{{name}}/search` (k=10)
 
-`.venv/bin/python -m bench.search --sizes {args.sizes} --queries {args.queries} --exact-queries {args.exact_queries}`
+`.venv/bin/python -m bench.search --sizes {args.sizes} --queries {args.queries} --exact-queries {args.exact_queries} --section {args.section}`
 on {machine()}; embedded chDB; 512-d synthetic vectors clustered like CLIP (bench/data.py).
 Latency is the whole REST call in-process (FastAPI TestClient), so it includes JSON encoding of
 the request (1,000 excluded ids are ~12 KB). Excluded ids are the 1,000 nearest to the query: the
@@ -118,7 +119,7 @@ Loading (DatasetWriter: Arrow inserts without the index, then one OPTIMIZE FINAL
 
 {table(["rows", "insert rows/s", "insert s", "index build s"], loads)}
 """
-    write_section("search", md)
+    write_section(args.section, md)
     print(md)
 
 
