@@ -63,15 +63,14 @@ def split(y, seed):
 
 def ceiling(Xtr, ytr, Xte, yte) -> float:
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_predict
 
-    clf = LogisticRegression(C=10.0, class_weight="balanced", max_iter=2000)
-    oof = cross_val_predict(clf, Xtr, ytr, cv=5, method="decision_function")
     from service.training import best_threshold
 
-    t, _ = best_threshold(oof, ytr)
-    clf.fit(Xtr, ytr)
-    return f1(clf.decision_function(Xte) > t, yte)
+    # A strict ceiling: all 1,600 training labels, and the threshold that is best ON THE HELD-OUT
+    # set (it peeks; the sessions never do), so the gap below is an upper bound on the true gap.
+    clf = LogisticRegression(C=10.0, class_weight="balanced", max_iter=2000).fit(Xtr, ytr)
+    _, best = best_threshold(clf.decision_function(Xte), yte)
+    return best
 
 
 def run(store, dataset, ids, ytr_names, Xte, yte_names, P, cls, strategy, mode, seed) -> dict[int, float]:
@@ -184,7 +183,8 @@ def main() -> None:
         f"(mean over seeds); 80% of each class in the database, 20% held out. Start: the ImageNet prompt "
         f"embedding; {BATCH} labels per round from the oracle, one training round after each; threshold from "
         f"the labeled set only (round 0: Otsu's split of the dataset's scores, no labels). Ceiling: logistic "
-        f"regression on all training labels. {seconds:.0f} s in all.\n\n"
+        f"regression (C=10, balanced) on all training labels with the threshold that is best on the held-out "
+        f"set itself (it peeks, so the gaps are upper bounds). {seconds:.0f} s in all.\n\n"
         "Default (auto + mixed) against the targets:\n\n"
         + table(["class", "F1 @0", "F1 @100", "ceiling", "gap", "gap <= 0.03", "never below start",
                  "beats seed loop", "beats random", "zero-shot, oracle threshold"], verdict)
