@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 
 $(BIN)/vectrain: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-compile -e '.[test]'
 	touch $(BIN)/vectrain
 
 install: $(BIN)/vectrain
