@@ -114,23 +114,19 @@ class Dialect:
 
     def boundary(self, db: str, table: str, k: int, exclusion: Exclusion = Exclusion()) -> str:
         """The k items whose score is nearest the threshold {t:Float64} (exact scan)."""
-        k = _positive_int(k, "k")
-        where = exclusion.where()
-        return (
-            f"SELECT id, url, {self.logit()} AS score\n"
-            f"FROM {quote(db)}.{quote(table)}" + (f"\nWHERE {where}" if where else "") + "\n"
-            f"ORDER BY abs(score - {{t:Float64}}) ASC, id ASC\n"
-            f"LIMIT {k}"
-        )
+        return self._scored_batch(db, table, k, exclusion, "abs(score - {t:Float64}) ASC, id ASC")
 
     def random_batch(self, db: str, table: str, k: int, exclusion: Exclusion = Exclusion()) -> str:
         """k items in a pseudo-random order fixed by {salt:String} (reproducible baseline)."""
+        return self._scored_batch(db, table, k, exclusion, "sipHash64(id, {salt:String}) ASC")
+
+    def _scored_batch(self, db: str, table: str, k: int, exclusion: Exclusion, order_by: str) -> str:
         k = _positive_int(k, "k")
         where = exclusion.where()
         return (
             f"SELECT id, url, {self.logit()} AS score\n"
             f"FROM {quote(db)}.{quote(table)}" + (f"\nWHERE {where}" if where else "") + "\n"
-            f"ORDER BY sipHash64(id, {{salt:String}}) ASC\n"
+            f"ORDER BY {order_by}\n"
             f"LIMIT {k}"
         )
 
