@@ -68,6 +68,13 @@ class Context:
             raise click.ClickException(f"{response.status_code}: {detail}")
         return response.json()
 
+    def call(self, method: str, path: str, local: Callable[[Store], Any], json: Any = None) -> Any:
+        """Send the request to the running service when there is one, else run `local` on the
+        store in this process: the same result either way."""
+        if self.remote():
+            return self.http(method, path, json=json) if json is not None else self.http(method, path)
+        return local(self.store())
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()

@@ -37,11 +37,9 @@ def create(obj: Context, dataset: str, name: str, prompt: str | None, vector_fil
             "positive_ids": list(positive_ids) or None}
     if sum(v is not None for v in (prompt, vector, body["positive_ids"])) != 1:
         raise click.UsageError("give exactly one of --prompt, --vector-file or --positive")
-    if obj.remote():
-        out = obj.http("POST", "/sessions", json=body)
-    else:
-        out = svc.create_session(obj.store(), dataset, name, prompt=prompt, vector=vector,
-                                 positive_ids=body["positive_ids"])
+    out = obj.call("POST", "/sessions", json=body,
+                   local=lambda store: svc.create_session(store, dataset, name, prompt=prompt, vector=vector,
+                                                          positive_ids=body["positive_ids"]))
     _show(obj, out)
 
 
@@ -53,10 +51,8 @@ def create(obj: Context, dataset: str, name: str, prompt: str | None, vector_fil
 @handle_errors
 def next_(obj: Context, session_id: str, k: int, strategy: str) -> None:
     """The next k unlabeled items to label."""
-    if obj.remote():
-        out = obj.http("POST", f"/sessions/{session_id}/next", json={"k": k, "strategy": strategy})
-    else:
-        out = svc.next_batch(obj.store(), session_id, k, strategy)
+    out = obj.call("POST", f"/sessions/{session_id}/next", json={"k": k, "strategy": strategy},
+                   local=lambda store: svc.next_batch(store, session_id, k, strategy))
     if obj.as_json:
         return echo_json(out)
     echo_table(["id", "score", "url"], [[i["id"], i["score"], i["url"]] for i in out["items"]])
@@ -85,10 +81,8 @@ def label(obj: Context, session_id: str, pairs: tuple[str, ...], path: str | Non
             raise click.UsageError(f"{pair!r}: write ITEM=SCORE, e.g. photo123=1 or photo456=-1")
     if not labels:
         raise click.UsageError("give ITEM=SCORE pairs or --file")
-    if obj.remote():
-        out = obj.http("POST", f"/sessions/{session_id}/labels", json={"labels": labels})
-    else:
-        out = svc.add_labels(obj.store(), session_id, labels)
+    out = obj.call("POST", f"/sessions/{session_id}/labels", json={"labels": labels},
+                   local=lambda store: svc.add_labels(store, session_id, labels))
     if obj.as_json:
         return echo_json(out)
     c = out["labels"]
@@ -103,10 +97,8 @@ def label(obj: Context, session_id: str, pairs: tuple[str, ...], path: str | Non
 @handle_errors
 def train(obj: Context, session_id: str, mode: str) -> None:
     """Train a new round on all labels."""
-    if obj.remote():
-        out = obj.http("POST", f"/sessions/{session_id}/train", json={"mode": mode})
-    else:
-        out = svc.train_round(obj.store(), session_id, mode)
+    out = obj.call("POST", f"/sessions/{session_id}/train", json={"mode": mode},
+                   local=lambda store: svc.train_round(store, session_id, mode))
     if obj.as_json:
         return echo_json(out)
     m = out["metrics"]
@@ -120,10 +112,7 @@ def train(obj: Context, session_id: str, mode: str) -> None:
 @handle_errors
 def apply(obj: Context, session_id: str) -> None:
     """Score the whole dataset and publish the classifier as a SQL function."""
-    if obj.remote():
-        out = obj.http("POST", f"/sessions/{session_id}/apply")
-    else:
-        out = svc.apply(obj.store(), session_id)
+    out = obj.call("POST", f"/sessions/{session_id}/apply", local=lambda store: svc.apply(store, session_id))
     if obj.as_json:
         return echo_json(out)
     click.echo(f"round {out['round']}: {out['positives']} of {out['items']} items positive "
