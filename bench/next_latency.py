@@ -35,7 +35,7 @@ def open_store(path: str) -> Store:
 def build(store: Store, name: str, n: int) -> None:
     from loaders.writer import DatasetWriter
 
-    if store.table_exists(f"items_{name}") and store.count_rows(name) >= n:
+    if store.table_exists(f"items_{name}") and store.registry.count_rows(name) >= n:
         print(f"{name}: {n} rows already loaded", file=sys.stderr)
         return
     writer = DatasetWriter(store, name, 512, "features", total=n, progress=True)
@@ -75,7 +75,7 @@ def measure(store: Store, name: str, labeled: int, repeats: int, k: int,
                 assert not set(got) & labeled_ids, "a labeled item came back"
                 if i >= 2:  # the first calls warm caches
                     times.append(dt * 1000)
-            rows.append([f"{store.count_rows(name):,}", strategy, labeled, k, float(np.percentile(times, 50)),
+            rows.append([f"{store.registry.count_rows(name):,}", strategy, labeled, k, float(np.percentile(times, 50)),
                          float(np.percentile(times, 95))])
             print(rows[-1], file=sys.stderr)
     return rows

@@ -37,7 +37,7 @@ def run_size(path: str, n: int, queries: int, exact_queries: int) -> dict:
     store.migrate()
     name = f"s{n}"
     if store.table_exists(f"items_{name}"):
-        store.drop_dataset(name)
+        store.registry.drop(name)
     writer = DatasetWriter(store, name, 512, "synthetic", total=n, progress=True)
     parts = []
     for ids, vectors in synthetic_clip(n, seed=1):
@@ -77,7 +77,7 @@ def run_size(path: str, n: int, queries: int, exact_queries: int) -> dict:
                     "fallbacks": sum(p == "exact" for p in plans) if mode == "ann" else 0,
                 }
                 print(n, excluded, mode, out[(excluded, mode)], flush=True)
-    store.drop_dataset(name)
+    store.registry.drop(name)
     store.client.command(f"DROP DATABASE IF EXISTS {store.dialect.quote(store.database)}")
     store.close()
     return out

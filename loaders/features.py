@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from loaders.writer import DatasetWriter, LoadSummary
 from service.errors import BadInput
 from service.store import Store
+from service.vectorsql import validate_name
 from service.vectors import as_unit_vectors
 
 OPTIONAL = {"labels": "label", "urls": "url", "splits": "split"}  # npz array -> column
@@ -37,20 +38,12 @@ def load_features(store: Store, dataset: str, path: str | Path, encoder: str = "
         batches, total, dim = _read_parquet(path, store.settings.insert_batch_rows)
     else:
         raise BadInput(f"{path.name}: unknown file type {suffix or '(none)'}; use .npz or .parquet")
-    _check_against_dataset(store, dataset, dim)
+    validate_name(dataset)
+    store.registry.check_compatible(dataset, dim, encoder, model)  # before anything is written
     writer = DatasetWriter(store, dataset, dim, encoder, model=model, total=total, progress=progress)
     for batch in batches():
         writer.write(**batch, normalized=True)
     return writer.finish()
-
-
-def _check_against_dataset(store: Store, dataset: str, dim: int) -> None:
-    existing = [d for d in store.datasets() if d["name"] == dataset]
-    if existing and int(existing[0]["dim"]) != dim:
-        raise BadInput(
-            f"This file's vectors have {dim} dimensions; dataset {dataset!r} holds {existing[0]['dim']}. "
-            "Nothing was loaded."
-        )
 
 
 def _check_ids(ids: list[str], where: str) -> None:

@@ -17,8 +17,10 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from service.errors import BadInput
-from service.store import Store, items_table
+from service.query import Query
+from service.store import Store
 from service.vectors import as_unit_vectors
+from service.vectorsql import items_table
 
 
 @dataclass
@@ -57,9 +59,10 @@ class DatasetWriter:
         self.store = store
         self.dataset = dataset
         self.dim = int(dim)
-        self.info = store.create_dataset(dataset, self.dim, encoder, model=model, description=description)
+        self.info = store.registry.create(dataset, self.dim, encoder, model=model, description=description)
         self.table = items_table(dataset)
-        self.existing: set[str] = {r[0] for r in store.query("items.ids", db=store.database, items=self.table).result_rows}
+        self.existing: set[str] = {r[0] for r in store.query(
+            Query.named("items.ids", db=store.database, items=self.table)).result_rows}
         self.summary = LoadSummary(dataset)
         self._started = time.perf_counter()
         self._bar = tqdm(total=total, unit=f" {unit}", desc=f"load {dataset}", disable=not progress,
@@ -117,11 +120,11 @@ class DatasetWriter:
     def finish(self, build_index: bool = True) -> LoadSummary:
         self._bar.close()
         self.summary.seconds = time.perf_counter() - self._started
-        if build_index and self.summary.loaded and self.store.has_index(self.dim):
+        if build_index and self.summary.loaded and self.store.registry.has_index(self.dim):
             started = time.perf_counter()
             if not self._bar.disable:
                 print(f"building the vector index of {self.table} ...", file=sys.stderr)
             for statement in self.store.dialect.build_index(self.store.database, self.table):
-                self.store.execute(statement)
+                self.store.command(statement)
             self.summary.index_seconds = time.perf_counter() - started
         return self.summary

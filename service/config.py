@@ -28,6 +28,28 @@ class Settings(BaseSettings):
     port: int = 8000
     # Where the CLI finds a running service when the embedded database is held by it.
     service_url: str | None = None
+    # API keys, comma-separated. When either list is set, every endpoint but /health and the web
+    # page's static files needs `Authorization: Bearer <key>`: api_keys may read and write,
+    # read_api_keys may only read (GETs, search, classify without storing, /sql).
+    api_keys: str = ""
+    read_api_keys: str = ""
+    # The key the CLI sends to a running service (VECTRAIN_API_KEY).
+    api_key: str = ""
+    # Browser origins allowed to call the API (CORS), comma-separated; none by default.
+    cors_origins: str = ""
+
+    # Request limits: checked before the work starts.
+    max_body_bytes: int = 32 * 1024 * 1024  # any request body
+    max_upload_bytes: int = 20 * 1024 * 1024  # an uploaded image
+    max_image_pixels: int = 40_000_000  # width x height of any decoded image (read from its header first)
+    max_ids: int = 10_000  # ids in one request (exclude_ids, item_ids, positive_ids, labels)
+    max_vectors: int = 1_000  # vectors in one request
+    max_texts: int = 256  # texts in one request
+    max_text_chars: int = 2_000  # characters of one text or prompt
+    max_offset: int = 100_000_000  # paging offsets
+    # Synchronous batch work (kNN, zero-shot, tourney, eval) that would take longer than this is
+    # refused with a pointer to the job path ("wait": false).
+    batch_time_budget: float = 30.0
 
     # Read-only SQL endpoint limits.
     sql_max_execution_time: float = 10.0

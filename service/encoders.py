@@ -10,7 +10,7 @@ An encoder is named by a spec string recorded in the datasets registry (with its
 
 Every encoder has: name (its spec), model, dim, has_text, encode_images(list of PIL images),
 encode_texts(list of str), encode_arrays(uint8 [n, h, w, 3]). Other modules get the encoder of
-a dataset with `encoder_for(info)` (info = store.dataset(name)) and embed prompts with
+a dataset with `encoder_for(info)` (info = store.registry.get(name)) and embed prompts with
 `encoder_for(info).encode_texts([...])`, or `get_encoder(spec).encode_texts([...])`.
 """
 
@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from service.config import Settings, get_settings
-from service.errors import BadInput
+from service.errors import BadInput, ModelUnavailable
 from service.vectors import as_unit_vectors
 
 
@@ -90,10 +90,6 @@ class PixelsEncoder:
 
 
 # -- CLIP ----------------------------------------------------------------------------------------
-class ModelUnavailable(BadInput):
-    """The CLIP weights could not be loaded (offline, wrong path, not a CLIP directory)."""
-
-
 def _device(setting: str) -> str:
     import torch
 
@@ -285,17 +281,6 @@ def text_vectors(info: dict, texts, settings: Settings | None = None) -> np.ndar
 
 
 def check_dataset_encoder(store, dataset: str, encoder) -> None:
-    """Refuse, before reading any input, to add rows made by a different encoder or model to an
-    existing dataset: their distances would be meaningless. (create_dataset checks dim too.)"""
-    from service.errors import NotFound
-
-    try:
-        info = store.dataset(dataset)
-    except NotFound:
-        return
-    same_model = not encoder.model or not info["model"] or info["model"] == encoder.model
-    if info["encoder"] != encoder.name or not same_model or int(info["dim"]) != encoder.dim:
-        was = f"{info['encoder']}" + (f" ({info['model']})" if info["model"] else "") + f", {info['dim']} dims"
-        now = f"{encoder.name}" + (f" ({encoder.model})" if encoder.model else "") + f", {encoder.dim} dims"
-        raise BadInput(f"Dataset {dataset!r} was loaded with encoder {was}; this load uses {now}. "
-                       f"Use --encoder {info['encoder']} (and the same model) to add to it, or a new dataset name.")
+    """Refuse, before reading any input, to add rows made by a different encoder or model (or of
+    another dimension) to an existing dataset."""
+    store.registry.check_compatible(dataset, encoder.dim, encoder.name, encoder.model)

@@ -13,9 +13,12 @@ import numpy as np
 
 from service import knn, tourney, zeroshot
 from service.errors import BadInput
+from service.query import Query
 from service.store import Store
+from service.validation import EvalMethod
+from service.vectorsql import items_table
 
-METHODS = ("knn", "zero-shot", "tourney")
+METHODS = tuple(EvalMethod.values())
 
 
 def metrics(y_true: list[str], y_pred: list[str], confidence=None, bins: int = 10) -> dict:
@@ -114,10 +117,7 @@ def evaluate(store: Store, method: str, dataset: str, **options) -> dict:
 
 
 def _true_labels(store: Store, dataset: str, ids: list[str]) -> list[str]:
-    from service.store import items_table
-
-    table = store.client.query_arrow(store.sql("classify.id_labels"), parameters={
-        "db": store.database, "items": items_table(dataset)})
+    table = store.query_arrow(Query.named("classify.id_labels", db=store.database, items=items_table(dataset)))
     labels = dict(zip(table.column("id").to_pylist(), table.column("label").to_pylist()))
     return [labels.get(i, "") for i in ids]
 

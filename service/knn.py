@@ -18,13 +18,14 @@ import time
 import numpy as np
 
 from service.errors import BadInput
-from service.itemvectors import Rows, id_rows, require_split, split_rows
+from service.itemvectors import Rows, split_rows
+from service.query import Query
 from service.search import nearest
+from service.selection import Selection
 from service.store import Store
-from service.vectors import as_unit_vectors
-from service.vectorsql import Exclusion
+from service.validation import Weighting, check_k
+from service.vectorsql import Exclusion, Labeled, Split, items_table
 
-WEIGHTINGS = ("majority", "distance")
 BLOCK = 1024  # queries per matmul block: 1,024 x 50k float32 similarities = 200 MB
 
 
@@ -99,7 +100,7 @@ def vote(neighbor_labels: np.ndarray, sims: np.ndarray, n_classes: int, weightin
     elif weighting == "distance":
         w = 1.0 / (np.maximum(1.0 - sims.astype(np.float64), 0.0) + 1e-6)
     else:
-        raise BadInput(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {weighting!r}")
+        raise BadInput(f"weighting must be one of {', '.join(Weighting.values())}, got {weighting!r}")
     n = len(sims)
     votes = np.zeros((n, n_classes), dtype=np.float64)
     np.add.at(votes, (np.repeat(np.arange(n), neighbor_labels.shape[1]), neighbor_labels.ravel()), w.ravel())
@@ -114,24 +115,13 @@ def vote(neighbor_labels: np.ndarray, sims: np.ndarray, n_classes: int, weightin
 def classify(store: Store, dataset: str, *, train_split: str = "train", k: int = 10, split: str | None = None,
              item_ids: list[str] | None = None, vectors=None, weighting: str = "majority",
              exact: bool = True) -> dict:
-    given = [name for name, v in (("split", split), ("item_ids", item_ids), ("vectors", vectors)) if v is not None]
-    if len(given) != 1:
-        raise BadInput("Give exactly one of split, item_ids or vectors")
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= store.settings.search_max_k:
-        raise BadInput(f"k must be an integer from 1 to {store.settings.search_max_k}, got {k!r}")
-    if weighting not in WEIGHTINGS:
-        raise BadInput(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {weighting!r}")
-    info = store.dataset(dataset)
+    selection = Selection.of(store.settings, split=split, item_ids=item_ids, vectors=vectors, required=True)
+    k = check_k(k, store.settings)
+    weighting = Weighting.parse(weighting, "weighting").value
+    info = store.registry.get(dataset)
     dim = int(info["dim"])
     started = time.perf_counter()
-    if split is not None:
-        require_split(store, dataset, split)
-        queries = split_rows(store, dataset, split, dim)
-    elif item_ids is not None:
-        queries = id_rows(store, dataset, list(item_ids), dim)
-    else:
-        q = as_unit_vectors(vectors, dim=dim, what="vectors")
-        queries = Rows([None] * len(q), [""] * len(q), q)
+    queries = selection.rows(store, dataset, dim)
     if exact:
         result = _exact(store, dataset, train_split, k, queries, weighting, dim)
     else:
@@ -165,25 +155,19 @@ def _ann(store, dataset, train_split, k, queries: Rows, weighting) -> dict:
     # The HNSW index covers every split, and filters are post-filters: size the fetch
     # multiplier from the share of rows outside the labeled train split (x2 for safety);
     # nearest() falls back to an exact scan when fewer than k neighbours survive.
-    total = store.count_rows(dataset)
-    from service.store import items_table
-
-    n_train = int(store.query("classify.count_train", db=store.database, items=items_table(dataset),
-                              split=train_split).result_rows[0][0])
+    total = store.registry.count_rows(dataset)
+    n_train = int(store.scalar(Query.named("classify.count_train", db=store.database, items=items_table(dataset),
+                                           split=train_split)))
     if n_train < k:
         raise BadInput(f"k={k} but the train split {train_split!r} has only {n_train} labeled rows")
     outside = total - n_train
     excluded = math.ceil(2 * k * outside / max(n_train, 1))
-    where = "split = {train_split:String} AND label != ''"
+    voters = [Split(train_split), Labeled()]
     labels_seen: dict[str, int] = {}
     neighbor_labels, sims, plans = [], [], []
     for item_id, vec in zip(queries.ids, queries.vectors):
-        params = {"train_split": train_split}
-        exclusion = Exclusion()
-        if item_id is not None:
-            exclusion, params = Exclusion("ids"), {**params, "exclude_ids": [item_id]}
-        found = nearest(store, dataset, vec, k, exclusion, params, excluded=excluded + 1, where=where,
-                        columns="id, label")
+        exclusion = Exclusion.of_ids([item_id]) if item_id is not None else Exclusion.none()
+        found = nearest(store, dataset, vec, k, exclusion, voters, columns=("id", "label"), excluded=excluded + 1)
         plans.append(found.plan)
         neighbor_labels.append([labels_seen.setdefault(r["label"], len(labels_seen)) for r in found.items])
         sims.append([r["score"] for r in found.items])

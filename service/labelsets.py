@@ -11,13 +11,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import uuid
+
+from service import claims
 from service.encoders import get_encoder, text_vectors
-from service.errors import BadInput, Conflict, NotFound
+from service.errors import BadInput, Conflict, LabelSetNotFound
+from service.query import Query
 from service.store import Store
+from service.validation import check_count, check_text
 from service.vectors import as_unit_vectors
 from service.vectorsql import validate_name
 
 MAX_LABELS = 1000  # one dotProduct per label per row in the zero-shot SQL
+MAX_TEMPLATES = 64
 
 
 @dataclass
@@ -38,16 +44,15 @@ class LabelSet:
                 "templates": list(self.templates), "source": self.source}
 
 
-def check_labels(labels) -> list[str]:
+def check_labels(labels, settings) -> list[str]:
     if not isinstance(labels, (list, tuple)) or not labels:
         raise BadInput("A label set needs at least one label, e.g. \"labels\": [\"cat\", \"dog\"]")
-    if len(labels) > MAX_LABELS:
-        raise BadInput(f"A label set holds at most {MAX_LABELS} labels, got {len(labels)}")
+    check_count(labels, "labels", MAX_LABELS)
     out = []
     for label in labels:
         if not isinstance(label, str) or not label.strip():
             raise BadInput(f"Labels must be non-empty strings, got {label!r}")
-        out.append(label.strip())
+        out.append(check_text(label, "labels", settings))
     dupes = sorted({x for x in out if out.count(x) > 1})
     if dupes:
         raise BadInput(f"Duplicate labels in the label set: {', '.join(dupes)}")
@@ -75,8 +80,9 @@ def create(store: Store, name: str, labels, templates=None, vectors=None, encode
            dataset: str | None = None) -> LabelSet:
     """Embed (or take) the label vectors and store them; Conflict if the name is taken."""
     validate_name(name, what="label set")
-    labels = check_labels(labels)
-    templates = list(templates or [])
+    labels = check_labels(labels, store.settings)
+    templates = [check_text(t, "templates", store.settings) for t in (templates or [])]
+    check_count(templates, "templates", MAX_TEMPLATES)
     if vectors is not None:
         if templates:
             raise BadInput("Give either templates (embedded by a text encoder) or vectors, not both")
@@ -88,7 +94,7 @@ def create(store: Store, name: str, labels, templates=None, vectors=None, encode
         encoder_spec, model = encoder, None
         if not encoder_spec and dataset:
             # The dataset's own encoder and model: label vectors must live in its space.
-            info = store.dataset(dataset, count=False)
+            info = store.registry.get(dataset, count=False)
             encoder_spec, model = info["encoder"], info.get("model") or None
         if not encoder_spec:
             raise BadInput("Label prompts need a text encoder: give \"encoder\" (e.g. clip) or \"dataset\" "
@@ -96,30 +102,33 @@ def create(store: Store, name: str, labels, templates=None, vectors=None, encode
         vecs = embed_labels(labels, templates or ["{}"], encoder_spec, store.settings, model)
         source = "templates"
     if dataset:
-        dim = int(store.dataset(dataset)["dim"])
+        dim = int(store.registry.get(dataset, count=False)["dim"])
         if vecs.shape[1] != dim:
             raise BadInput(f"The label vectors have {vecs.shape[1]} dimensions; dataset {dataset!r} has {dim}")
-    if store.rows("labelsets.get", name=name):
-        raise Conflict(f"Label set {name!r} already exists; delete it first (DELETE /labelsets/{name}) "
-                       "or use another name")
+    taken = Conflict(f"Label set {name!r} already exists; delete it first (DELETE /labelsets/{name}) "
+                     "or use another name", labelset=name)
+    if store.rows(Query.named("labelsets.get", name=name)):
+        raise taken
+    if not claims.claim(store, "labelset", name, uuid.uuid4().hex):  # a concurrent request won the name
+        raise taken
     version = time.time_ns() // 1000
     # Vectors first, registry row last: a reader never sees a registry row without its vectors.
     store.insert("label_vectors", [[name, version, i, label, vecs[i].tolist()] for i, label in enumerate(labels)],
                  column_names=["labelset", "version", "position", "label", "vector"])
-    store.command("labelsets.insert", name=name, labels=labels, dim=int(vecs.shape[1]), encoder=encoder_spec or "",
-                  templates=templates, source=source, version=version)
+    store.command(Query.named("labelsets.insert", name=name, labels=labels, dim=int(vecs.shape[1]),
+                              encoder=encoder_spec or "", templates=templates, source=source, version=version))
     return LabelSet(name, labels, vecs, encoder_spec or "", tuple(templates), source)
 
 
 def get(store: Store, name: str) -> LabelSet:
     validate_name(name, what="label set")
-    found = store.rows("labelsets.get", name=name)
+    found = store.rows(Query.named("labelsets.get", name=name))
     if not found:
-        known = [r["name"] for r in store.rows("labelsets.list")]
+        known = [r["name"] for r in store.rows(Query.named("labelsets.list"))]
         hint = f" Known label sets: {', '.join(known)}." if known else " None exist yet: POST /labelsets."
-        raise NotFound(f"Unknown label set {name!r}.{hint}")
+        raise LabelSetNotFound(f"Unknown label set {name!r}.{hint}", labelset=name)
     row = found[0]
-    vec_rows = store.rows("labelsets.vectors", name=name, version=int(row["version"]))
+    vec_rows = store.rows(Query.named("labelsets.vectors", name=name, version=int(row["version"])))
     vectors = np.asarray([r["vector"] for r in vec_rows], dtype=np.float32)
     return LabelSet(name, [r["label"] for r in vec_rows], vectors, row["encoder"], tuple(row["templates"]),
                     row["source"])
@@ -127,17 +136,18 @@ def get(store: Store, name: str) -> LabelSet:
 
 def list_all(store: Store) -> list[dict]:
     return [{"name": r["name"], "labels": list(r["labels"]), "dim": int(r["dim"]), "encoder": r["encoder"],
-             "templates": list(r["templates"]), "source": r["source"]} for r in store.rows("labelsets.list")]
+             "templates": list(r["templates"]), "source": r["source"]} for r in store.rows(Query.named("labelsets.list"))]
 
 
 def delete(store: Store, name: str) -> None:
     get(store, name)
-    store.command("labelsets.delete", name=name)
+    store.command(Query.named("labelsets.delete", name=name))
+    claims.release(store, "labelset", name)
 
 
 def for_dataset(store: Store, name: str, dataset: str) -> tuple[LabelSet, dict]:
     """The label set and the dataset's registry row, checked to share a dimension."""
-    info = store.dataset(dataset)
+    info = store.registry.get(dataset)
     ls = get(store, name)
     if ls.dim != int(info["dim"]):
         raise BadInput(f"Label set {name!r} has {ls.dim}-dimensional vectors; dataset {dataset!r} has "

@@ -1,16 +1,23 @@
-"""Nearest-neighbour search over an items table, with exact k under exclusions."""
+"""Nearest-neighbour search over an items table, with exact k under exclusions.
+
+A query is a stored item, a vector, a text (datasets with a text encoder) or an image; the
+answer is exactly k rows whenever k rows pass the exclusion: the vector index answers first
+with a candidate fetch sized from the exclusion, and a full scan answers when it comes up short.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
-from service.errors import BadInput, NotFound
-from service.store import Store, items_table
+from service.itemvectors import item_vector
+from service.store import Store
+from service.validation import check_ids, check_k, check_text, exactly_one
 from service.vectors import as_unit_vectors
-from service.vectorsql import Exclusion
+from service.vectorsql import Exclusion, Filter, items_table
 
 
 @dataclass
@@ -21,39 +28,28 @@ class SearchResult:
     notes: list[str] = field(default_factory=list)
 
 
-def item_vector(store: Store, dataset: str, item_id: str) -> np.ndarray:
-    rows = store.rows("items.get", db=store.database, items=items_table(dataset), id=item_id)
-    if not rows:
-        raise NotFound(f"No item {item_id!r} in dataset {dataset!r}")
-    return np.asarray(rows[0]["vector"], dtype=np.float32)
-
-
 def nearest(store: Store, dataset: str, vector, k: int = 10, exclusion: Exclusion = Exclusion(),
-            params: dict | None = None, excluded: int = 0, exact: bool = False,
-            where: str | None = None, columns: str = "id, url, label") -> SearchResult:
-    """Top-k rows by cosine similarity to `vector`, best first, skipping `exclusion`.
-
-    Returns exactly k rows whenever k rows pass the exclusion: the ANN query (vector index,
-    post-filtered) is tried first with a fetch multiplier sized from `excluded`; if the index's
-    candidates run short, the exact scan answers instead.
-    """
+            filters: Sequence[Filter] = (), columns: Sequence[str] = ("id", "url", "label"),
+            exact: bool = False, excluded: int | None = None) -> SearchResult:
+    """Top-k rows by cosine similarity to `vector`, best first, skipping `exclusion` and rows
+    failing `filters`. `excluded` (default: the exclusion's count) is how many rows the filters
+    may remove, which sizes the index's candidate fetch."""
     settings = store.settings
-    info = store.dataset(dataset, count=False)
-    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= settings.search_max_k:
-        raise BadInput(f"k must be an integer from 1 to {settings.search_max_k}, got {k!r}")
+    info = store.registry.get(dataset, count=False)
+    k = check_k(k, settings)
     q = as_unit_vectors(vector, dim=int(info["dim"]), what="query vector")[0]
     dialect = store.dialect
-    sql = dialect.search(store.database, items_table(dataset), k, exclusion, where=where, columns=columns)
-    bound = {"q": q.tolist(), **(params or {})}
+    query = dialect.nearest(store.database, items_table(dataset), q, k, [exclusion, *filters], columns)
+    excluded = exclusion.count if excluded is None else excluded
     started = time.perf_counter()
     plan, rows = "exact", None
     if not exact and _index_pays(store, dataset, int(info["dim"]), k, excluded):
-        rows = _fetch(store, sql, bound, dialect.ann_settings(k, excluded, settings.ann_ef_search))
+        rows = _fetch(store, query.with_settings(dialect.ann_settings(k, excluded, settings.ann_ef_search)))
         plan = "ann"
         if len(rows) < k:
             rows = None  # the post-filter dropped too many candidates: answer exactly instead
     if rows is None:
-        rows = _fetch(store, sql, bound, dialect.exact_settings())
+        rows = _fetch(store, query.with_settings(dialect.exact_settings()))
         plan = "exact"
     return SearchResult(items=rows, plan=plan, seconds=time.perf_counter() - started)
 
@@ -64,33 +60,43 @@ def _index_pays(store: Store, dataset: str, dim: int, k: int, excluded: int) -> 
     table: then the scan is exact and costs about the same, while the index's recall deep in
     its candidate list is not exact."""
     settings = store.settings
-    if k > settings.ann_max_limit or not store.has_index(dim):
+    if k > settings.ann_max_limit or not store.registry.has_index(dim):
         return False
     if excluded == 0:
         return True
     fetched = k * store.dialect.ann_settings(k, excluded, 0).get("vector_search_index_fetch_multiplier", 1)
-    return fetched * settings.exact_scan_ratio < store.count_rows(dataset)
+    return fetched * settings.exact_scan_ratio < store.registry.count_rows(dataset)
 
 
-def search(store: Store, dataset: str, *, vector=None, item_id: str | None = None, k: int = 10,
-           exclude_ids: list[str] | None = None, exact: bool = False) -> SearchResult:
-    """Search by a vector or by a stored item's vector, excluding a list of ids."""
-    if (vector is None) == (item_id is None):
-        raise BadInput("Give exactly one of item_id or vector")
+def query_vector(store: Store, dataset: str, *, item_id: str | None = None, vector=None,
+                 text: str | None = None, image=None) -> np.ndarray:
+    """The vector of a search: a stored item's, a given one, or a text or image embedded by the
+    dataset's own encoder (so the query lands in the space of its rows)."""
+    exactly_one("to search by", item_id=item_id, vector=vector, text=text, image=image)
     if item_id is not None:
-        vector = item_vector(store, dataset, item_id)
-    exclude = sorted(set(exclude_ids or []))
-    if exclude:
-        return nearest(store, dataset, vector, k, Exclusion("ids"), {"exclude_ids": exclude},
-                       excluded=len(exclude), exact=exact)
-    return nearest(store, dataset, vector, k, exact=exact)
+        return item_vector(store, dataset, item_id)
+    if vector is not None:
+        return vector
+    from service.encoders import encoder_for, text_vectors
+
+    info = store.registry.get(dataset, count=False)
+    if text is not None:
+        return text_vectors(info, [check_text(text, "text", store.settings)], store.settings)[0]
+    return encoder_for(info, store.settings).encode_images([image])[0]
 
 
-def _fetch(store: Store, sql: str, params: dict, settings: dict) -> list[dict]:
-    result = store.run(sql, parameters=params, settings=settings)
-    out = []
-    for row in result.result_rows:
-        item = dict(zip(result.column_names, row))
+def search(store: Store, dataset: str, *, item_id: str | None = None, vector=None, text: str | None = None,
+           image=None, k: int = 10, exclude_ids: list[str] | None = None, exact: bool = False) -> SearchResult:
+    """Search by a stored item, a vector, a text or a decoded image, excluding a list of ids."""
+    k = check_k(k, store.settings)
+    exclude = check_ids(list(exclude_ids or []), "exclude_ids", store.settings, allow_empty=True)
+    store.registry.get(dataset, count=False)
+    q = query_vector(store, dataset, item_id=item_id, vector=vector, text=text, image=image)
+    return nearest(store, dataset, q, k, Exclusion.of_ids(exclude), exact=exact)
+
+
+def _fetch(store: Store, query) -> list[dict]:
+    out = store.rows(query)
+    for item in out:
         item["score"] = float(item["score"])
-        out.append(item)
     return out

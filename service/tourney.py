@@ -28,9 +28,9 @@ import numpy as np
 
 from service import labelsets
 from service.errors import BadInput
-from service.itemvectors import Rows, id_rows, read, require_split, split_rows
-from service.store import Store, items_table
-from service.vectors import as_unit_vectors
+from service.selection import Selection
+from service.store import Store
+from service.validation import check_fraction, check_int
 
 MAX_CLASSES = 256  # the pair table holds classes^2 x dims indices
 
@@ -131,45 +131,27 @@ def classify(store: Store, dataset: str, labelset: str, *, split: str | None = N
              item_ids: list[str] | None = None, vectors=None, text=None, dims: int = 64,
              fit_split: str | None = None, seed: int = 0, min_score_quantile: float = 0.25,
              min_margin_quantile: float = 0.25) -> dict:
-    given = [name for name, v in (("split", split), ("item_ids", item_ids), ("vectors", vectors), ("text", text))
-             if v is not None]
-    if len(given) > 1:
-        raise BadInput(f"Give at most one of split, item_ids, vectors, text (got {', '.join(given)})")
-    if isinstance(dims, bool) or not isinstance(dims, int):
-        raise BadInput(f"dims must be an integer, got {dims!r}")
+    selection = Selection.of(store.settings, split=split, item_ids=item_ids, vectors=vectors, text=text)
     ls, info = labelsets.for_dataset(store, labelset, dataset)
+    dims = check_int(dims, "dims", 1, ls.dim)
+    seed = check_int(seed, "seed", 0, 2**32 - 1)
+    min_score_quantile = check_fraction(min_score_quantile, "min_score_quantile")
+    min_margin_quantile = check_fraction(min_margin_quantile, "min_margin_quantile")
     if len(ls.labels) < 2:
         raise BadInput("A tourney needs a label set with at least 2 labels")
     if len(ls.labels) > MAX_CLASSES:
         raise BadInput(f"The tourney handles at most {MAX_CLASSES} labels; this label set has {len(ls.labels)}")
     dim = ls.dim
     started = time.perf_counter()
-    if fit_split is not None:
-        require_split(store, dataset, fit_split)
-        population = split_rows(store, dataset, fit_split, dim)
-    else:
-        population = read(store, "classify.all_vectors", dim, db=store.database, items=items_table(dataset))
+    fit = Selection.of(store.settings, split=fit_split)
+    population = fit.rows(store, dataset, dim)
     if not len(population):
         raise BadInput(f"Dataset {dataset!r} has no rows to fit the pair dimensions on")
     fitted = fit_pair_dims(population.vectors, ls.vectors, dims, min_score_quantile, min_margin_quantile)
-
-    if split is not None:
-        if fit_split != split:
-            require_split(store, dataset, split)
-        targets = population if fit_split == split else split_rows(store, dataset, split, dim)
-    elif item_ids is not None:
-        targets = id_rows(store, dataset, list(item_ids), dim)
-    elif vectors is not None or text is not None:
-        if text is not None:
-            texts = [text] if isinstance(text, str) else list(text)
-            q = labelsets.query_text_vectors(store, ls, info, texts)
-        else:
-            q = vectors
-        q = as_unit_vectors(q, dim=dim, what="vectors")
-        targets = Rows([None] * len(q), [""] * len(q), q)
+    if selection.kind == fit.kind and selection.split == fit.split:
+        targets = population
     else:
-        targets = population if fit_split is None else read(store, "classify.all_vectors", dim, db=store.database,
-                                                             items=items_table(dataset))
+        targets = selection.rows(store, dataset, dim, lambda texts: labelsets.query_text_vectors(store, ls, info, texts))
     keys = [i if i is not None else f"#{n}" for n, i in enumerate(targets.ids)]
     order = seeding(keys, len(ls.labels), seed)
     winners = bracket(targets.vectors, ls.vectors, fitted.dims, order)

@@ -1,18 +1,19 @@
-"""The one module that builds SQL text with vectors, distance functions and index DDL.
+"""The one module that builds SQL text: vector search, classifier scoring, zero-shot, index DDL.
 
-Vectors and ids are always bound as query parameters ({q:Array(Float32)}); only validated
-identifiers (dataset, database, index names) and integers are ever written into the text.
+Every builder returns a `Query` that carries its own bound parameters. Vectors, ids, splits and
+session ids are always parameters (`{q:Array(Float32)}`); only validated identifiers (database,
+table, index and function names) and integers are written into the text. Filters are typed
+values (`Split`, `Ids`, `Labeled`, `Exclusion`) that carry their own parameters, so callers
+never write a WHERE fragment or need to know a parameter's name.
+
 Two dialects decide the few places where engines differ:
+- clickhouse (default): cosineDistance / dotProduct and the vector_similarity HNSW index
+  (ClickHouse >= 25.8, chDB);
+- myscale: distance(vector, q) and ALTER TABLE ... ADD VECTOR INDEX ... TYPE MSTG.
 
-- clickhouse (default): cosineDistance / L2Distance / dotProduct and the vector_similarity
-  HNSW index (ClickHouse >= 25.8, chDB).
-- myscale: distance(vector, q) and ALTER TABLE ... ADD VECTOR INDEX ... TYPE MSTG/SCANN.
-
-Facts these builders rely on (measured on ClickHouse 26.9, see DESIGN.md):
-- the index is used only for ORDER BY <dist>(vector, ref) LIMIT k with k <= 1000;
-- WHERE filters are post-filters: with the index, `NOT IN` returns fewer than k rows unless
-  vector_search_index_fetch_multiplier is large enough, so callers verify the count and fall
-  back to the exact scan (see service.search).
+Engine facts these builders rely on are in docs/ARCHITECTURE.md: the index serves only
+`ORDER BY <dist>(vector, ref) LIMIT k`, and WHERE filters are post-filters, so a query with an
+exclusion must fetch more candidates (ann_settings) and the caller must check it got k rows.
 """
 
 from __future__ import annotations
@@ -20,47 +21,150 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
 
 from service.errors import BadInput
+from service.query import Query
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
 INDEX_NAME = "vi"
 QUANTIZATIONS = ("f32", "f16", "bf16", "i8", "b1")
+# The columns of every items table besides the vector, in table order.
+ITEM_COLUMNS = ("id", "url", "label", "split", "meta")
+FUNCTION_PREFIX = "clf_"
 
 
-def validate_name(name: str, what: str = "dataset") -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name):
+def validate_name(name: Any, what: str = "dataset") -> str:
+    """A name that becomes part of an identifier: ^[a-z][a-z0-9_]{0,62}$, matched in full
+    (a trailing newline is not a name)."""
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        shown = repr(name) if not isinstance(name, str) or len(name) <= 80 else repr(name[:80] + "...")
         raise BadInput(
-            f"Invalid {what} name {name!r}: use 1-63 characters, lowercase letters, digits and _, "
-            "starting with a letter (e.g. unsplash, cifar10_train)."
-        )
+            f"Invalid {what} name {shown}: use 1-63 characters, lowercase letters, digits and _, "
+            "starting with a letter (e.g. unsplash, cifar10_train).", field=what)
     return name
 
 
 def quote(identifier: str) -> str:
     """Backquote an identifier that validate_name already accepted."""
-    return "`" + identifier.replace("`", "``") + "`"
+    return "`" + identifier.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+def items_table(dataset: str) -> str:
+    return f"items_{validate_name(dataset)}"
+
+
+def _table(db: str, table: str) -> str:
+    return f"{quote(validate_name(db, 'database'))}.{quote(validate_name(table, 'table'))}"
+
+
+def _columns(columns: Sequence[str]) -> str:
+    unknown = [c for c in columns if c not in ITEM_COLUMNS]
+    if unknown or not columns:
+        raise ValueError(f"unknown items columns {unknown or columns!r}: use some of {ITEM_COLUMNS}")
+    return ", ".join(columns)
+
+
+def _positive_int(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 1:
+        raise BadInput(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _floats(vector) -> list[float]:
+    return np.asarray(vector, dtype=np.float32).ravel().tolist()
+
+
+# -- filters: typed WHERE conditions that carry their own parameters -----------------------------
+class Filter:
+    """A condition on an items table row. `clause()` is SQL over bound parameters whose names
+    belong to the filter's type, so two different filters never clash."""
+
+    def clause(self) -> tuple[str, dict[str, Any]] | None:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
-class Exclusion:
-    """Which rows a query must skip, as SQL on bound parameters.
+class Split(Filter):
+    name: str
 
-    kind "none": nothing; "ids": `id NOT IN {exclude_ids:Array(String)}`;
-    "session": ids labeled in a session, `id NOT IN (SELECT item_id FROM labels FINAL WHERE
-    session_id = {session_id:String})`, resolved server-side so no id list travels in the SQL.
+    def clause(self):
+        return "split = {f_split:String}", {"f_split": self.name}
+
+
+@dataclass(frozen=True)
+class Ids(Filter):
+    ids: tuple[str, ...]
+
+    def __init__(self, ids: Iterable[str]):
+        object.__setattr__(self, "ids", tuple(ids))
+
+    def clause(self):
+        return "id IN {f_ids:Array(String)}", {"f_ids": list(self.ids)}
+
+
+@dataclass(frozen=True)
+class Labeled(Filter):
+    """Rows that carry a label (kNN votes only with those)."""
+
+    def clause(self):
+        return "label != ''", {}
+
+
+@dataclass(frozen=True)
+class Exclusion(Filter):
+    """Rows a query must skip: nothing, a list of ids, or every item labeled in a session.
+
+    The session form is resolved in the database (`NOT IN (SELECT item_id FROM labels ...)`), so
+    no id list travels with the query. `count` is how many rows it may remove at most: the
+    vector index's candidate fetch is sized from it.
     """
 
-    kind: str = "none"
+    kind: str = "none"  # none | ids | session
+    ids: tuple[str, ...] = ()
+    session_id: str = ""
+    count: int = 0
 
-    def where(self) -> str | None:
+    @classmethod
+    def none(cls) -> "Exclusion":
+        return cls()
+
+    @classmethod
+    def of_ids(cls, ids: Iterable[str]) -> "Exclusion":
+        unique = tuple(sorted(set(ids)))
+        return cls("ids", ids=unique, count=len(unique)) if unique else cls()
+
+    @classmethod
+    def session(cls, session_id: str, labeled: int) -> "Exclusion":
+        return cls("session", session_id=session_id, count=int(labeled))
+
+    def clause(self):
         if self.kind == "none":
             return None
         if self.kind == "ids":
-            return "id NOT IN {exclude_ids:Array(String)}"
+            return "id NOT IN {x_ids:Array(String)}", {"x_ids": list(self.ids)}
         if self.kind == "session":
-            return "id NOT IN (SELECT item_id FROM labels FINAL WHERE session_id = {session_id:String})"
+            return ("id NOT IN (SELECT item_id FROM labels FINAL WHERE session_id = {x_session:String} "
+                    "AND removed = 0)",
+                    {"x_session": self.session_id})
         raise ValueError(f"unknown exclusion {self.kind!r}")
+
+
+def _where(filters: Iterable[Filter | None], indent: str = "") -> tuple[str, dict[str, Any]]:
+    parts, params = [], {}
+    for f in filters:
+        clause = f.clause() if f is not None else None
+        if clause is None:
+            continue
+        sql, p = clause
+        clash = set(p) & set(params)
+        if clash:
+            raise ValueError(f"two filters bind {sorted(clash)}: combine them into one")
+        parts.append(sql)
+        params.update(p)
+    return (f"\n{indent}WHERE {' AND '.join(parts)}" if parts else ""), params
 
 
 class Dialect:
@@ -68,15 +172,18 @@ class Dialect:
 
     quote = staticmethod(quote)
 
-    # -- DDL -------------------------------------------------------------------------------
+    # -- DDL ---------------------------------------------------------------------------------
     def create_items_table(self, db: str, table: str, dim: int, quantization: str = "f32",
-                           with_index: bool = True) -> list[str]:
+                           with_index: bool = True) -> list[Query]:
         raise NotImplementedError
 
-    def drop_table(self, db: str, table: str) -> str:
-        return f"DROP TABLE IF EXISTS {quote(db)}.{quote(validate_name(table, 'table'))}"
+    def drop_table(self, db: str, table: str) -> Query:
+        return Query(f"DROP TABLE IF EXISTS {_table(db, table)}", name="drop_table")
 
-    def build_index(self, db: str, table: str) -> list[str]:
+    def drop_database(self, db: str) -> Query:
+        return Query(f"DROP DATABASE IF EXISTS {quote(validate_name(db, 'database'))}", name="drop_database")
+
+    def build_index(self, db: str, table: str) -> list[Query]:
         """Statements that (re)build the vector index after a bulk load."""
         return []
 
@@ -84,132 +191,185 @@ class Dialect:
         """Settings for bulk inserts into an items table."""
         return {}
 
-    # -- queries ---------------------------------------------------------------------------
+    # -- search ------------------------------------------------------------------------------
     def distance(self, column: str = "vector", param: str = "q", metric: str = "cosine") -> str:
         raise NotImplementedError
 
-    def score(self, column: str = "vector", param: str = "q") -> str:
-        """Cosine similarity in [-1, 1], higher is closer."""
-        return f"1 - {self.distance(column, param)}"
-
-    def search(self, db: str, table: str, k: int, exclusion: Exclusion = Exclusion(),
-               where: str | None = None, columns: str = "id, url, label") -> str:
-        """Top-k nearest to {q:Array(Float32)}: the shape the vector index serves."""
+    def nearest(self, db: str, table: str, vector, k: int, filters: Sequence[Filter | None] = (),
+                columns: Sequence[str] = ("id", "url", "label")) -> Query:
+        """Top-k rows by cosine similarity to `vector` (column `score`, best first): the shape
+        the vector index serves."""
         k = _positive_int(k, "k")
-        filters = [f for f in (exclusion.where(), where) if f]
-        where_sql = f"\nWHERE {' AND '.join(filters)}" if filters else ""
-        return (
-            f"SELECT {columns}, {self.score()} AS score\n"
-            f"FROM {quote(db)}.{quote(table)}{where_sql}\n"
-            f"ORDER BY {self.distance()} ASC\n"
-            f"LIMIT {k}"
-        )
+        where, params = _where(filters)
+        dist = self.distance()
+        return Query(
+            f"SELECT {_columns(columns)}, 1 - {dist} AS score\n"
+            f"FROM {_table(db, table)}{where}\n"
+            f"ORDER BY {dist} ASC\n"
+            f"LIMIT {k}",
+            {"q": _floats(vector), **params}, name="nearest")
 
+    def ann_settings(self, k: int, excluded: int, ef_floor: int) -> dict:
+        return {}
 
-    # -- classifiers (issue 4) ---------------------------------------------------------------
+    def exact_settings(self) -> dict:
+        return {}
+
+    # -- linear classifiers ------------------------------------------------------------------
     # A linear classifier scores an item as dot(w, v) + b; positive when that exceeds the
-    # threshold t. w arrives bound as {w:Array(Float32)}, b and t as {b:Float64}, {t:Float64}.
-    def logit(self, column: str = "vector") -> str:
+    # threshold t. w is bound as {w:Array(Float32)}, b and t as {b:Float64}, {t:Float64}.
+    @staticmethod
+    def _logit(column: str = "vector") -> str:
         return f"dotProduct({column}, {{w:Array(Float32)}}) + {{b:Float64}}"
 
-    def boundary(self, db: str, table: str, k: int, exclusion: Exclusion = Exclusion()) -> str:
-        """The k items whose score is nearest the threshold {t:Float64} (exact scan)."""
-        return self._scored_batch(db, table, k, exclusion, "abs(score - {t:Float64}) ASC, id ASC")
+    def boundary_batch(self, db: str, table: str, weights, bias: float, threshold: float, k: int,
+                       filters: Sequence[Filter | None] = ()) -> Query:
+        """The k items whose score is nearest the threshold (exact scan)."""
+        return self._scored_batch(db, table, weights, bias, k, filters, "abs(score - {t:Float64}) ASC, id ASC",
+                                  t=float(threshold))
 
-    def random_batch(self, db: str, table: str, k: int, exclusion: Exclusion = Exclusion()) -> str:
-        """k items in a pseudo-random order fixed by {salt:String} (reproducible baseline)."""
-        return self._scored_batch(db, table, k, exclusion, "sipHash64(id, {salt:String}) ASC")
+    def random_batch(self, db: str, table: str, weights, bias: float, k: int, salt: str,
+                     filters: Sequence[Filter | None] = ()) -> Query:
+        """k items in a pseudo-random order fixed by `salt` (reproducible baseline)."""
+        return self._scored_batch(db, table, weights, bias, k, filters, "sipHash64(id, {salt:String}) ASC",
+                                  salt=str(salt))
 
-    def _scored_batch(self, db: str, table: str, k: int, exclusion: Exclusion, order_by: str) -> str:
+    def _scored_batch(self, db, table, weights, bias, k, filters, order_by: str, **extra) -> Query:
         k = _positive_int(k, "k")
-        where = exclusion.where()
-        return (
-            f"SELECT id, url, {self.logit()} AS score\n"
-            f"FROM {quote(db)}.{quote(table)}" + (f"\nWHERE {where}" if where else "") + "\n"
+        where, params = _where(filters)
+        return Query(
+            f"SELECT id, url, {self._logit()} AS score\n"
+            f"FROM {_table(db, table)}{where}\n"
             f"ORDER BY {order_by}\n"
-            f"LIMIT {k}"
-        )
+            f"LIMIT {k}",
+            {"w": _floats(weights), "b": float(bias), **extra, **params}, self.exact_settings(), name="scored_batch")
 
-    def score_histogram(self, db: str, table: str) -> str:
+    def score_histogram(self, db: str, table: str, weights) -> Query:
         """Counts of dot(w, v) in bins of 0.001 over the whole table (for a label-free threshold)."""
-        return (
+        return Query(
             f"SELECT round(dotProduct(vector, {{w:Array(Float32)}}), 3) AS s, count() AS n\n"
-            f"FROM {quote(db)}.{quote(table)}\n"
-            f"GROUP BY s ORDER BY s"
-        )
+            f"FROM {_table(db, table)}\n"
+            f"GROUP BY s ORDER BY s",
+            {"w": _floats(weights)}, name="score_histogram")
 
-    def apply(self, db: str, table: str) -> str:
+    def apply(self, db: str, table: str, session_id: str, round_no: int, weights, bias: float,
+              threshold: float) -> Query:
         """Score every item of a dataset into predictions: one INSERT ... SELECT."""
-        return (
-            f"INSERT INTO {quote(db)}.predictions (session_id, round, item_id, score, positive)\n"
-            f"SELECT {{session_id:String}}, {{round:UInt32}}, id, {self.logit()} AS score, "
+        return Query(
+            f"INSERT INTO {quote(validate_name(db, 'database'))}.predictions "
+            f"(session_id, round, item_id, score, positive)\n"
+            f"SELECT {{session_id:String}}, {{round_no:UInt32}}, id, {self._logit()} AS score, "
             f"score > {{t:Float64}}\n"
-            f"FROM {quote(db)}.{quote(table)}"
-        )
+            f"FROM {_table(db, table)}",
+            {"session_id": session_id, "round_no": int(round_no), "w": _floats(weights), "b": float(bias),
+             "t": float(threshold)}, name="apply")
+
+    @staticmethod
+    def function_name(db: str, session_name: str) -> str:
+        """SQL functions are global to a ClickHouse server: the database is part of the name.
+        Neither part may contain `__`, so different (database, session) pairs never collide."""
+        for value, what in ((db, "database"), (session_name, "session")):
+            if "__" in validate_name(value, what):
+                raise BadInput(f"{what} name {value!r} may not contain '__'", field=what)
+        return f"{FUNCTION_PREFIX}{db}__{session_name}"
+
+    @staticmethod
+    def view_name(session_name: str) -> str:
+        return validate_name(FUNCTION_PREFIX + session_name, "view")
 
     def classifier_expression(self, weights, offset: float, column: str = "v") -> str:
         """dot(column, w) + offset with the numbers written in: they are floats this service
         computed (never user text), formatted exactly (%.9g round-trips a float32)."""
-        values = [float(x) for x in weights]
+        values = [float(x) for x in np.asarray(weights, dtype=np.float64).ravel()]
         if not values or not all(math.isfinite(x) for x in values + [float(offset)]):
             raise BadInput("classifier weights must be finite numbers")
         literal = ", ".join("%.9g" % x for x in values)
         return f"dotProduct({column}, CAST([{literal}] AS Array(Float32))) + ({float(offset)!r})"
 
-    def create_classifier_function(self, name: str, weights, offset: float) -> str:
-        """A SQL UDF: clf_<name>(vector) > 0 means positive. UDFs are global to the engine."""
-        fn = validate_name(name, "function")
-        return f"CREATE OR REPLACE FUNCTION {quote(fn)} AS (v) -> {self.classifier_expression(weights, offset)}"
+    def classifier_function(self, function: str, weights, offset: float) -> Query:
+        """A SQL UDF: <function>(vector) > 0 means positive."""
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,200}", function):
+            raise BadInput(f"Invalid function name {function!r}")
+        return Query(f"CREATE OR REPLACE FUNCTION {quote(function)} AS (v) -> "
+                     f"{self.classifier_expression(weights, offset)}", name="classifier_function")
 
-    def create_classifier_view(self, db: str, view: str, table: str, weights, offset: float) -> str:
+    def classifier_view(self, db: str, view: str, table: str, weights, offset: float) -> Query:
         """A view in the dataset's database: every item with its margin and decision."""
-        view = validate_name(view, "view")
         expr = self.classifier_expression(weights, offset, column="vector")
-        return (
-            f"CREATE OR REPLACE VIEW {quote(db)}.{quote(view)} AS\n"
+        return Query(
+            f"CREATE OR REPLACE VIEW {_table(db, view)} AS\n"
             f"SELECT id, url, label, {expr} AS score, score > 0 AS positive\n"
-            f"FROM {quote(db)}.{quote(validate_name(table, 'table'))}"
-        )
+            f"FROM {_table(db, table)}", name="classifier_view")
 
-    def ann_settings(self, k: int, excluded: int, ef_floor: int) -> dict:
-        return {}
+    def drop_function(self, function: str) -> Query:
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,200}", function):
+            raise BadInput(f"Invalid function name {function!r}")
+        return Query(f"DROP FUNCTION IF EXISTS {quote(function)}", name="drop_function")
 
-    # -- zero-shot -------------------------------------------------------------------------
-    def zero_shot_select(self, db: str, table: str, n_labels: int, where: str | None = None) -> str:
-        """Per row: cosine similarity to each of {lv:Array(Array(Float32))} (unit label vectors),
-        the argmax (first on ties, like numpy) and the top-1 minus top-2 margin.
+    def classifier_example(self, db: str, table: str, function: str) -> str:
+        """The query shown to users next to a published classifier."""
+        # Validated identifiers need no quotes; unquoted, the example reads as users type it.
+        return f"SELECT count() FROM {validate_name(db, 'database')}.{validate_name(table, 'table')} " \
+               f"WHERE {function}(vector) > 0"
+
+    # -- zero-shot ---------------------------------------------------------------------------
+    def zero_shot_select(self, db: str, table: str, label_names: Sequence[str], label_vectors,
+                         filters: Sequence[Filter | None] = ()) -> Query:
+        """Per row: cosine similarity to each label vector (unit rows), the argmax (first on ties,
+        like numpy) and the top-1 minus top-2 margin.
 
         One dotProduct per label against a constant element of the bound array: a lambda
         (arrayMap(l -> dotProduct(vector, l), lv)) would copy every row's vector once per label.
         Rows are unit norm, so the dot product is the cosine similarity.
         """
-        n = _positive_int(n_labels, "number of labels")
+        n = _positive_int(len(label_names), "number of labels")
+        vectors = np.asarray(label_vectors, dtype=np.float32)
+        if vectors.ndim != 2 or len(vectors) != n:
+            raise BadInput(f"{len(vectors)} label vectors for {n} labels")
         dots = ", ".join(f"dotProduct(vector, lv[{i}])" for i in range(1, n + 1))
-        where_sql = f"\n    WHERE {where}" if where else ""
-        return (
+        where, params = _where(filters, indent="    ")
+        return Query(
             "WITH {ln:Array(String)} AS ln\n"
             "SELECT id, s AS scores, indexOf(s, arrayMax(s)) AS best, ln[best] AS label, s[best] AS score,\n"
             "       if(length(s) > 1, arrayReverseSort(s)[1] - arrayReverseSort(s)[2], 0) AS margin\n"
             "FROM (\n"
             "    WITH {lv:Array(Array(Float32))} AS lv\n"
             f"    SELECT id, CAST([{dots}] AS Array(Float32)) AS s\n"
-            f"    FROM {quote(db)}.{quote(validate_name(table, 'table'))}{where_sql}\n"
-            ")"
-        )
+            f"    FROM {_table(db, table)}{where}\n"
+            ")",
+            {"ln": list(label_names), "lv": vectors.tolist(), **params}, name="zero_shot_select")
 
-    def zero_shot_insert(self, db: str, table: str, n_labels: int, where: str | None = None) -> str:
-        """Store the zero-shot predictions of every row (passing `where`) in `zero_shot`, in the
-        database: one INSERT ... SELECT, nothing travels to the client but the label vectors.
-        Binds {dataset:String}, {labelset:String}, {run_at:DateTime64(3)}, {lv:...}, {ln:...}."""
-        select = self.zero_shot_select(db, table, n_labels, where)
-        return (
-            f"INSERT INTO {quote(db)}.zero_shot (dataset, labelset, id, label, score, margin, scores, run_at)\n"
+    def zero_shot_insert(self, db: str, table: str, dataset: str, labelset: str, label_names: Sequence[str],
+                         label_vectors, run_at, filters: Sequence[Filter | None] = ()) -> Query:
+        """Store the zero-shot predictions of every row passing `filters` in `zero_shot`, in the
+        database: one INSERT ... SELECT; nothing travels to the client but the label vectors."""
+        select = self.zero_shot_select(db, table, label_names, label_vectors, filters)
+        return Query(
+            f"INSERT INTO {quote(validate_name(db, 'database'))}.zero_shot "
+            "(dataset, labelset, id, label, score, margin, scores, run_at)\n"
             "SELECT {dataset:String}, {labelset:String}, id, label, score, margin, scores, {run_at:DateTime64(3)}\n"
-            f"FROM (\n{select}\n)"
-        )
+            f"FROM (\n{select.sql}\n)",
+            {**select.parameters, "dataset": dataset, "labelset": labelset, "run_at": run_at},
+            name="zero_shot_insert")
 
-    def exact_settings(self) -> dict:
-        return {}
+    # -- plans -------------------------------------------------------------------------------
+    def explain_indexes(self, query: Query) -> Query:
+        """EXPLAIN indexes = 1 of a built query (to check the vector index serves it)."""
+        return Query("EXPLAIN indexes = 1 " + query.sql, query.parameters, query.settings, name="explain")
+
+
+_ITEMS_BODY = """(
+    id     String,
+    url    String DEFAULT '',
+    label  String DEFAULT '',
+    split  LowCardinality(String) DEFAULT '',
+    meta   String DEFAULT '{{}}',
+    vector Array(Float32){codec},
+    added  DateTime DEFAULT now(),
+    CONSTRAINT dim CHECK length(vector) = {dim}{index}
+)
+ENGINE = MergeTree
+ORDER BY id"""
 
 
 class ClickHouseDialect(Dialect):
@@ -217,36 +377,24 @@ class ClickHouseDialect(Dialect):
     _functions = {"cosine": "cosineDistance", "l2": "L2Distance"}
 
     def create_items_table(self, db: str, table: str, dim: int, quantization: str = "f32",
-                           with_index: bool = True) -> list[str]:
+                           with_index: bool = True) -> list[Query]:
         dim = _positive_int(dim, "dim")
         if quantization not in QUANTIZATIONS:
             raise BadInput(f"Unknown index quantization {quantization!r}: use one of {QUANTIZATIONS}")
-        # f32: the index's distances are exact, so results need no rescoring (see ann_settings).
         index = (f",\n    INDEX {INDEX_NAME} vector TYPE vector_similarity('hnsw', 'cosineDistance', {dim}, "
                  f"'{quantization}', 32, 128)") if with_index else ""
-        return [
-            f"""CREATE TABLE IF NOT EXISTS {quote(db)}.{quote(validate_name(table, 'table'))}
-(
-    id     String,
-    url    String DEFAULT '',
-    label  String DEFAULT '',
-    split  LowCardinality(String) DEFAULT '',
-    meta   String DEFAULT '{{}}',
-    vector Array(Float32) CODEC(NONE),
-    added  DateTime DEFAULT now(),
-    CONSTRAINT dim CHECK length(vector) = {dim}{index}
-)
-ENGINE = MergeTree
-ORDER BY id
-SETTINGS materialize_skip_indexes_on_merge = 0"""
-        ]
+        body = _ITEMS_BODY.format(codec=" CODEC(NONE)", dim=dim, index=index)
+        # The index is built once after a bulk load (build_index), never per merge.
+        return [Query(f"CREATE TABLE IF NOT EXISTS {_table(db, table)}\n{body}\n"
+                      "SETTINGS materialize_skip_indexes_on_merge = 0", name="create_items_table")]
 
-    def build_index(self, db: str, table: str) -> list[str]:
+    def build_index(self, db: str, table: str) -> list[Query]:
         # One part, then one index build: cheaper than indexing every inserted block and merge.
-        target = f"{quote(db)}.{quote(validate_name(table, 'table'))}"
+        target = _table(db, table)
         return [
-            f"OPTIMIZE TABLE {target} FINAL",
-            f"ALTER TABLE {target} MATERIALIZE INDEX {INDEX_NAME} SETTINGS mutations_sync = 2",
+            Query(f"OPTIMIZE TABLE {target} FINAL", name="optimize"),
+            Query(f"ALTER TABLE {target} MATERIALIZE INDEX {INDEX_NAME}", settings={"mutations_sync": 2},
+                  name="materialize_index"),
         ]
 
     def insert_settings(self) -> dict:
@@ -284,24 +432,14 @@ class MyScaleDialect(Dialect):
     name = "myscale"
 
     def create_items_table(self, db: str, table: str, dim: int, quantization: str = "f32",
-                           with_index: bool = True) -> list[str]:
+                           with_index: bool = True) -> list[Query]:
         dim = _positive_int(dim, "dim")
-        target = f"{quote(db)}.{quote(validate_name(table, 'table'))}"
+        target = _table(db, table)
         return [
-            f"""CREATE TABLE IF NOT EXISTS {target}
-(
-    id     String,
-    url    String DEFAULT '',
-    label  String DEFAULT '',
-    split  LowCardinality(String) DEFAULT '',
-    meta   String DEFAULT '{{}}',
-    vector Array(Float32),
-    added  DateTime DEFAULT now(),
-    CONSTRAINT dim CHECK length(vector) = {dim}
-)
-ENGINE = MergeTree
-ORDER BY id""",
-            f"ALTER TABLE {target} ADD VECTOR INDEX IF NOT EXISTS {INDEX_NAME} vector TYPE MSTG('metric_type=Cosine')",
+            Query(f"CREATE TABLE IF NOT EXISTS {target}\n{_ITEMS_BODY.format(codec='', dim=dim, index='')}",
+                  name="create_items_table"),
+            Query(f"ALTER TABLE {target} ADD VECTOR INDEX IF NOT EXISTS {INDEX_NAME} vector "
+                  "TYPE MSTG('metric_type=Cosine')", name="add_vector_index"),
         ]
 
     def distance(self, column: str = "vector", param: str = "q", metric: str = "cosine") -> str:
@@ -318,9 +456,3 @@ def get_dialect(name: str) -> Dialect:
         return DIALECTS[name]
     except KeyError:
         raise BadInput(f"Unknown dialect {name!r}: use one of {sorted(DIALECTS)}") from None
-
-
-def _positive_int(value, what: str) -> int:
-    if isinstance(value, bool) or int(value) != value or int(value) < 1:
-        raise BadInput(f"{what} must be a positive integer, got {value!r}")
-    return int(value)

@@ -13,11 +13,15 @@ import time
 import numpy as np
 
 from service import labelsets
-from service.errors import BadInput, NotFound
-from service.store import Store, items_table
-from service.vectors import as_unit_vectors
+from service.errors import ItemNotFound
+from service.query import Query
+from service.selection import Selection
+from service.store import Store
+from service.validation import check_int
+from service.vectorsql import items_table
 
 DEFAULT_RETURN_LIMIT = 10_000  # whole-dataset runs store everything; the response shows this many
+MAX_RETURN_LIMIT = 100_000
 
 
 def top_pairs(labels: list[str], scores: np.ndarray, top: int) -> list[list]:
@@ -41,45 +45,32 @@ def classify(store: Store, dataset: str, labelset: str, *, split: str | None = N
              item_ids: list[str] | None = None, vectors=None, text: list[str] | str | None = None,
              top: int = 5, limit: int | None = DEFAULT_RETURN_LIMIT) -> dict:
     """Zero-shot labels for a dataset/split (stored), item ids, vectors or texts."""
-    given = [name for name, v in (("split", split), ("item_ids", item_ids), ("vectors", vectors), ("text", text))
-             if v is not None]
-    if len(given) > 1:
-        raise BadInput(f"Give at most one of split, item_ids, vectors, text (got {', '.join(given)})")
-    if not isinstance(top, int) or top < 1:
-        raise BadInput("top must be a positive integer")
+    selection = Selection.of(store.settings, split=split, item_ids=item_ids, vectors=vectors, text=text)
+    top = check_int(top, "top", 1, 1000)
+    # None (internal callers such as evaluation) returns every stored row.
+    limit = check_int(limit, "limit", 0, MAX_RETURN_LIMIT) if limit is not None else 2**62
     ls, info = labelsets.for_dataset(store, labelset, dataset)
     started = time.perf_counter()
-    if vectors is not None or text is not None:
-        if text is not None:
-            texts = [text] if isinstance(text, str) else list(text)
-            if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
-                raise BadInput("text: give one or more non-empty strings")
-            spec = ls.encoder or info["encoder"]
-            q = as_unit_vectors(labelsets.query_text_vectors(store, ls, info, texts), dim=ls.dim, what="text embeddings")
-        else:
-            q = as_unit_vectors(vectors, dim=ls.dim, what="vectors")
-        s = numpy_scores(q, ls.vectors)
+    if not selection.in_database:
+        q = selection.rows(store, dataset, ls.dim, lambda texts: labelsets.query_text_vectors(store, ls, info, texts))
+        s = numpy_scores(q.vectors, ls.vectors)
         items = [_item(ls.labels, None, s[i], top) for i in range(len(q))]
         return {"items": items, "stored": 0, "seconds": time.perf_counter() - started, "plan": "numpy"}
 
-    params = {"lv": ls.vectors.tolist(), "ln": ls.labels}
-    dialect = store.dialect
-    table = items_table(dataset)
-    if item_ids is not None:
-        if not item_ids:
-            raise BadInput("item_ids is empty: give at least one id")
-        sql = dialect.zero_shot_select(store.database, table, len(ls.labels), where="id IN {ids:Array(String)}")
-        result = store.run(sql, parameters={**params, "ids": list(item_ids)})
-        found = {row[0]: np.asarray(row[1], dtype=np.float32) for row in result.result_rows}
-        missing = [i for i in item_ids if i not in found]
+    if selection.item_ids is not None:
+        query = store.dialect.zero_shot_select(store.database, items_table(dataset), ls.labels, ls.vectors,
+                                               selection.filters())
+        found = {r["id"]: np.asarray(r["scores"], dtype=np.float32) for r in store.rows(query)}
+        missing = [i for i in selection.item_ids if i not in found]
         if missing:
-            raise NotFound(f"{len(missing)} item id(s) not in dataset {dataset!r}: {', '.join(missing[:5])}")
-        items = [_item(ls.labels, i, found[i], top) for i in item_ids]
+            raise ItemNotFound(f"{len(missing)} item id(s) not in dataset {dataset!r}: {', '.join(missing[:5])}",
+                               dataset=dataset, items=missing[:5])
+        items = [_item(ls.labels, i, found[i], top) for i in selection.item_ids]
         return {"items": items, "stored": 0, "seconds": time.perf_counter() - started, "plan": "sql"}
 
     run = run_in_database(store, dataset, labelset, split=split)
-    rows = store.rows("classify.zero_shot_read", dataset=dataset, labelset=labelset, run_at=run["run_at"],
-                      limit=int(limit) if limit is not None else 2**62)
+    rows = store.rows(Query.named("classify.zero_shot_read", dataset=dataset, labelset=labelset,
+                                  run_at=run["run_at"], limit=limit))
     items = [_item(ls.labels, r["id"], np.asarray(r["scores"], dtype=np.float32), top) for r in rows]
     return {"items": items, "stored": run["stored"], "truncated": run["stored"] > len(items),
             "table": "zero_shot", "run_at": run["run_at"].isoformat(), "seconds": time.perf_counter() - started,
@@ -89,20 +80,17 @@ def classify(store: Store, dataset: str, labelset: str, *, split: str | None = N
 def run_in_database(store: Store, dataset: str, labelset: str, split: str | None = None) -> dict:
     """One INSERT ... SELECT: every row's label, score, margin and per-label scores -> zero_shot."""
     ls, info = labelsets.for_dataset(store, labelset, dataset)
-    where, params = None, {}
-    if split is not None:
-        from service.itemvectors import require_split
-
-        require_split(store, dataset, split)
-        where, params = "split = {split:String}", {"split": split}
+    selection = Selection.of(store.settings, split=split)
+    selection.check_split(store, dataset)
     # Millisecond timestamp of this run: it tags the rows written, so readers take exactly them.
-    run_at = dt.datetime.now().replace(microsecond=(dt.datetime.now().microsecond // 1000) * 1000)
-    sql = store.dialect.zero_shot_insert(store.database, items_table(dataset), len(ls.labels), where=where)
+    now = dt.datetime.now()
+    run_at = now.replace(microsecond=(now.microsecond // 1000) * 1000)
+    query = store.dialect.zero_shot_insert(store.database, items_table(dataset), dataset, labelset, ls.labels,
+                                           ls.vectors, run_at, selection.filters())
     started = time.perf_counter()
-    store.execute(sql, parameters={"lv": ls.vectors.tolist(), "ln": ls.labels, "dataset": dataset,
-                                   "labelset": labelset, "run_at": run_at, **params})
+    store.command(query)
     seconds = time.perf_counter() - started
-    stored = int(store.query("classify.zero_shot_count", dataset=dataset, labelset=labelset,
-                             run_at=run_at).result_rows[0][0])
+    stored = int(store.scalar(Query.named("classify.zero_shot_count", dataset=dataset, labelset=labelset,
+                                          run_at=run_at)))
     return {"stored": stored, "run_at": run_at, "seconds": seconds,
             "rows_per_second": stored / seconds if seconds > 0 else 0.0}

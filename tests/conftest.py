@@ -35,7 +35,7 @@ def store(settings):
     s = Store(settings, owner="pytest")
     s.migrate()
     yield s
-    s.client.command(f"DROP DATABASE IF EXISTS {s.dialect.quote(s.database)}")
+    s.command(s.dialect.drop_database(s.database))
     s.close()
 
 

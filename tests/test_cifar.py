@@ -55,7 +55,7 @@ def test_cifar10_round_trip(store, tmp_path):
             meta = json.loads(row["meta"])
             assert meta["filename"] == f"img_{split}_{i:05d}.png" and meta["label_index"] == labels[i]
             np.testing.assert_allclose(row["vector"], expected_pixels(data[i]), atol=1e-6)
-    info = store.dataset("c10")
+    info = store.registry.get("c10")
     assert (info["encoder"], info["dim"]) == ("pixels", 3072)
 
 
@@ -93,7 +93,7 @@ def test_resume(store, tmp_path):
     assert (second.loaded, second.skipped) == (40, 30)
     third = load_cifar(store, "c10", "cifar10", archive, encoder="pixels", progress=False)
     assert (third.loaded, third.skipped) == (0, 70)
-    assert store.count_rows("c10") == 70
+    assert store.registry.count_rows("c10") == 70
 
 
 def test_extracted_folder(store, tmp_path):
@@ -113,9 +113,9 @@ def test_truncated_archive_is_refused_and_changes_nothing(store, tmp_path):
     for name in ("c10", "fresh"):
         with pytest.raises(BadInput, match="not a complete CIFAR-10"):
             load_cifar(store, name, "cifar10", broken, encoder="pixels", progress=False)
-    assert store.count_rows("c10") == 10
+    assert store.registry.count_rows("c10") == 10
     with pytest.raises(NotFound):
-        store.dataset("fresh")
+        store.registry.get("fresh")
     (tmp_path / "junk.tar.gz").write_bytes(b"this is not an archive")
     with pytest.raises(BadInput, match="not a complete"):
         load_cifar(store, "fresh", "cifar10", tmp_path / "junk.tar.gz", encoder="pixels", progress=False)
@@ -144,7 +144,7 @@ def test_other_encoder_into_existing_dataset_is_refused(store, tmp_path):
     load_cifar(store, "c10", "cifar10", archive, encoder="pixels", progress=False)
     with pytest.raises(BadInput, match="was loaded with encoder pixels.*pixels@size=8"):
         load_cifar(store, "c10", "cifar10", archive, encoder="pixels@size=8", progress=False)
-    assert store.count_rows("c10") == 15
+    assert store.registry.count_rows("c10") == 15
 
 
 def test_cli(store, tmp_path, monkeypatch):

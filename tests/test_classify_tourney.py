@@ -42,7 +42,7 @@ def tourney_reference(pop, U, dims, targets, orders, qs=0.25, qm=0.25):
 
 
 def test_tourney_matches_loop_reference(api, store, make_dataset):
-    from service.itemvectors import read
+    from service.itemvectors import all_rows
     from service.tourney import seeding
 
     vectors, labels, ids = make_dataset(n=300, dim=12, clusters=5)
@@ -54,7 +54,7 @@ def test_tourney_matches_loop_reference(api, store, make_dataset):
     r = api.post("/classify/tourney", json={"dataset": "toy", "labelset": "five", "dims": 4, "seed": 7})
     assert r.status_code == 200, r.text
     body = r.json()
-    pop = read(store, "classify.all_vectors", 12, db=store.database, items="items_toy")
+    pop = all_rows(store, "toy", 12)
     assert [it["id"] for it in body["items"]] == pop.ids
     orders = seeding(pop.ids, 5, 7)
     want = tourney_reference(pop.vectors, U, 4, pop.vectors, orders)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from service.store import Target
+from service.engine import Target
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -85,7 +85,7 @@ def clip_dataset(clip_store, tmp_path):
 
 
 def test_text_search_over_api(api, clip_store, clip_dataset):
-    info = clip_store.dataset("pics")
+    info = clip_store.registry.get("pics")
     assert (info["encoder"], info["dim"], info["model"]) == ("clip", PROJECTION_DIM, clip_store.settings.model_dump()["clip_model"])
     r = api.post("/datasets/pics/search", json={"text": "dogs in the snow", "k": 5})
     assert r.status_code == 200, r.text
@@ -123,4 +123,4 @@ def test_text_search_needs_a_text_encoder(api, store, tmp_path):
     r = api.post("/datasets/px/search", json={"text": "dogs in the snow"})
     assert r.status_code == 400 and "no text side" in r.json()["detail"]
     r = api.post("/datasets/px/search", json={"text": "dogs", "item_id": "train-00001"})
-    assert r.status_code == 422
+    assert r.status_code == 400 and "exactly one" in r.json()["detail"]

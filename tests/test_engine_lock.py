@@ -1,6 +1,7 @@
 """chDB allows one process per data path: a second process gets one clear line, not a trace."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -27,18 +28,21 @@ def test_second_process_gets_one_clear_line(store, engine_path):
 
 def test_lock_message_names_the_serving_process(store, engine_path):
     # What `vectrain serve` records when it opens the path: the CLI then sends requests there.
-    from service.store import lock_holder_url, _describe_owner
+    from service.engine import lock_holder_url, describe_owner as _describe_owner
     import json
 
     owner = Path(engine_path) / "vectrain.owner.json"
     saved = owner.read_text()
+    with socket.socket() as s:  # a port nothing listens on (other tests and services may use fixed ones)
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
     try:
-        owner.write_text(json.dumps({"pid": os.getpid(), "command": "vectrain serve", "url": "http://127.0.0.1:8765"}))
-        assert lock_holder_url(str(engine_path)) == "http://127.0.0.1:8765"
-        assert _describe_owner(str(engine_path)) == f"process {os.getpid()} (vectrain serve at http://127.0.0.1:8765)"
+        owner.write_text(json.dumps({"pid": os.getpid(), "command": "vectrain serve", "url": url}))
+        assert lock_holder_url(str(engine_path)) == url
+        assert _describe_owner(str(engine_path)) == f"process {os.getpid()} (vectrain serve at {url})"
         result = run_cli(["datasets"], {"VECTRAIN_DATABASE_URL": f"chdb://{engine_path}", "VECTRAIN_SERVICE_URL": ""})
         assert "sending the request there" in result.stderr
-        assert "Cannot reach the vectrain service at http://127.0.0.1:8765" in result.stderr
+        assert f"Cannot reach the vectrain service at {url}" in result.stderr
     finally:
         owner.write_text(saved)
 

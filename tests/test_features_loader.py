@@ -9,7 +9,7 @@ import pytest
 from conftest import clustered
 from loaders.features import load_features
 from service.errors import BadInput
-from service.store import items_table
+from service.vectorsql import items_table
 
 
 def write_npz(path, n=50, dim=8, seed=0, **overrides):
@@ -40,7 +40,7 @@ def test_npz_load_normalizes_and_is_idempotent(store, tmp_path):
     arrays = write_npz(tmp_path / "a.npz", n=60)
     summary = load_features(store, "feat", tmp_path / "a.npz", progress=False)
     assert summary.loaded == 60
-    info = store.dataset("feat")
+    info = store.registry.get("feat")
     assert info["rows"] == 60 and info["dim"] == 8
     rows = store.client.query("SELECT id, vector, label, url, split FROM items_feat ORDER BY id").result_rows
     stored = np.array([r[1] for r in rows], dtype=np.float32)
@@ -57,7 +57,7 @@ def test_npz_load_normalizes_and_is_idempotent(store, tmp_path):
 def test_parquet_load_and_index_is_built(store, tmp_path):
     vecs, ids = write_parquet(tmp_path / "a.parquet", n=70)
     assert load_features(store, "feat", tmp_path / "a.parquet", progress=False).loaded == 70
-    assert store.dataset("feat")["rows"] == 70
+    assert store.registry.get("feat")["rows"] == 70
     plan = "\n".join(r[0] for r in store.client.query(
         "EXPLAIN indexes = 1 SELECT id FROM items_feat ORDER BY cosineDistance(vector, {q:Array(Float32)}) LIMIT 5",
         parameters={"q": vecs[0].tolist()}).result_rows)
@@ -117,13 +117,13 @@ def test_bad_npz_is_refused_and_nothing_changes(store, tmp_path, case):
         load_features(store, "feat", _bad_npz(tmp_path, case), progress=False)
     assert BAD[case] in str(err.value)
     assert snapshot(store) == before
-    assert store.dataset("feat")["dim"] == 8
+    assert store.registry.get("feat")["dim"] == 8
 
 
 def test_bad_file_into_a_new_dataset_creates_nothing(store, tmp_path):
     with pytest.raises(BadInput):
         load_features(store, "fresh", _bad_npz(tmp_path, "nan"), progress=False)
-    assert [d["name"] for d in store.datasets()] == []
+    assert [d["name"] for d in store.registry.list()] == []
 
 
 def test_bad_parquet_files(store, tmp_path):
@@ -166,6 +166,6 @@ def test_encoder_mismatch_is_refused(store, tmp_path):
     write_npz(tmp_path / "a.npz", n=20)
     load_features(store, "feat", tmp_path / "a.npz", encoder="clip", progress=False)
     write_npz(tmp_path / "b.npz", n=20, seed=3)
-    with pytest.raises(BadInput, match="encoded with clip"):
+    with pytest.raises(BadInput, match="loaded with encoder clip"):
         load_features(store, "feat", tmp_path / "b.npz", encoder="pixels", progress=False)
-    assert store.dataset("feat")["rows"] == 20
+    assert store.registry.get("feat")["rows"] == 20

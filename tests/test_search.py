@@ -52,7 +52,7 @@ def test_fewer_than_k_left(api, make_dataset):
     ({"vector": [1.0, 2.0], "k": 5}, 400, "dimensions"),
     ({"vector": [0.0] * 16}, 400, "zeros"),
     ({"item_id": "nope"}, 404, "No item"),
-    ({"k": 5}, 422, "exactly one"),
+    ({"k": 5}, 400, "exactly one"),
     ({"item_id": "item-00001", "k": 0}, 422, "k"),
 ])
 def test_search_bad_input(api, make_dataset, body, status, words):

@@ -102,7 +102,7 @@ def test_labels_are_durable_and_replaceable(api, store, make_dataset):
     r = _label(api, s["id"], [(ids[0], 1.0), (ids[1], -1.0), (ids[2], 0.5)])
     assert r.status_code == 200 and r.json()["stored"] == 3
     # Durable before the response: straight from the table, no cache in between.
-    stored = store.run("SELECT item_id, score FROM labels FINAL WHERE session_id = {s:String} ORDER BY item_id",
+    stored = store.client.query("SELECT item_id, score FROM labels FINAL WHERE session_id = {s:String} ORDER BY item_id",
                        parameters={"s": s["id"]}).result_rows
     assert stored == [(ids[0], 1.0), (ids[1], -1.0), (ids[2], 0.5)]
     _label(api, s["id"], [(ids[0], -1.0)])
@@ -227,11 +227,11 @@ def test_apply_and_the_published_sql_function_match_numpy(api, store, make_datas
     assert page == preds["items"][10:15]
 
     fn = out["function"]
-    rows = store.run(f"SELECT id, {fn}(vector) FROM items_toy ORDER BY id").result_rows
+    rows = store.client.query(f"SELECT id, {fn}(vector) FROM items_toy ORDER BY id").result_rows
     np.testing.assert_allclose([x[1] for x in rows], want - t, rtol=1e-5, atol=1e-4)
-    count = store.run(f"SELECT count() FROM items_toy WHERE {fn}(vector) > 0").result_rows[0][0]
+    count = store.client.query(f"SELECT count() FROM items_toy WHERE {fn}(vector) > 0").result_rows[0][0]
     assert count == out["positives"]
-    view = store.run(f"SELECT count() FROM {fn} WHERE positive").result_rows[0][0]
+    view = store.client.query(f"SELECT count() FROM {out['view']} WHERE positive").result_rows[0][0]
     assert view == out["positives"]
     sql = api.get(f"/sessions/{s['id']}/sql").json()
     assert sql["published"] and sql["statements"][0].startswith(f"CREATE OR REPLACE FUNCTION `{fn}`")
@@ -239,14 +239,14 @@ def test_apply_and_the_published_sql_function_match_numpy(api, store, make_datas
     assert npy.status_code == 200
     import io
     np.testing.assert_allclose(np.load(io.BytesIO(npy.content)), W, atol=1e-7)
-    store.execute(f"DROP FUNCTION IF EXISTS {fn}")
+    store.client.command(f"DROP FUNCTION IF EXISTS {fn}")
 
 
 @pytest.mark.parametrize("method, path, body, status, words", [
     ("get", "/sessions/nope", None, 404, "No session"),
     ("post", "/sessions/nope/next", {"k": 5}, 404, "No session"),
     ("post", "/sessions", {"dataset": "missing", "name": "x1", "vector": [1.0]}, 404, "Unknown dataset"),
-    ("post", "/sessions", {"dataset": "toy", "name": "x2"}, 422, "exactly one"),
+    ("post", "/sessions", {"dataset": "toy", "name": "x2"}, 400, "exactly one"),
     ("post", "/sessions", {"dataset": "toy", "name": "Bad Name", "vector": [1.0] * 16}, 400, "Invalid session name"),
     ("post", "/sessions", {"dataset": "toy", "name": "x3", "vector": [1.0, 2.0]}, 400, "dimensions"),
     ("post", "/sessions", {"dataset": "toy", "name": "x4", "prompt": "a dog"}, 400, "encoder"),

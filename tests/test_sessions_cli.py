@@ -36,6 +36,6 @@ def test_session_cli_round_trip(api, make_dataset, tmp_path, monkeypatch):
     r = runner.invoke(main, ["--url", "http://svc", "session", "train", sid, "--mode", "seed"])
     assert r.exit_code == 0 and "round 1" in r.output, r.output
     r = runner.invoke(main, ["--url", "http://svc", "session", "apply", sid])
-    assert r.exit_code == 0 and "clf_" + name in r.output, r.output
+    assert r.exit_code == 0 and f"__{name}(vector) > 0" in r.output, r.output
     r = runner.invoke(main, ["--url", "http://svc", "session", "show", sid])
     assert r.exit_code == 0 and "6 labels" in r.output, r.output

@@ -10,6 +10,7 @@ from PIL import Image
 
 from conftest import SHARED_DATA
 from loaders.unsplash import load_unsplash, sized_url
+from service.query import Query
 from service.errors import BadInput, NotFound
 
 HEADER = ("photo_id photo_url photo_image_url photo_submitted_at photo_featured photo_width photo_height "
@@ -61,7 +62,7 @@ def test_local_images_one_missing_one_broken(store, tmp_path):
     assert (first.loaded, first.failed, first.skipped) == (4, 2, 0)
     logged = log.read_text()
     assert ids[4] in logged and ids[5] in logged and "not a readable image" in logged
-    row = store.rows("items.get", db=store.database, items="items_photos", id=ids[1])[0]
+    row = store.rows(Query.named("items.get", db=store.database, items="items_photos", id=ids[1]))[0]
     assert row["url"] == f"https://unsplash.com/photos/{ids[1]}"
     meta = json.loads(row["meta"])
     assert meta["photo_description"] == 'a "quoted" description 1'
@@ -71,7 +72,7 @@ def test_local_images_one_missing_one_broken(store, tmp_path):
     write_jpegs(images, ids[4:], seed=1)  # the missing photos appear: a re-run finishes them
     third = load_unsplash(store, "photos", tsv, images=images, encoder="pixels", progress=False, failure_log=log)
     assert (third.loaded, third.skipped, third.failed) == (2, 4, 0)
-    assert store.count_rows("photos") == 6
+    assert store.registry.count_rows("photos") == 6
 
 
 def test_limit_and_missing_optional_columns(store, tmp_path):
@@ -80,7 +81,7 @@ def test_limit_and_missing_optional_columns(store, tmp_path):
     write_jpegs(tmp_path / "img", ids)
     s = load_unsplash(store, "p", tmp_path / "photos.tsv000", images=tmp_path / "img", encoder="pixels@size=8",
                       limit=3, progress=False, failure_log=tmp_path / "f.log")
-    assert s.loaded == 3 and store.dataset("p")["dim"] == 192
+    assert s.loaded == 3 and store.registry.get("p")["dim"] == 192
 
 
 def test_not_a_tsv_is_refused_before_anything_changes(store, tmp_path):
@@ -88,7 +89,7 @@ def test_not_a_tsv_is_refused_before_anything_changes(store, tmp_path):
     with pytest.raises(BadInput, match="no photo_id column"):
         load_unsplash(store, "p", tmp_path / "photos.tsv000", images=tmp_path, encoder="pixels", progress=False)
     with pytest.raises(NotFound):
-        store.dataset("p")
+        store.registry.get("p")
     with pytest.raises(BadInput, match="no such file"):
         load_unsplash(store, "p", tmp_path / "nope.tsv000", images=tmp_path, encoder="pixels", progress=False)
 

@@ -1,44 +1,60 @@
-"""The vector SQL of both dialects; the clickhouse dialect's SQL runs against chDB."""
+"""The SQL builder of both dialects: queries are values with their own parameters; the
+clickhouse dialect's SQL runs against chDB."""
 
+import numpy as np
 import pytest
 
 from service.errors import BadInput
-from service.vectorsql import Exclusion, get_dialect, validate_name
+from service.query import Query
+from service.vectorsql import Exclusion, Ids, Labeled, Split, get_dialect, validate_name
 
 
-def test_clickhouse_sql_text():
+def test_clickhouse_nearest_carries_its_parameters():
     d = get_dialect("clickhouse")
-    sql = d.search("vectrain", "items_unsplash", 10, Exclusion("ids"))
-    assert sql == (
+    q = d.nearest("vectrain", "items_unsplash", [1.0, 0.0], 10, [Exclusion.of_ids(["b", "a", "a"])])
+    assert q.sql == (
         "SELECT id, url, label, 1 - cosineDistance(vector, {q:Array(Float32)}) AS score\n"
         "FROM `vectrain`.`items_unsplash`\n"
-        "WHERE id NOT IN {exclude_ids:Array(String)}\n"
+        "WHERE id NOT IN {x_ids:Array(String)}\n"
         "ORDER BY cosineDistance(vector, {q:Array(Float32)}) ASC\n"
         "LIMIT 10"
     )
-    ddl = d.create_items_table("vectrain", "items_unsplash", 512)[0]
+    assert q.parameters == {"q": [1.0, 0.0], "x_ids": ["a", "b"]}
+    ddl = d.create_items_table("vectrain", "items_unsplash", 512)[0].sql
     assert "vector_similarity('hnsw', 'cosineDistance', 512, 'f32', 32, 128)" in ddl
     assert "CONSTRAINT dim CHECK length(vector) = 512" in ddl
     assert "vector Array(Float32) CODEC(NONE)" in ddl
-    assert d.build_index("vectrain", "items_unsplash")[-1].startswith(
-        "ALTER TABLE `vectrain`.`items_unsplash` MATERIALIZE INDEX vi")
-    session = d.search("db", "items_x", 5, Exclusion("session"))
-    assert "NOT IN (SELECT item_id FROM labels FINAL WHERE session_id = {session_id:String})" in session
+    build = d.build_index("vectrain", "items_unsplash")[-1]
+    assert build.sql.startswith("ALTER TABLE `vectrain`.`items_unsplash` MATERIALIZE INDEX vi")
+    assert build.settings == {"mutations_sync": 2}
+    session = d.nearest("db", "items_x", [1.0], 5, [Exclusion.session("s1", 3), Split("test"), Labeled()])
+    assert "NOT IN (SELECT item_id FROM labels FINAL WHERE session_id = {x_session:String} AND removed = 0)" \
+        in session.sql
+    assert "split = {f_split:String}" in session.sql and "label != ''" in session.sql
+    assert session.parameters["x_session"] == "s1" and session.parameters["f_split"] == "test"
+
+
+def test_filters_of_one_kind_cannot_be_combined_silently():
+    d = get_dialect("clickhouse")
+    with pytest.raises(ValueError, match="two filters"):
+        d.nearest("db", "items_x", [1.0], 5, [Split("a"), Split("b")])
+    with pytest.raises(ValueError, match="unknown items columns"):
+        d.nearest("db", "items_x", [1.0], 5, columns=("id", "vector; DROP TABLE x"))
 
 
 def test_myscale_sql_text():
     d = get_dialect("myscale")
-    sql = d.search("vectrain", "items_unsplash", 10)
-    assert sql == (
+    q = d.nearest("vectrain", "items_unsplash", [0.5], 10)
+    assert q.sql == (
         "SELECT id, url, label, 1 - distance(vector, {q:Array(Float32)}) AS score\n"
         "FROM `vectrain`.`items_unsplash`\n"
         "ORDER BY distance(vector, {q:Array(Float32)}) ASC\n"
         "LIMIT 10"
     )
     create, index = d.create_items_table("vectrain", "items_unsplash", 512)
-    assert "CONSTRAINT dim CHECK length(vector) = 512" in create
-    assert index == ("ALTER TABLE `vectrain`.`items_unsplash` ADD VECTOR INDEX IF NOT EXISTS vi vector "
-                     "TYPE MSTG('metric_type=Cosine')")
+    assert "CONSTRAINT dim CHECK length(vector) = 512" in create.sql
+    assert index.sql == ("ALTER TABLE `vectrain`.`items_unsplash` ADD VECTOR INDEX IF NOT EXISTS vi vector "
+                         "TYPE MSTG('metric_type=Cosine')")
     assert d.build_index("vectrain", "items_unsplash") == []
 
 
@@ -51,10 +67,19 @@ def test_ann_settings_scale_with_exclusions():
     assert s["hnsw_candidate_list_size_for_search"] >= 1510
 
 
-@pytest.mark.parametrize("bad", ["", "Items", "1abc", "a-b", "a b", "x" * 64, "a;drop", "`x`", None])
+@pytest.mark.parametrize("bad", ["", "Items", "1abc", "a-b", "a b", "x" * 64, "a;drop", "`x`", None, "abc\n", "x\n",
+                                 "abc\x00"])
 def test_names_are_validated(bad):
     with pytest.raises(BadInput):
         validate_name(bad)
+
+
+def test_function_names_cannot_collide_across_databases():
+    d = get_dialect("clickhouse")
+    assert d.function_name("vectrain", "zeros") == "clf_vectrain__zeros"
+    assert d.function_name("a_b", "c") != d.function_name("a", "b_c")
+    with pytest.raises(BadInput):
+        d.function_name("vectrain", "a__b")
 
 
 def test_unknown_dialect_and_metric():
@@ -64,12 +89,22 @@ def test_unknown_dialect_and_metric():
         get_dialect("clickhouse").distance(metric="hamming")
 
 
+def test_named_queries_are_values():
+    q = Query.named("items.count", db="vectrain", items="items_x")
+    assert "{items:Identifier}" in q.sql and q.parameters == {"db": "vectrain", "items": "items_x"}
+    with pytest.raises(KeyError):
+        Query.named("items.nope")
+    with pytest.raises(TypeError):
+        q.parameters["x"] = 1  # a Query is a value: its parameters cannot change under it
+
+
 def test_clickhouse_search_uses_the_index_on_chdb(store, make_dataset):
     vectors, _, _ = make_dataset(n=200)
-    sql = store.dialect.search(store.database, "items_toy", 5, Exclusion("ids"))
-    plan = store.run("EXPLAIN indexes = 1 " + sql, parameters={"q": vectors[0].tolist(), "exclude_ids": ["item-00000"]})
-    text = "\n".join(r[0] for r in plan.result_rows)
-    assert "vector_similarity" in text
-    rows = store.run(sql, parameters={"q": vectors[0].tolist(), "exclude_ids": ["item-00000"]},
-                     settings=store.dialect.ann_settings(5, 1, 256)).result_rows
-    assert len(rows) == 5 and "item-00000" not in [r[0] for r in rows]
+    query = store.dialect.nearest(store.database, "items_toy", vectors[0], 5, [Exclusion.of_ids(["item-00000"]),
+                                                                                  Ids(["item-00001", "item-00002"])])
+    plan = "\n".join(r["explain"] for r in store.rows(store.dialect.explain_indexes(query)))
+    assert "vector_similarity" in plan
+    query = store.dialect.nearest(store.database, "items_toy", vectors[0], 5, [Exclusion.of_ids(["item-00000"])])
+    rows = store.rows(query.with_settings(store.dialect.ann_settings(5, 1, 256)))
+    assert len(rows) == 5 and "item-00000" not in [r["id"] for r in rows]
+    assert np.isclose(rows[0]["score"], max(vectors[1:] @ vectors[0]), atol=1e-5)

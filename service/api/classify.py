@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from service import evaluation, knn, labelsets, tourney, zeroshot
 from service.api.deps import get_store
+from service.api.models import ERRORS, Request
 from service.store import Store
+from service.validation import EvalMethod, Weighting
 
-router = APIRouter(tags=["classify"])
+router = APIRouter(tags=["classify"], responses=ERRORS)
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
 # -- label sets ------------------------------------------------------------------------------
-class LabelSetRequest(BaseModel):
+class LabelSetRequest(Request):
     name: str = Field(description="Label set name: lowercase letters, digits and _")
     labels: list[str] = Field(description="The class names, in order", examples=[["cat", "dog"]])
     templates: list[str] = Field(default_factory=list, description="Prompts with one {} for the label; "
@@ -60,9 +62,9 @@ def delete_labelset(name: str, store: StoreDep):
 
 
 # -- zero-shot -------------------------------------------------------------------------------
-class LabelSetQuery(BaseModel):
-    """What zero-shot and the tourney classify: a split, items, vectors or texts (or, with none
-    of them, the whole dataset)."""
+class LabelSetQuery(Request):
+    """What zero-shot and the tourney classify: at most one of a split, items, vectors or texts
+    (with none of them, the whole dataset)."""
 
     dataset: str
     labelset: str
@@ -71,16 +73,9 @@ class LabelSetQuery(BaseModel):
     vectors: list[list[float]] | None = Field(None, description="Classify these vectors")
     text: list[str] | None = Field(None, description="Classify these texts (needs a text encoder)")
 
-    @model_validator(mode="after")
-    def at_most_one(self):
-        given = [n for n in ("split", "item_ids", "vectors", "text") if getattr(self, n) is not None]
-        if len(given) > 1:
-            raise ValueError(f"give at most one of split, item_ids, vectors, text (got {', '.join(given)})")
-        return self
-
 
 class ZeroShotRequest(LabelSetQuery):
-    top: int = Field(5, ge=1, le=1000, description="Labels listed per item in `top`")
+    top: int = Field(5, ge=1, description="Labels listed per item in `top` (at most 1000)")
     limit: int | None = Field(zeroshot.DEFAULT_RETURN_LIMIT, ge=0,
                               description="At most this many items in the response (split and whole-dataset "
                                           "runs are all stored in table zero_shot)")
@@ -113,22 +108,17 @@ def classify_zero_shot(body: ZeroShotRequest, store: StoreDep):
 
 
 # -- kNN -------------------------------------------------------------------------------------
-class KnnRequest(BaseModel):
+class KnnRequest(Request):
+    """Classify exactly one of a split, items or vectors."""
+
     dataset: str
     train_split: str = "train"
-    k: int = Field(10, ge=1, le=1000)
+    k: int = Field(10, ge=1, description="Neighbours that vote (at most VECTRAIN_SEARCH_MAX_K)")
     split: str | None = None
     item_ids: list[str] | None = None
     vectors: list[list[float]] | None = None
-    weighting: Literal["majority", "distance"] = "majority"
+    weighting: Weighting = Weighting.majority
     exact: bool = Field(True, description="true: exact batch plan; false: one HNSW query per item")
-
-    @model_validator(mode="after")
-    def exactly_one(self):
-        given = [n for n in ("split", "item_ids", "vectors") if getattr(self, n) is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of split, item_ids, vectors")
-        return self
 
 
 class KnnItem(BaseModel):
@@ -150,14 +140,15 @@ class KnnResponse(BaseModel):
 def classify_knn(body: KnnRequest, store: StoreDep):
     """The labeled rows of train_split vote on each query (rows with an empty label are ignored)."""
     return knn.classify(store, body.dataset, train_split=body.train_split, k=body.k, split=body.split,
-                        item_ids=body.item_ids, vectors=body.vectors, weighting=body.weighting, exact=body.exact)
+                        item_ids=body.item_ids, vectors=body.vectors, weighting=body.weighting.value,
+                        exact=body.exact)
 
 
 # -- tourney ---------------------------------------------------------------------------------
 class TourneyRequest(LabelSetQuery):
-    dims: int = Field(64, ge=1, description="Dimensions compared per class pair")
+    dims: int = Field(64, ge=1, description="Dimensions compared per class pair (at most the dimension)")
     fit_split: str | None = Field(None, description="Choose pair dimensions from this split (default: all rows)")
-    seed: int = Field(0, description="Seeds every item's bracket")
+    seed: int = Field(0, ge=0, description="Seeds every item's bracket")
     min_score_quantile: float = Field(0.25, ge=0, lt=1)
     min_margin_quantile: float = Field(0.25, ge=0, lt=1)
 
@@ -188,29 +179,29 @@ def classify_tourney(body: TourneyRequest, store: StoreDep):
 
 
 # -- evaluation ------------------------------------------------------------------------------
-class EvalRequest(BaseModel):
+class EvalRequest(Request):
     dataset: str
     split: str | None = Field(None, description="Split to score (kNN default: test)")
     labelset: str | None = Field(None, description="zero-shot and tourney")
     train_split: str = "train"
-    k: int = Field(10, ge=1, le=1000)
-    weighting: Literal["majority", "distance"] = "majority"
+    k: int = Field(10, ge=1)
+    weighting: Weighting = Weighting.majority
     exact: bool = True
     dims: int = Field(64, ge=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0)
 
 
-@router.post("/eval/{method}")
-def evaluate(method: Literal["knn", "zero-shot", "tourney"], body: EvalRequest, store: StoreDep) -> dict:
+@router.post("/eval/{method}", response_model=dict[str, Any])
+def evaluate(method: EvalMethod, body: EvalRequest, store: StoreDep):
     """Accuracy, macro/weighted F1, per-class table, confusion matrix, queries/s and accuracy
     per similarity bin, against the items' own labels."""
-    return evaluation.evaluate(store, method, body.dataset, **_options(method, body))
+    return evaluation.evaluate(store, method.value, body.dataset, **_options(method.value, body))
 
 
 def _options(method: str, body: EvalRequest) -> dict:
     if method == "knn":
         return {"split": body.split or "test", "train_split": body.train_split, "k": body.k,
-                "weighting": body.weighting, "exact": body.exact}
+                "weighting": body.weighting.value, "exact": body.exact}
     options = {"labelset": body.labelset, "split": body.split}
     if method == "tourney":
         options.update(dims=body.dims, seed=body.seed)

@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
-from service.api.deps import get_store
-from service.encoders import encoder_for, text_vectors
-from service.errors import BadInput
+from service.api.deps import get_store, read_upload
+from service.api.models import ERRORS, Request
+from service.images import open_image
 from service.search import search
 from service.store import Store
 
-router = APIRouter(tags=["datasets"])
+router = APIRouter(tags=["datasets"], responses=ERRORS)
+StoreDep = Annotated[Store, Depends(get_store)]
 
 
 class DatasetInfo(BaseModel):
@@ -28,21 +29,14 @@ class DatasetInfo(BaseModel):
     created: str
 
 
-class SearchRequest(BaseModel):
+class SearchRequest(Request):
     item_id: str | None = Field(None, description="Search by the vector of this stored item")
     vector: list[float] | None = Field(None, description="Search by this vector (normalized for you)")
     text: str | None = Field(None, description="Search by a text, embedded with the dataset's encoder "
                                                "(CLIP datasets), e.g. \"dogs in the snow\"")
-    k: int = Field(10, ge=1, le=1000)
+    k: int = Field(10, ge=1, description="How many items (at most VECTRAIN_SEARCH_MAX_K)")
     exclude_ids: list[str] = Field(default_factory=list, description="Ids never to return")
     exact: bool = Field(False, description="Scan every row instead of using the HNSW index")
-
-    @model_validator(mode="after")
-    def one_query(self):
-        given = [x for x in (self.item_id, self.vector, self.text) if x is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of item_id, vector or text")
-        return self
 
 
 class SearchItem(BaseModel):
@@ -63,54 +57,36 @@ def _info(d: dict) -> DatasetInfo:
 
 
 @router.get("/datasets", response_model=list[DatasetInfo])
-def list_datasets(store: Annotated[Store, Depends(get_store)]):
-    return [_info(d) for d in store.datasets()]
+def list_datasets(store: StoreDep):
+    return [_info(d) for d in store.registry.list()]
 
 
 @router.get("/datasets/{name}", response_model=DatasetInfo)
-def get_dataset(name: str, store: Annotated[Store, Depends(get_store)]):
-    return _info(store.dataset(name))
+def get_dataset(name: str, store: StoreDep):
+    return _info(store.registry.get(name))
 
 
 @router.post("/datasets/{name}/search", response_model=SearchResponse)
-def search_dataset(name: str, body: SearchRequest, store: Annotated[Store, Depends(get_store)]):
-    """Nearest items, best first. Returns exactly k items whenever k non-excluded items exist."""
-    vector = body.vector
-    if body.text is not None:
-        if not body.text.strip():
-            raise BadInput("text: empty text has nothing to search for")
-        vector = text_vectors(store.dataset(name), [body.text], store.settings)[0]
-    result = search(store, name, vector=vector, item_id=body.item_id, k=body.k,
+def search_dataset(name: str, body: SearchRequest, store: StoreDep):
+    """Nearest items, best first. Give exactly one of item_id, vector or text. Returns exactly k
+    items whenever k non-excluded items exist."""
+    result = search(store, name, item_id=body.item_id, vector=body.vector, text=body.text, k=body.k,
                     exclude_ids=body.exclude_ids, exact=body.exact)
     return SearchResponse(items=result.items, plan=result.plan, seconds=result.seconds)
-
-
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
 @router.post("/datasets/{name}/search/image", response_model=SearchResponse)
 def search_dataset_by_image(
     name: str,
-    store: Annotated[Store, Depends(get_store)],
-    file: Annotated[UploadFile, File(description="The query image (JPEG, PNG, ...)")],
-    k: Annotated[int, Form(ge=1, le=1000)] = 10,
+    store: StoreDep,
+    file: Annotated[UploadFile, File(description="The query image (JPEG, PNG, WebP, GIF, TIFF, BMP)")],
+    k: Annotated[int, Form(ge=1)] = 10,
     exclude_ids: Annotated[list[str] | None, Form(description="Ids never to return (repeat the field)")] = None,
     exact: Annotated[bool, Form()] = False,
 ):
     """Nearest items to an uploaded image (multipart/form-data), embedded with the dataset's encoder."""
-    import io
-
-    from PIL import Image, UnidentifiedImageError
-
-    encoder = encoder_for(store.dataset(name), store.settings)
-    raw = file.file.read(MAX_UPLOAD_BYTES + 1)
-    if len(raw) > MAX_UPLOAD_BYTES:
-        raise BadInput(f"The image is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
-    try:
-        image = Image.open(io.BytesIO(raw))
-        image.load()
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise BadInput(f"{file.filename or 'the upload'} is not an image PIL can read (JPEG, PNG, WebP, ...)") from None
-    vector = encoder.encode_images([image.convert("RGB")])[0]
-    result = search(store, name, vector=vector, k=k, exclude_ids=exclude_ids or [], exact=exact)
+    store.registry.get(name, count=False)
+    raw = read_upload(file, store.settings.max_upload_bytes, "the image")
+    image = open_image(raw, store.settings.max_image_pixels, name=file.filename or "the upload")
+    result = search(store, name, image=image, k=k, exclude_ids=exclude_ids or [], exact=exact)
     return SearchResponse(items=result.items, plan=result.plan, seconds=result.seconds)

@@ -7,121 +7,259 @@ store serializes their SQL, so concurrent label writes each land as their own IN
 from __future__ import annotations
 
 import io
-from typing import Annotated, Literal
+from enum import Enum
+from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from service import sessions as svc
 from service.api.deps import get_store
+from service.api.models import ERRORS, Request
 from service.store import Store
+from service.validation import Strategy, TrainMode
 
-router = APIRouter(tags=["sessions"])
+router = APIRouter(tags=["sessions"], responses=ERRORS)
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
-class CreateSession(BaseModel):
+class CreateSession(Request):
     dataset: str
-    name: str = Field(description="lowercase letters, digits, _; the classifier is published as clf_<name>")
+    name: str = Field(description="lowercase letters, digits, _; the classifier is published as the view clf_<name>")
     prompt: str | None = Field(None, description="start from this text's embedding (needs a text encoder)")
     vector: list[float] | None = Field(None, description="start from this vector")
     positive_ids: list[str] | None = Field(None, description="start from the normalized mean of these items")
 
-    @model_validator(mode="after")
-    def one_start(self):
-        if sum(x is not None for x in (self.prompt, self.vector, self.positive_ids)) != 1:
-            raise ValueError('give exactly one of "prompt", "vector" or "positive_ids"')
-        return self
+
+class NextRequest(Request):
+    k: int = Field(10, ge=1, description="How many items (at most VECTRAIN_SEARCH_MAX_K)")
+    strategy: Strategy = Strategy.mixed
 
 
-class NextRequest(BaseModel):
-    k: int = Field(10, ge=1, le=1000)
-    strategy: Literal["mixed", "top", "boundary", "random"] = "mixed"
-
-
-class Label(BaseModel):
+class Label(Request):
     item_id: str = Field(min_length=1)
     # The range is checked by the service (one message for API and CLI), not here.
-    score: float = Field(description="in [-1, 1]: +1 positive, -1 negative, graded in between")
+    score: float = Field(description="in [-1, 1]: +1 positive, -1 negative, graded in between", strict=True)
 
 
-class LabelBatch(BaseModel):
+class LabelBatch(Request):
     labels: list[Label] = Field(min_length=1)
 
 
-class TrainRequest(BaseModel):
-    mode: Literal["auto", "seed"] = "auto"
+class TrainRequest(Request):
+    mode: TrainMode = TrainMode.auto
 
 
-@router.post("/sessions", status_code=201)
-def create_session(body: CreateSession, store: StoreDep) -> dict:
-    """Start a classifier from a prompt, a vector or example items (round 0)."""
+class LabelCounts(BaseModel):
+    labeled: int
+    positives: int
+    negatives: int
+    neutral: int
+
+
+class RoundInfo(BaseModel):
+    round: int
+    mode: str
+    bias: float
+    threshold: float
+    metrics: dict[str, Any] = Field(description="labeled, positives, negatives, cv_f1, train_f1, ...")
+    created: str
+
+
+class SessionInfo(BaseModel):
+    id: str
+    dataset: str
+    name: str
+    source: str
+    prompt: str | None
+    created: str
+    round: int
+    labels: LabelCounts
+    rounds: list[RoundInfo]
+    function: str = Field(description="the published SQL function (after apply)")
+    view: str = Field(description="the published view, database.clf_<name> (after apply)")
+
+
+class SessionSummary(BaseModel):
+    id: str
+    dataset: str
+    name: str
+    source: str
+    created: str
+
+
+class BatchItem(BaseModel):
+    id: str
+    url: str
+    score: float = Field(description="the classifier's score dot(w, v) + b")
+
+
+class NextBatch(BaseModel):
+    items: list[BatchItem]
+    strategy: str
+    round: int
+
+
+class LabelsStored(BaseModel):
+    stored: int
+    labels: LabelCounts
+
+
+class LabelsRemoved(BaseModel):
+    removed: int
+    labels: LabelCounts
+
+
+class StoredLabel(BaseModel):
+    item_id: str
+    score: float
+    labeled: str
+
+
+class LabelList(BaseModel):
+    labels: list[StoredLabel]
+
+
+class TrainResult(BaseModel):
+    round: int
+    mode: str
+    bias: float
+    threshold: float
+    metrics: dict[str, Any]
+
+
+class ApplyResult(BaseModel):
+    round: int
+    items: int
+    positives: int
+    seconds: float
+    function: str
+    view: str
+    example: str
+
+
+class Prediction(BaseModel):
+    id: str
+    score: float
+    positive: bool
+
+
+class Predictions(BaseModel):
+    round: int
+    total: int
+    positives: int
+    offset: int
+    limit: int
+    items: list[Prediction]
+
+
+class SessionSQL(BaseModel):
+    function: str
+    view: str
+    round: int
+    statements: list[str]
+    example: str
+    published: bool
+    note: str | None = None
+
+
+class Weights(BaseModel):
+    session: str
+    name: str
+    dataset: str
+    round: int
+    mode: str
+    weights: list[float]
+    bias: float
+    threshold: float
+
+
+class WeightsFormat(str, Enum):
+    json = "json"
+    npy = "npy"
+
+
+RoundParam = Annotated[int | None, Query(alias="round", ge=0, description="A round number (default: the latest)")]
+
+
+@router.post("/sessions", status_code=201, response_model=SessionInfo)
+def create_session(body: CreateSession, store: StoreDep):
+    """Start a classifier from a prompt, a vector or example items (round 0). Give exactly one."""
     return svc.create_session(store, body.dataset, body.name, prompt=body.prompt, vector=body.vector,
                               positive_ids=body.positive_ids)
 
 
-@router.get("/sessions")
-def list_sessions(store: StoreDep) -> list[dict]:
+@router.get("/sessions", response_model=list[SessionSummary])
+def list_sessions(store: StoreDep):
     return svc.list_sessions(store)
 
 
-@router.get("/sessions/{session_id}")
-def get_session(session_id: str, store: StoreDep) -> dict:
-    """The session, its rounds (weights summary, threshold, metrics) and label counts."""
+@router.get("/sessions/{session_id}", response_model=SessionInfo)
+def get_session(session_id: str, store: StoreDep):
+    """The session, its rounds (threshold, metrics) and label counts."""
     return svc.get_session(store, session_id)
 
 
-@router.post("/sessions/{session_id}/next")
-def next_batch(session_id: str, store: StoreDep, body: NextRequest | None = None) -> dict:
+@router.post("/sessions/{session_id}/next", response_model=NextBatch)
+def next_batch(session_id: str, store: StoreDep, body: NextRequest | None = None):
     """k items not yet labeled in this session. `mixed` (default) returns likely positives and
     the items nearest the decision threshold; `top` is the seeds' query; `random` a baseline."""
     body = body or NextRequest()
     return svc.next_batch(store, session_id, body.k, body.strategy)
 
 
-@router.post("/sessions/{session_id}/labels")
-def add_labels(session_id: str, body: LabelBatch, store: StoreDep) -> dict:
+@router.post("/sessions/{session_id}/labels", response_model=LabelsStored)
+def add_labels(session_id: str, body: LabelBatch, store: StoreDep):
     """Store labels, all or none; re-labeling an item replaces its label."""
     return svc.add_labels(store, session_id, [label.model_dump() for label in body.labels])
 
 
-@router.get("/sessions/{session_id}/labels")
-def get_labels(session_id: str, store: StoreDep) -> dict:
+@router.get("/sessions/{session_id}/labels", response_model=LabelList)
+def get_labels(session_id: str, store: StoreDep):
     return {"labels": svc.get_labels(store, session_id)}
 
 
-@router.post("/sessions/{session_id}/train")
-def train(session_id: str, store: StoreDep, body: TrainRequest | None = None) -> dict:
+@router.delete("/sessions/{session_id}/labels/{item_id:path}", response_model=LabelsRemoved)
+def remove_label(session_id: str, item_id: str, store: StoreDep):
+    """Remove one label (undo). 404 when the item is not labeled in this session."""
+    return svc.remove_labels(store, session_id, [item_id])
+
+
+@router.post("/sessions/{session_id}/train", response_model=TrainResult)
+def train(session_id: str, store: StoreDep, body: TrainRequest | None = None):
     """Train a new round on all labels: `auto` (default) or `seed` (the seeds' exact update)."""
     return svc.train_round(store, session_id, (body or TrainRequest()).mode)
 
 
-@router.post("/sessions/{session_id}/apply")
-def apply(session_id: str, store: StoreDep, round: int | None = None) -> dict:
+@router.post("/sessions/{session_id}/apply", response_model=ApplyResult)
+def apply(session_id: str, store: StoreDep, round_no: RoundParam = None):
     """Score the whole dataset in one SQL statement and publish the classifier as SQL."""
-    return svc.apply(store, session_id, round)
+    return svc.apply(store, session_id, round_no)
 
 
-@router.get("/sessions/{session_id}/predictions")
+@router.get("/sessions/{session_id}/predictions", response_model=Predictions)
 def predictions(session_id: str, store: StoreDep, offset: Annotated[int, Query(ge=0)] = 0,
-                limit: Annotated[int, Query(ge=1, le=10_000)] = 100, round: int | None = None) -> dict:
-    return svc.predictions(store, session_id, offset, limit, round)
+                limit: Annotated[int, Query(ge=1, le=10_000)] = 100, round_no: RoundParam = None):
+    """The applied round's scores, highest first (paged)."""
+    return svc.predictions(store, session_id, offset, limit, round_no)
 
 
-@router.get("/sessions/{session_id}/sql")
-def session_sql(session_id: str, store: StoreDep) -> dict:
+@router.get("/sessions/{session_id}/sql", response_model=SessionSQL)
+def session_sql(session_id: str, store: StoreDep):
     """The exact SQL that publishes (or published) this classifier, and an example query."""
     return svc.session_sql(store, session_id)
 
 
-@router.get("/sessions/{session_id}/weights")
-def weights(session_id: str, store: StoreDep, round: int | None = None,
-            format: Literal["json", "npy"] = "json"):
+@router.get("/sessions/{session_id}/weights", response_model=Weights,
+            responses={200: {"content": {"application/octet-stream": {}},
+                             "description": "JSON, or the weight vector as a .npy file with ?format=npy"}})
+def weights(session_id: str, store: StoreDep, round_no: RoundParam = None,
+            file_format: Annotated[WeightsFormat, Query(alias="format")] = WeightsFormat.json):
     """The weights, bias and threshold (JSON), or the weight vector as a .npy file."""
-    out = svc.export_weights(store, session_id, round)
-    if format == "npy":
+    out = svc.export_weights(store, session_id, round_no)
+    if file_format == WeightsFormat.npy:
         buf = io.BytesIO()
         np.save(buf, np.asarray(out["weights"], dtype=np.float32))
         return Response(buf.getvalue(), media_type="application/octet-stream",

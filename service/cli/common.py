@@ -12,8 +12,9 @@ import click
 import httpx
 
 from service.config import get_settings
+from service.engine import Target, lock_holder_url
 from service.errors import EngineLocked, VectrainError
-from service.store import Store, Target, lock_holder_url
+from service.store import Store
 
 
 class Context:
@@ -56,23 +57,33 @@ class Context:
 
     def http(self, method: str, path: str, **kwargs) -> Any:
         url = self.remote()
+        headers = kwargs.pop("headers", {})
+        if self.settings.api_key:
+            headers["Authorization"] = f"Bearer {self.settings.api_key}"
         try:
-            response = httpx.request(method, f"{url}{path}", timeout=600, **kwargs)
+            response = httpx.request(method, f"{url}{path}", timeout=600, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise click.ClickException(f"Cannot reach the vectrain service at {url}: {exc}") from None
         if response.status_code >= 400:
             try:
                 detail = response.json().get("detail")
             except ValueError:
-                detail = response.text
-            raise click.ClickException(f"{response.status_code}: {detail}")
-        return response.json()
+                detail = response.text[:500]
+            hint = " (set VECTRAIN_API_KEY)" if response.status_code == 401 else ""
+            raise click.ClickException(f"{response.status_code}: {detail}{hint}")
+        if response.headers.get("content-type", "").startswith("application/json"):
+            return response.json()
+        return response.content
 
-    def call(self, method: str, path: str, local: Callable[[Store], Any], json: Any = None) -> Any:
-        """Send the request to the running service when there is one, else run `local` on the
-        store in this process: the same result either way."""
+    def call(self, method: str, path: str, local: Callable[[Store], Any], json: Any = None,
+             params: dict | None = None) -> Any:
+        """The one dispatch of every command that can run here or in the service: send the
+        request to the running service when there is one (--url, or the `vectrain serve` that
+        holds the embedded database), else run `local` on the store in this process. The result
+        is the same either way: the service's JSON is what `local` returns."""
         if self.remote():
-            return self.http(method, path, json=json) if json is not None else self.http(method, path)
+            kwargs = {k: v for k, v in (("json", json), ("params", params)) if v is not None}
+            return self.http(method, path, **kwargs)
         return local(self.store())
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from service.cli.common import Context, echo_json, echo_table, handle_errors
+from service.validation import Weighting
 
 
 @click.group("eval")
@@ -16,12 +17,12 @@ def eval_group() -> None:
 
 
 def _run(obj: Context, method: str, dataset: str, body: dict) -> dict:
-    if obj.remote():
-        return obj.http("POST", f"/eval/{method}", json={"dataset": dataset, **body})
-    from service.evaluation import evaluate
+    def local(store):
+        from service.evaluation import evaluate
 
-    options = {k: v for k, v in body.items() if v is not None}
-    return evaluate(obj.store("vectrain eval"), method, dataset, **options)
+        return evaluate(store, method, dataset, **{k: v for k, v in body.items() if v is not None})
+
+    return obj.call("POST", f"/eval/{method}", json={"dataset": dataset, **body}, local=local)
 
 
 def _show(obj: Context, report: dict, out: str | None) -> None:
@@ -55,7 +56,8 @@ def _show(obj: Context, report: dict, out: str | None) -> None:
 @click.option("--split", default="test", show_default=True, help="Split to classify and score")
 @click.option("--train-split", default="train", show_default=True, help="Labeled split that votes")
 @click.option("-k", default=10, show_default=True, type=int)
-@click.option("--weighting", type=click.Choice(["majority", "distance"]), default="majority", show_default=True)
+@click.option("--weighting", type=click.Choice(Weighting.values()), default=Weighting.majority.value,
+              show_default=True)
 @click.option("--ann", is_flag=True, help="One HNSW query per item instead of the exact batch plan")
 @click.option("--stages", default=None,
               help="Comma-separated datasets holding the same items encoded differently (e.g. "
@@ -72,7 +74,7 @@ def eval_knn(obj: Context, dataset: str, split: str, train_split: str, k: int, w
     rows = []
     for name in [s.strip() for s in stages.split(",") if s.strip()]:
         report = _run(obj, "knn", name, body)
-        encoder = obj.http("GET", f"/datasets/{name}")["encoder"] if obj.remote() else obj.store().dataset(name)["encoder"]
+        encoder = obj.call("GET", f"/datasets/{name}", local=lambda store: store.registry.get(name))["encoder"]
         rows.append({"dataset": name, "encoder": encoder, "accuracy": report["accuracy"],
                      "weighted_f1": report["weighted_f1"], "seconds": report["seconds"],
                      "queries_per_second": report["queries_per_second"], "n": report["n"]})

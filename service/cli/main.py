@@ -9,8 +9,6 @@ import numpy as np
 
 from service.cli import evaluate, load, session
 from service.cli.common import Context, echo_json, echo_table, handle_errors
-from service.search import search as run_search
-from service.store import readonly_query
 
 
 @click.group()
@@ -46,8 +44,7 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
 @handle_errors
 def datasets(obj: Context) -> None:
     """List datasets with their dimension, encoder and row count."""
-    remote = obj.remote()
-    rows = obj.http("GET", "/datasets") if remote else obj.store().datasets()
+    rows = obj.call("GET", "/datasets", local=lambda store: store.registry.list())
     if obj.as_json:
         return echo_json(rows)
     echo_table(["name", "rows", "dim", "encoder", "table"],
@@ -72,17 +69,15 @@ def search(obj: Context, dataset: str, item_id: str | None, vector_file: str | N
         raise click.UsageError("give exactly one of --id, --vector-file or --text")
     vector = _read_vector(vector_file) if vector_file else None
     body = {"item_id": item_id, "vector": vector, "text": text, "k": k, "exclude_ids": list(exclude), "exact": exact}
-    if obj.remote():
-        result = obj.http("POST", f"/datasets/{dataset}/search", json={k: v for k, v in body.items() if v is not None})
-    else:
-        if text is not None:
-            from service.encoders import text_vectors
+    body = {key: value for key, value in body.items() if value is not None}
 
-            store = obj.store()
-            vector = text_vectors(store.dataset(dataset, count=False), [text], store.settings)[0]
-        found = run_search(obj.store(), dataset, vector=vector, item_id=item_id, k=k,
-                           exclude_ids=list(exclude), exact=exact)
-        result = {"items": found.items, "plan": found.plan, "seconds": found.seconds}
+    def local(store):
+        from service.search import search as run_search
+
+        found = run_search(store, dataset, **body)
+        return {"items": found.items, "plan": found.plan, "seconds": found.seconds}
+
+    result = obj.call("POST", f"/datasets/{dataset}/search", json=body, local=local)
     if obj.as_json:
         return echo_json(result)
     echo_table(["id", "label", "score", "url"], [[i["id"], i["label"], i["score"], i["url"]] for i in result["items"]])
@@ -96,10 +91,12 @@ def search(obj: Context, dataset: str, item_id: str | None, vector_file: str | N
 @handle_errors
 def sql(obj: Context, query: str, max_rows: int | None) -> None:
     """Run read-only SQL (the same guard as POST /sql)."""
-    if obj.remote():
-        result = obj.http("POST", "/sql", json={"query": query, "max_rows": max_rows})
-    else:
-        result = readonly_query(obj.store(), query, max_rows=max_rows)
+    def local(store):
+        from service.api.sql import readonly_query
+
+        return readonly_query(store, query, max_rows=max_rows)
+
+    result = obj.call("POST", "/sql", json={"query": query, "max_rows": max_rows}, local=local)
     if obj.as_json:
         return echo_json(result)
     echo_table(result["columns"], result["rows"])

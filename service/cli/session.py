@@ -1,4 +1,4 @@
-"""`vectrain session ...`: classifier training sessions (see issue: classifier training).
+"""`vectrain session ...`: classifier training sessions.
 
 Every command works on the embedded database or, when a service holds it (or --url is given),
 over HTTP against the same endpoints.
@@ -14,6 +14,7 @@ import numpy as np
 
 from service import sessions as svc
 from service.cli.common import Context, echo_json, echo_table, handle_errors
+from service.validation import Strategy, TrainMode
 
 
 @click.group()
@@ -46,7 +47,7 @@ def create(obj: Context, dataset: str, name: str, prompt: str | None, vector_fil
 @session.command("next")
 @click.argument("session_id")
 @click.option("-k", default=10, show_default=True, type=int)
-@click.option("--strategy", type=click.Choice(svc.STRATEGIES), default="mixed", show_default=True)
+@click.option("--strategy", type=click.Choice(Strategy.values()), default=Strategy.mixed.value, show_default=True)
 @click.pass_obj
 @handle_errors
 def next_(obj: Context, session_id: str, k: int, strategy: str) -> None:
@@ -92,7 +93,7 @@ def label(obj: Context, session_id: str, pairs: tuple[str, ...], path: str | Non
 
 @session.command()
 @click.argument("session_id")
-@click.option("--mode", type=click.Choice(svc.MODES), default="auto", show_default=True)
+@click.option("--mode", type=click.Choice(TrainMode.values()), default=TrainMode.auto.value, show_default=True)
 @click.pass_obj
 @handle_errors
 def train(obj: Context, session_id: str, mode: str) -> None:
@@ -125,14 +126,13 @@ def apply(obj: Context, session_id: str) -> None:
 @handle_errors
 def show(obj: Context, session_id: str | None) -> None:
     """A session's rounds and label counts (all sessions without an id)."""
-    remote = obj.remote()
     if session_id is None:
-        rows = obj.http("GET", "/sessions") if remote else svc.list_sessions(obj.store())
+        rows = obj.call("GET", "/sessions", local=svc.list_sessions)
         if obj.as_json:
             return echo_json(rows)
         return echo_table(["id", "name", "dataset", "source", "created"],
                           [[r["id"], r["name"], r["dataset"], r["source"], r["created"]] for r in rows])
-    out = obj.http("GET", f"/sessions/{session_id}") if remote else svc.get_session(obj.store(), session_id)
+    out = obj.call("GET", f"/sessions/{session_id}", local=lambda store: svc.get_session(store, session_id))
     _show(obj, out)
 
 

@@ -1,4 +1,4 @@
--- Sessions, labels, rounds and predictions (issue 4). Vector SQL (scores, next batches, the
+-- Sessions, labels, rounds and predictions. Vector SQL (scores, next batches, the
 -- published classifier) is built by service/vectorsql.py; these are the plain queries.
 
 -- name: insert
@@ -24,18 +24,23 @@ ORDER BY s.created
 SELECT count() AS labeled, countIf(score > 0) AS positives, countIf(score < 0) AS negatives,
        countIf(score = 0) AS neutral
 FROM labels FINAL
-WHERE session_id = {session_id:String}
+WHERE session_id = {session_id:String} AND removed = 0
 
 -- name: labels
 SELECT item_id, score, labeled
 FROM labels FINAL
-WHERE session_id = {session_id:String}
+WHERE session_id = {session_id:String} AND removed = 0
 ORDER BY item_id
+
+-- name: label
+SELECT item_id, score, labeled
+FROM labels FINAL
+WHERE session_id = {session_id:String} AND item_id = {item_id:String} AND removed = 0
 
 -- name: labeled_vectors
 -- Labels joined to their items' vectors, for training.
 SELECT l.item_id AS item_id, l.score AS score, i.vector AS vector
-FROM (SELECT item_id, score FROM labels FINAL WHERE session_id = {session_id:String}) AS l
+FROM (SELECT item_id, score FROM labels FINAL WHERE session_id = {session_id:String} AND removed = 0) AS l
 INNER JOIN (SELECT id, vector FROM {db:Identifier}.{items:Identifier}
             WHERE id IN (SELECT item_id FROM labels WHERE session_id = {session_id:String})) AS i
 ON l.item_id = i.id
@@ -46,7 +51,7 @@ SELECT id, vector FROM {db:Identifier}.{items:Identifier} WHERE id IN {ids:Array
 
 -- name: insert_round
 INSERT INTO rounds (session_id, round, mode, weights, bias, threshold, metrics)
-VALUES ({session_id:String}, {round:UInt32}, {mode:String}, {weights:Array(Float32)},
+VALUES ({session_id:String}, {round_no:UInt32}, {mode:String}, {weights:Array(Float32)},
         {bias:Float64}, {threshold:Float64}, {metrics:String})
 
 -- name: rounds
@@ -58,7 +63,7 @@ ORDER BY round
 -- name: round
 SELECT round, mode, weights, bias, threshold, metrics, created
 FROM rounds FINAL
-WHERE session_id = {session_id:String} AND round = {round:UInt32}
+WHERE session_id = {session_id:String} AND round = {round_no:UInt32}
 
 -- name: latest_round
 SELECT round, mode, weights, bias, threshold, metrics, created
@@ -70,7 +75,7 @@ LIMIT 1
 -- name: predictions
 SELECT item_id AS id, score, positive
 FROM predictions FINAL
-WHERE session_id = {session_id:String} AND round = {round:UInt32}
+WHERE session_id = {session_id:String} AND round = {round_no:UInt32}
 ORDER BY score DESC, item_id
 LIMIT {limit:UInt32} OFFSET {offset:UInt64}
 

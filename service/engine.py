@@ -1,0 +1,184 @@
+"""Where the data lives and how to open it: the engine URL, and the one-process lock of chDB.
+
+VECTRAIN_DATABASE_URL is `chdb:///<absolute path>` (the embedded engine, in this process) or
+`http(s)://user:pass@host:8123/db` (a ClickHouse server). chDB allows one process per data path;
+ClickHouse holds an exclusive flock on `<path>/status` while a process has it open. We check
+that lock ourselves before opening, because the engine prints a C++ trace to stderr first, and
+record who holds the path (`vectrain.owner.json`) so the next process can say which one does.
+"""
+
+from __future__ import annotations
+
+import atexit
+import errno
+import fcntl
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from service.errors import BadInput, EngineLocked, ServiceUnavailable
+
+OWNER_FILE = "vectrain.owner.json"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the data lives, parsed from VECTRAIN_DATABASE_URL."""
+
+    kind: str  # "chdb" | "http"
+    path: str | None = None
+    host: str | None = None
+    port: int | None = None
+    username: str | None = None
+    password: str | None = None
+    secure: bool = False
+    database: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> "Target":
+        parsed = urlparse(url)
+        if parsed.scheme == "chdb":
+            path = unquote(parsed.netloc + parsed.path)
+            if not path.startswith("/"):
+                raise BadInput(f"VECTRAIN_DATABASE_URL={url!r}: use chdb:///<absolute path> (three slashes)")
+            return cls(kind="chdb", path=path)
+        if parsed.scheme in ("http", "https", "clickhouse"):
+            db = parsed.path.strip("/") or None
+            return cls(
+                kind="http",
+                host=parsed.hostname or "localhost",
+                port=parsed.port or (8443 if parsed.scheme == "https" else 8123),
+                username=unquote(parsed.username) if parsed.username else "default",
+                password=unquote(parsed.password) if parsed.password else "",
+                secure=parsed.scheme == "https",
+                database=db,
+            )
+        shown = url if "@" not in url else url.split("://", 1)[0] + "://...@" + url.rsplit("@", 1)[-1]
+        raise BadInput(
+            f"VECTRAIN_DATABASE_URL={shown!r} is not understood: use chdb:///<absolute path> "
+            "for the embedded engine or http://user:pass@host:8123/db for a ClickHouse server"
+        )
+
+    def new_client(self) -> Client:
+        """A new clickhouse-connect client on this target (no database selected)."""
+        if self.kind == "chdb":
+            return clickhouse_connect.get_client(interface="chdb", path=self.path)
+        # No HTTP session: one query's settings must never leak into the next.
+        return clickhouse_connect.get_client(host=self.host, port=self.port, username=self.username,
+                                             password=self.password, secure=self.secure,
+                                             autogenerate_session_id=False)
+
+
+# -- the chDB path lock -------------------------------------------------------------------------
+_OPENED_PATHS: set[str] = set()  # chDB paths this process opened (its own lock is no conflict)
+
+
+def _owner_path(path: str) -> Path:
+    return Path(path) / OWNER_FILE
+
+
+def describe_owner(path: str) -> str:
+    """Who holds the chDB path, from the owner file the holder wrote when it opened it."""
+    try:
+        owner = json.loads(_owner_path(path).read_text())
+    except (OSError, ValueError):
+        return "another process"
+    pid = owner.get("pid")
+    alive = pid is not None and Path(f"/proc/{pid}").exists() if sys.platform == "linux" else True
+    if not alive:
+        return "another process"
+    what = owner.get("command", "vectrain")
+    url = owner.get("url")
+    return f"process {pid} ({what}{' at ' + url if url else ''})"
+
+
+def held_by_another_process(path: str) -> bool:
+    """Whether another process holds ClickHouse's exclusive flock on <path>/status."""
+    status = Path(path) / "status"
+    if os.path.realpath(path) in _OPENED_PATHS or not status.exists():
+        return False
+    try:
+        with open(status, "rb") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def lock_holder_url(path: str) -> str | None:
+    """The URL of the running `vectrain serve` that holds this chDB path, if any."""
+    try:
+        return json.loads(_owner_path(path).read_text()).get("url")
+    except (OSError, ValueError):
+        return None
+
+
+def check_data_path(path: str) -> None:
+    """A usable chDB data directory, or one line that says what is wrong with it."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ServiceUnavailable(f"The database path {path} is a file, not a directory: "
+                                 "point VECTRAIN_DATABASE_URL at a directory (chdb:///<dir>).")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ServiceUnavailable(f"Cannot create the database directory {path}: "
+                                 f"{os.strerror(exc.errno) if exc.errno else exc}.") from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise ServiceUnavailable(f"The database directory {path} is not writable by this user "
+                                 f"(uid {os.getuid()}): fix its permissions or choose another path.")
+
+
+def open_client(target: Target, owner: str, url: str | None) -> Client:
+    """The service's client: for chDB, after checking the path and its lock."""
+    if target.kind != "chdb":
+        return target.new_client()
+    path = target.path
+    check_data_path(path)
+    locked = EngineLocked(
+        f"The database at {path} is in use by {describe_owner(path)}; chDB allows one "
+        "process per path. Stop that process, or send requests to the running service "
+        "(vectrain --url http://HOST:PORT ...).", path=path)
+    if held_by_another_process(path):
+        raise locked  # checked first: the engine itself would print a trace to stderr
+    try:
+        client = target.new_client()
+    except Exception as exc:  # chDB raises with the engine's text and no structured code
+        text = str(exc)
+        if "Cannot lock file" in text:
+            raise locked from None
+        if "EmbeddedServer already initialized" in text:
+            raise EngineLocked(f"This process already opened another chDB path; it cannot also open {path}.") from None
+        if "Read-only file system" in text or getattr(exc, "errno", None) == errno.EROFS:
+            raise ServiceUnavailable(f"The database directory {path} is on a read-only file system.") from None
+        raise
+    _OPENED_PATHS.add(os.path.realpath(path))
+    _write_owner(path, owner, url)
+    return client
+
+
+def _write_owner(path: str, owner: str, url: str | None) -> None:
+    info = {"pid": os.getpid(), "command": owner, "url": url}
+    try:
+        _owner_path(path).write_text(json.dumps(info))
+    except OSError:
+        return
+    atexit.register(remove_owner, path)
+
+
+def remove_owner(path: str) -> None:
+    owner = _owner_path(path)
+    try:
+        if json.loads(owner.read_text()).get("pid") == os.getpid():
+            owner.unlink()
+    except (OSError, ValueError):
+        pass

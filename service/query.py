@@ -1,0 +1,84 @@
+"""Queries as values: SQL text with its own bound parameters and settings.
+
+A `Query` is what the Store runs. It comes from one of two places, never from string
+formatting elsewhere:
+- `Query.named("file.name", **params)`: a named query of sql/queries/<file>.sql (a block that
+  starts with `-- name: <name>`), parameters bound by ClickHouse (`{id:String}`);
+- service.vectorsql: the one module that builds SQL text (vectors, distances, index DDL).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from service.config import SQL_DIR
+
+
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class Query:
+    sql: str
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    name: str = ""  # the named query it came from, or what the builder built (for errors and logs)
+
+    def __post_init__(self):
+        object.__setattr__(self, "parameters", _frozen(self.parameters))
+        object.__setattr__(self, "settings", _frozen(self.settings))
+
+    @classmethod
+    def named(cls, name: str, /, **parameters: Any) -> "Query":
+        """The named query `file.name` of sql/queries with these parameters bound."""
+        try:
+            sql = named_queries()[name]
+        except KeyError:
+            raise KeyError(f"no named query {name!r} in sql/queries") from None
+        return cls(sql, parameters, name=name)
+
+    def bind(self, **parameters: Any) -> "Query":
+        return replace(self, parameters={**self.parameters, **parameters})
+
+    def with_settings(self, settings: Mapping[str, Any] | None = None, **more: Any) -> "Query":
+        return replace(self, settings={**self.settings, **(settings or {}), **more})
+
+
+_NAME_LINE = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.M)
+
+
+def parse_named(text: str, prefix: str) -> dict[str, str]:
+    """Blocks of a sql/queries file: each starts with a `-- name: xyz` line -> "prefix.xyz"."""
+    marks = list(_NAME_LINE.finditer(text))
+    out = {}
+    for i, mark in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        out[f"{prefix}.{mark.group(1)}"] = text[mark.end():end].strip().rstrip(";").strip()
+    return out
+
+
+@lru_cache(maxsize=1)
+def named_queries(folder: Path = SQL_DIR / "queries") -> dict[str, str]:
+    queries: dict[str, str] = {}
+    for path in sorted(folder.glob("*.sql")):
+        queries.update(parse_named(path.read_text(), path.stem))
+    return queries
+
+
+def schema_files(folder: Path = SQL_DIR / "schema") -> list[tuple[str, list[Query]]]:
+    """(version, statements) of every sql/schema/NNN_*.sql, in order."""
+    return [(path.stem, [Query(s, name=path.stem) for s in split_statements(path.read_text())])
+            for path in sorted(folder.glob("*.sql"))]
+
+
+def split_statements(text: str) -> list[str]:
+    """Statements of a schema file: separated by a `;` at the end of a line; comments dropped."""
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
+    parts = re.split(r";\s*$", "\n".join(lines), flags=re.M)
+    return [p.strip() for p in parts if p.strip()]
