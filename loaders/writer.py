@@ -111,6 +111,7 @@ class DatasetWriter:
             offsets = pa.array(np.arange(0, len(keep) * self.dim + 1, self.dim, dtype=np.int32))
             data["vector"] = pa.ListArray.from_arrays(offsets, pa.array(vecs.ravel()))
             self.store.insert_arrow(self.table, pa.table(data), settings=self.store.dialect.insert_settings())
+            self.store.registry.forget(self.dataset)  # new rows are not indexed yet
             self.existing.update(ids[i] for i in keep)
         self.summary.loaded += len(keep)
         self.summary.skipped += skipped
@@ -118,13 +119,11 @@ class DatasetWriter:
         return len(keep)
 
     def finish(self, build_index: bool = True) -> LoadSummary:
+        progress = not self._bar.disable  # (tqdm's close() sets disable)
         self._bar.close()
         self.summary.seconds = time.perf_counter() - self._started
-        if build_index and self.summary.loaded and self.store.registry.has_index(self.dim):
-            started = time.perf_counter()
-            if not self._bar.disable:
-                print(f"building the vector index of {self.table} ...", file=sys.stderr)
-            for statement in self.store.dialect.build_index(self.store.database, self.table):
-                self.store.command(statement)
-            self.summary.index_seconds = time.perf_counter() - started
+        if build_index:
+            # Builds where rows lack the index: after this load, or after a run killed mid-build
+            # (the engine's parts say so, even when this run loaded nothing).
+            self.summary.index_seconds = self.store.registry.build_index(self.dataset, progress=progress)
         return self.summary

@@ -133,6 +133,9 @@ def check_data_path(path: str) -> None:
     except OSError as exc:
         raise ServiceUnavailable(f"Cannot create the database directory {path}: "
                                  f"{os.strerror(exc.errno) if exc.errno else exc}.") from None
+    if os.statvfs(p).f_flag & os.ST_RDONLY:
+        raise ServiceUnavailable(f"The database directory {path} is on a read-only file system: "
+                                 "choose a writable path (VECTRAIN_DATABASE_URL=chdb:///<dir>).")
     if not os.access(p, os.W_OK | os.X_OK):
         raise ServiceUnavailable(f"The database directory {path} is not writable by this user "
                                  f"(uid {os.getuid()}): fix its permissions or choose another path.")
@@ -160,7 +163,11 @@ def open_client(target: Target, owner: str, url: str | None) -> Client:
             raise EngineLocked(f"This process already opened another chDB path; it cannot also open {path}.") from None
         if "Read-only file system" in text or getattr(exc, "errno", None) == errno.EROFS:
             raise ServiceUnavailable(f"The database directory {path} is on a read-only file system.") from None
-        raise
+        if "Permission denied" in text or "Access to file denied" in text or "Cannot open file" in text:
+            raise ServiceUnavailable(f"The database directory {path} (or a file in it) is not writable by this "
+                                     f"user (uid {os.getuid()}): fix its permissions or choose another path.") from None
+        first = text.strip().splitlines()[0][:300] if text.strip() else type(exc).__name__
+        raise ServiceUnavailable(f"Cannot open the database at {path}: {first}") from None
     _OPENED_PATHS.add(os.path.realpath(path))
     _write_owner(path, owner, url)
     return client

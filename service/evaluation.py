@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from service import knn, tourney, zeroshot
+from service.budget import Deadline
 from service.errors import BadInput
 from service.query import Query
 from service.store import Store
@@ -71,11 +72,11 @@ def reliability(signal: np.ndarray, correct: np.ndarray, bins: int = 10) -> list
     return out
 
 
-def evaluate(store: Store, method: str, dataset: str, **options) -> dict:
+def evaluate(store: Store, method: str, dataset: str, deadline: Deadline = Deadline.none(), **options) -> dict:
     """Run one method over a labeled split and score it against the items' labels."""
     if method == "knn":
         split = options.pop("split", "test")
-        result = knn.classify(store, dataset, split=split, **options)
+        result = knn.classify(store, dataset, split=split, deadline=deadline, **options)
         pairs = [(t, i["label"], i["similarity"]) for t, i in zip(result["true_labels"], result["items"]) if t]
         extra = {"train_rows": result["train_rows"], "plan": result["plan"], "k": options.get("k", 10),
                  "weighting": options.get("weighting", "majority")}
@@ -89,13 +90,13 @@ def evaluate(store: Store, method: str, dataset: str, **options) -> dict:
             from service import labelsets
 
             ls, _ = labelsets.for_dataset(store, labelset, dataset)
-            result = zeroshot.classify(store, dataset, labelset, split=split, limit=None, top=1)
+            result = zeroshot.classify(store, dataset, labelset, split=split, limit=None, top=1, deadline=deadline)
             truth = _true_labels(store, dataset, [i["id"] for i in result["items"]])
             result["true_labels"] = truth
             result["queries_per_second"] = len(truth) / result["seconds"] if result["seconds"] else 0.0
             known = set(ls.labels)
         else:
-            result = tourney.classify(store, dataset, labelset, split=split, **options)
+            result = tourney.classify(store, dataset, labelset, split=split, deadline=deadline, **options)
             from service import labelsets
 
             known = set(labelsets.get(store, labelset).labels)

@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from service.budget import Deadline
 from service.errors import BadInput
 from service.itemvectors import Rows, split_rows
 from service.query import Query
@@ -39,7 +40,7 @@ def _torch():
 
 
 def topk(train: np.ndarray, queries: np.ndarray, k: int, exclude: np.ndarray | None = None,
-         block: int = BLOCK) -> tuple[np.ndarray, np.ndarray]:
+         block: int = BLOCK, deadline: Deadline = Deadline.none()) -> tuple[np.ndarray, np.ndarray]:
     """Indices [n, k] and similarities [n, k] of each query's k most similar train rows,
     ordered by (similarity desc, train index asc). exclude[i] >= 0 removes that train row
     from query i's candidates (a query that is itself a train row)."""
@@ -51,6 +52,7 @@ def topk(train: np.ndarray, queries: np.ndarray, k: int, exclude: np.ndarray | N
     torch = _torch()
     t_train = torch.from_numpy(np.ascontiguousarray(train, dtype=np.float32)) if torch else None
     for start in range(0, n, block):
+        deadline.check()
         q = np.ascontiguousarray(queries[start:start + block], dtype=np.float32)
         if torch is not None:
             s_t = torch.from_numpy(q) @ t_train.T
@@ -114,7 +116,7 @@ def vote(neighbor_labels: np.ndarray, sims: np.ndarray, n_classes: int, weightin
 
 def classify(store: Store, dataset: str, *, train_split: str = "train", k: int = 10, split: str | None = None,
              item_ids: list[str] | None = None, vectors=None, weighting: str = "majority",
-             exact: bool = True) -> dict:
+             exact: bool = True, deadline: Deadline = Deadline.none()) -> dict:
     selection = Selection.of(store.settings, split=split, item_ids=item_ids, vectors=vectors, required=True)
     k = check_k(k, store.settings)
     weighting = Weighting.parse(weighting, "weighting").value
@@ -123,9 +125,9 @@ def classify(store: Store, dataset: str, *, train_split: str = "train", k: int =
     started = time.perf_counter()
     queries = selection.rows(store, dataset, dim)
     if exact:
-        result = _exact(store, dataset, train_split, k, queries, weighting, dim)
+        result = _exact(store, dataset, train_split, k, queries, weighting, dim, deadline)
     else:
-        result = _ann(store, dataset, train_split, k, queries, weighting)
+        result = _ann(store, dataset, train_split, k, queries, weighting, deadline)
     result["seconds"] = time.perf_counter() - started
     result["queries_per_second"] = len(queries) / result["seconds"] if result["seconds"] > 0 else 0.0
     result["true_labels"] = queries.labels
@@ -139,19 +141,20 @@ def load_train(store: Store, dataset: str, train_split: str, dim: int) -> Rows:
     return train
 
 
-def _exact(store, dataset, train_split, k, queries: Rows, weighting, dim) -> dict:
+def _exact(store, dataset, train_split, k, queries: Rows, weighting, dim, deadline: Deadline) -> dict:
     train = load_train(store, dataset, train_split, dim)
     classes, train_y = np.unique(np.asarray(train.labels, dtype=object), return_inverse=True)
     position = {item_id: i for i, item_id in enumerate(train.ids)}
     exclude = np.asarray([position.get(i, -1) if i is not None else -1 for i in queries.ids], dtype=np.int64)
-    idx, sims = topk(train.vectors, queries.vectors, k, exclude if (exclude >= 0).any() else None)
+    idx, sims = topk(train.vectors, queries.vectors, k, exclude if (exclude >= 0).any() else None,
+                     deadline=deadline)
     winner, confidence, similarity = vote(train_y[idx], sims, len(classes), weighting)
     items = [{"id": queries.ids[i], "label": str(classes[winner[i]]), "confidence": float(confidence[i]),
               "similarity": float(similarity[i])} for i in range(len(queries))]
     return {"items": items, "plan": "exact", "train_rows": len(train)}
 
 
-def _ann(store, dataset, train_split, k, queries: Rows, weighting) -> dict:
+def _ann(store, dataset, train_split, k, queries: Rows, weighting, deadline: Deadline) -> dict:
     # The HNSW index covers every split, and filters are post-filters: size the fetch
     # multiplier from the share of rows outside the labeled train split (x2 for safety);
     # nearest() falls back to an exact scan when fewer than k neighbours survive.
@@ -166,6 +169,7 @@ def _ann(store, dataset, train_split, k, queries: Rows, weighting) -> dict:
     labels_seen: dict[str, int] = {}
     neighbor_labels, sims, plans = [], [], []
     for item_id, vec in zip(queries.ids, queries.vectors):
+        deadline.check()
         exclusion = Exclusion.of_ids([item_id]) if item_id is not None else Exclusion.none()
         found = nearest(store, dataset, vec, k, exclusion, voters, columns=("id", "label"), excluded=excluded + 1)
         plans.append(found.plan)

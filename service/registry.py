@@ -7,6 +7,8 @@ rows made by different encoders or models must never share a table.
 
 from __future__ import annotations
 
+import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 from service.errors import BadInput, DatasetNotFound
@@ -17,13 +19,23 @@ if TYPE_CHECKING:
     from service.store import Store
 
 
+# The index of a dataset is one of these (GET /datasets/{name} says which):
+INDEX_READY = "ready"  # every part is indexed: search uses the HNSW index
+INDEX_BUILDING = "building"  # an index build is running
+INDEX_MISSING = "missing"  # some rows are not indexed (a load in progress, or a build was killed)
+INDEX_NONE = "none"  # no index for this dimension (searched by full scan)
+INDEX_STATE_SECONDS = 2.0  # how long a read of the index state is reused (other processes may build)
+
+
 class DatasetRegistry:
     def __init__(self, store: "Store"):
         self.store = store
         self._cache: dict[str, dict[str, Any]] = {}
+        self._index_state: dict[str, tuple[float, str]] = {}
 
     def get(self, name: str, count: bool = True) -> dict[str, Any]:
-        """The registry row of a dataset (plus its live row count); DatasetNotFound if unknown."""
+        """The registry row of a dataset (plus its live row count and index state);
+        DatasetNotFound if unknown."""
         validate_name(name)
         info = self._cache.get(name)
         if info is None:
@@ -38,13 +50,19 @@ class DatasetRegistry:
         info = dict(info)
         if count:
             info["rows"] = self.count_rows(name)
+            info["index"] = self.index_state(name, int(info["dim"]))
         return info
 
     def list(self) -> list[dict[str, Any]]:
         out = []
         for info in self.store.rows(Query.named("datasets.list")):
-            info["table"] = items_table(info["name"])
+            try:
+                info["table"] = items_table(info["name"])
+            except BadInput:  # a row written before names were checked in full: not servable
+                print(f"vectrain: skipping dataset {info['name']!r}: not a valid name", file=sys.stderr)
+                continue
             info["rows"] = self.count_rows(info["name"])
+            info["index"] = self.index_state(info["name"], int(info["dim"]))
             out.append(info)
         return out
 
@@ -62,6 +80,55 @@ class DatasetRegistry:
         """Datasets above ann_index_max_dim (raw pixels) get no HNSW index: it would take far
         longer to build than the load, and full scans serve their exact kNN anyway."""
         return int(dim) <= self.store.settings.ann_index_max_dim
+
+    # -- the vector index ------------------------------------------------------------------------
+    def index_state(self, name: str, dim: int, fresh: bool = False) -> str:
+        """ready | building | missing | none, read from the engine (parts without index data,
+        pending index mutations), not from what a loader said it did: a build killed half way
+        shows as missing, and search answers by scan until it is rebuilt."""
+        if not self.has_index(dim):
+            return INDEX_NONE
+        cached = self._index_state.get(name)
+        if cached and not fresh and time.monotonic() - cached[0] < INDEX_STATE_SECONDS:
+            return cached[1]
+        where = {"db": self.store.database, "table": items_table(name)}
+        if int(self.store.scalar(Query.named("items.pending_mutations", **where))):
+            state = INDEX_BUILDING
+        else:
+            parts = self.store.rows(Query.named("items.index_parts", **where))
+            state = INDEX_MISSING if parts and int(parts[0]["unindexed"]) else INDEX_READY
+        self._index_state[name] = (time.monotonic(), state)
+        return state
+
+    def build_index(self, name: str, progress: bool = False) -> float:
+        """Build the vector index where it is missing (after a bulk load, or a killed build);
+        waits for a build already running. Returns the seconds spent; 0.0 when it was ready."""
+        info = self.get(name, count=False)
+        dim = int(info["dim"])
+        state = self.index_state(name, dim, fresh=True)
+        if state in (INDEX_READY, INDEX_NONE):
+            return 0.0
+        started = time.perf_counter()
+        store = self.store
+        where = {"db": store.database, "table": items_table(name)}
+        while int(store.scalar(Query.named("items.pending_mutations", **where))):
+            time.sleep(0.2)  # a build in progress (this process resumed it, or another runs it)
+        if self.index_state(name, dim, fresh=True) == INDEX_MISSING:
+            if progress:
+                print(f"building the vector index of {items_table(name)} ...", file=sys.stderr)
+            for statement in store.dialect.build_index(store.database, items_table(name)):
+                store.command_apart(statement)
+        self._index_state.pop(name, None)
+        return time.perf_counter() - started
+
+    def build_missing_indexes(self) -> list[str]:
+        """At start-up: rebuild every index a killed load or build left missing."""
+        rebuilt = []
+        for info in self.list():
+            if info["index"] in (INDEX_MISSING, INDEX_BUILDING):
+                self.build_index(info["name"])
+                rebuilt.append(info["name"])
+        return rebuilt
 
     def check_compatible(self, name: str, dim: int, encoder: str, model: str = "") -> dict[str, Any] | None:
         """The existing dataset's row if rows of (dim, encoder, model) may be added to it, None if
@@ -102,9 +169,11 @@ class DatasetRegistry:
         self.get(name, count=False)
         with self.store.lock:
             self._cache.pop(name, None)
+            self._index_state.pop(name, None)
             self.store.command(self.store.dialect.drop_table(self.store.database, items_table(name)))
             self.store.command(Query.named("datasets.delete", name=name))
 
     def forget(self, name: str) -> None:
-        """Drop the cached row (another process may have changed the dataset)."""
+        """Drop the cached row and index state (the dataset changed)."""
         self._cache.pop(name, None)
+        self._index_state.pop(name, None)

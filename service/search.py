@@ -60,8 +60,8 @@ def _index_pays(store: Store, dataset: str, dim: int, k: int, excluded: int) -> 
     table: then the scan is exact and costs about the same, while the index's recall deep in
     its candidate list is not exact."""
     settings = store.settings
-    if k > settings.ann_max_limit or not store.registry.has_index(dim):
-        return False
+    if k > settings.ann_max_limit or store.registry.index_state(dataset, dim) != "ready":
+        return False  # no index, or not on every part: only a scan is exact (and the plan says so)
     if excluded == 0:
         return True
     fetched = k * store.dialect.ann_settings(k, excluded, 0).get("vector_search_index_fetch_multiplier", 1)

@@ -77,6 +77,15 @@ class Store:
     def command(self, query: Query) -> Any:
         return self._run(self.client.command, query)
 
+    def command_apart(self, query: Query) -> Any:
+        """Run a long statement (an index build) on a handle of its own, so it never queues
+        behind or ahead of the service's other queries on the shared client."""
+        client = self.new_client()
+        try:
+            return self._run(client.command, query)
+        finally:
+            client.close()
+
     def insert(self, table: str, rows: list[list[Any]], column_names: list[str],
                settings: dict | None = None) -> None:
         try:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from service import labelsets
+from service.budget import Deadline
 from service.errors import BadInput
 from service.selection import Selection
 from service.store import Store
@@ -112,12 +113,14 @@ def compare(vectors: np.ndarray, label_vectors: np.ndarray, pair_dims: np.ndarra
     return np.where(sb > sa, b, a)
 
 
-def bracket(vectors: np.ndarray, label_vectors: np.ndarray, pair_dims: np.ndarray, order: np.ndarray) -> np.ndarray:
+def bracket(vectors: np.ndarray, label_vectors: np.ndarray, pair_dims: np.ndarray, order: np.ndarray,
+            check=lambda: None) -> np.ndarray:
     """Run every item's single-elimination bracket; `order` [n, C] seeds it. Returns winners."""
     alive = order.copy()
     n = len(alive)
     items = np.arange(n)
     while alive.shape[1] > 1:
+        check()
         m = alive.shape[1]
         pairs = m // 2
         a, b = alive[:, 0:2 * pairs:2], alive[:, 1:2 * pairs:2]
@@ -130,7 +133,7 @@ def bracket(vectors: np.ndarray, label_vectors: np.ndarray, pair_dims: np.ndarra
 def classify(store: Store, dataset: str, labelset: str, *, split: str | None = None,
              item_ids: list[str] | None = None, vectors=None, text=None, dims: int = 64,
              fit_split: str | None = None, seed: int = 0, min_score_quantile: float = 0.25,
-             min_margin_quantile: float = 0.25) -> dict:
+             min_margin_quantile: float = 0.25, deadline: Deadline = Deadline.none()) -> dict:
     selection = Selection.of(store.settings, split=split, item_ids=item_ids, vectors=vectors, text=text)
     ls, info = labelsets.for_dataset(store, labelset, dataset)
     dims = check_int(dims, "dims", 1, ls.dim)
@@ -147,14 +150,16 @@ def classify(store: Store, dataset: str, labelset: str, *, split: str | None = N
     population = fit.rows(store, dataset, dim)
     if not len(population):
         raise BadInput(f"Dataset {dataset!r} has no rows to fit the pair dimensions on")
+    deadline.check()
     fitted = fit_pair_dims(population.vectors, ls.vectors, dims, min_score_quantile, min_margin_quantile)
+    deadline.check()
     if selection.kind == fit.kind and selection.split == fit.split:
         targets = population
     else:
         targets = selection.rows(store, dataset, dim, lambda texts: labelsets.query_text_vectors(store, ls, info, texts))
     keys = [i if i is not None else f"#{n}" for n, i in enumerate(targets.ids)]
     order = seeding(keys, len(ls.labels), seed)
-    winners = bracket(targets.vectors, ls.vectors, fitted.dims, order)
+    winners = bracket(targets.vectors, ls.vectors, fitted.dims, order, check=deadline.check)
     zs_best, _, _, s = zero_shot(targets.vectors, ls.vectors)
     items = [{"id": targets.ids[i], "label": ls.labels[winners[i]], "score": float(s[i, winners[i]]),
               "zero_shot_label": ls.labels[zs_best[i]]} for i in range(len(targets))]

@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from service import labelsets
+from service.budget import Deadline
 from service.errors import ItemNotFound
 from service.query import Query
 from service.selection import Selection
@@ -43,7 +44,7 @@ def _item(labels, item_id, scores: np.ndarray, top: int) -> dict:
 
 def classify(store: Store, dataset: str, labelset: str, *, split: str | None = None,
              item_ids: list[str] | None = None, vectors=None, text: list[str] | str | None = None,
-             top: int = 5, limit: int | None = DEFAULT_RETURN_LIMIT) -> dict:
+             top: int = 5, limit: int | None = DEFAULT_RETURN_LIMIT, deadline: Deadline = Deadline.none()) -> dict:
     """Zero-shot labels for a dataset/split (stored), item ids, vectors or texts."""
     selection = Selection.of(store.settings, split=split, item_ids=item_ids, vectors=vectors, text=text)
     top = check_int(top, "top", 1, 1000)
@@ -68,7 +69,7 @@ def classify(store: Store, dataset: str, labelset: str, *, split: str | None = N
         items = [_item(ls.labels, i, found[i], top) for i in selection.item_ids]
         return {"items": items, "stored": 0, "seconds": time.perf_counter() - started, "plan": "sql"}
 
-    run = run_in_database(store, dataset, labelset, split=split)
+    run = run_in_database(store, dataset, labelset, split=split, deadline=deadline)
     rows = store.rows(Query.named("classify.zero_shot_read", dataset=dataset, labelset=labelset,
                                   run_at=run["run_at"], limit=limit))
     items = [_item(ls.labels, r["id"], np.asarray(r["scores"], dtype=np.float32), top) for r in rows]
@@ -77,7 +78,8 @@ def classify(store: Store, dataset: str, labelset: str, *, split: str | None = N
             "plan": "sql"}
 
 
-def run_in_database(store: Store, dataset: str, labelset: str, split: str | None = None) -> dict:
+def run_in_database(store: Store, dataset: str, labelset: str, split: str | None = None,
+                    deadline: Deadline = Deadline.none()) -> dict:
     """One INSERT ... SELECT: every row's label, score, margin and per-label scores -> zero_shot."""
     ls, info = labelsets.for_dataset(store, labelset, dataset)
     selection = Selection.of(store.settings, split=split)
@@ -88,7 +90,7 @@ def run_in_database(store: Store, dataset: str, labelset: str, split: str | None
     query = store.dialect.zero_shot_insert(store.database, items_table(dataset), dataset, labelset, ls.labels,
                                            ls.vectors, run_at, selection.filters())
     started = time.perf_counter()
-    store.command(query)
+    store.command(query.with_settings(deadline.sql_settings()))
     seconds = time.perf_counter() - started
     stored = int(store.scalar(Query.named("classify.zero_shot_count", dataset=dataset, labelset=labelset,
                                           run_at=run_at)))

@@ -2,33 +2,46 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import __version__
 from service.api import classify, datasets, sessions, sql
+from service.api.security import BodyLimit, Keys, _BodyTooLarge, authorize, public, split_keys
 from service.config import Settings, get_settings
 from service.errors import VectrainError
 from service.query import Query
 from service.store import Store
 
+log = logging.getLogger("vectrain")
+
 ROUTERS = [datasets.router, sql.router, sessions.router, classify.router]
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
-    """Build the app. Tests pass their own Store; `vectrain serve` lets the app open one."""
+def create_app(settings: Settings | None = None, store: Store | None = None, owns_store: bool = False) -> FastAPI:
+    """Build the app on a Store (tests and `vectrain serve` open one), or let the app open
+    one at start-up. The app closes the store at shutdown when it opened it or owns it."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        owned = app.state.store is None
-        if owned:
+        owned = app.state.store is None or owns_store
+        if app.state.store is None:
             app.state.store = Store(settings, owner="vectrain serve",
                                     url=f"http://{settings.host}:{settings.port}")
             app.state.store.migrate()
+        if owned:  # a load or build killed mid-way left an index missing: rebuild it, search meanwhile
+            threading.Thread(target=_rebuild_indexes, args=(app.state.store,), name="index-rebuild",
+                             daemon=True).start()
         try:
             yield
         finally:
@@ -45,9 +58,17 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             '`{"detail": "...", "code": "..."}`.'
         ),
         lifespan=lifespan,
+        dependencies=[Depends(authorize)],
+        docs_url=None,  # served below from an installed package, not a CDN
+        redoc_url=None,
     )
     app.state.store = store
     app.state.settings = settings
+    app.state.keys = Keys(settings)
+    app.add_middleware(CORSMiddleware, allow_origins=split_keys(settings.cors_origins),
+                       allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+                       allow_headers=["Authorization", "Content-Type", "If-None-Match"], max_age=600)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     @app.exception_handler(VectrainError)
     async def vectrain_error(request: Request, exc: VectrainError):
@@ -65,13 +86,61 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         detail = "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
         return JSONResponse(status_code=422, content={"detail": detail, "code": "invalid_request"})
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if isinstance(exc.__cause__, _BodyTooLarge):  # FastAPI wraps body-read errors in a 400
+            return JSONResponse(status_code=413, content={
+                "detail": f"The request body is larger than {settings.max_body_bytes // (1024 * 1024)} MB "
+                          "(VECTRAIN_MAX_BODY_BYTES).", "code": "too_large"})
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        return JSONResponse(status_code=exc.status_code, headers=getattr(exc, "headers", None),
+                            content={"detail": str(exc.detail), "code": codes.get(exc.status_code, "http_error")})
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception):
+        # A bug: log it with its trace, answer JSON without internals.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(status_code=500, content={"detail": "Internal error; the service log has the details.",
+                                                      "code": "internal_error"})
+
     @app.get("/health", tags=["service"])
+    @public
     def health(request: Request) -> dict:
+        """Liveness and configuration (public: no API key needed)."""
         store: Store = request.app.state.store
         store.scalar(Query.named("meta.ping"))
         return {"status": "ok", "version": __version__, "engine": store.target.kind,
-                "database": store.database, "dialect": store.dialect.name}
+                "database": store.database, "dialect": store.dialect.name, "auth": app.state.keys.enabled}
+
+    _mount_docs(app)
 
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+def _rebuild_indexes(store: Store) -> None:
+    try:
+        for name in store.registry.build_missing_indexes():
+            log.warning("rebuilt the vector index of dataset %s (a build had not finished)", name)
+    except Exception:  # never take the service down: search scans until the index is back
+        log.exception("rebuilding missing vector indexes failed")
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """Swagger UI from an installed package (fastapi-offline ships its assets): /docs works
+    offline, and loads nothing from a CDN."""
+    import fastapi_offline
+
+    from pathlib import Path
+
+    app.mount("/docs-static", StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"),
+              name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    @public
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="vectrain API",
+                                   swagger_js_url="/docs-static/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-static/swagger-ui.css",
+                                   swagger_favicon_url="/docs-static/favicon.png")

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
+from fastapi import Request as FastAPIRequest
 from pydantic import BaseModel, Field
 
 from service import evaluation, knn, labelsets, tourney, zeroshot
 from service.api.deps import get_store
 from service.api.models import ERRORS, Request
+from service.api.security import reads, require_write
+from service.budget import Deadline
 from service.store import Store
 from service.validation import EvalMethod, Weighting
 
@@ -100,11 +103,20 @@ class ZeroShotResponse(BaseModel):
 
 
 @router.post("/classify/zero-shot", response_model=ZeroShotResponse)
-def classify_zero_shot(body: ZeroShotRequest, store: StoreDep):
-    """Nearest label vector wins. Without split/item_ids/vectors/text the whole dataset is
-    classified in the database and stored in `zero_shot` (join it with items_<dataset> ON id)."""
+@reads
+def classify_zero_shot(body: ZeroShotRequest, store: StoreDep, request: FastAPIRequest):
+    """Nearest label vector wins. Without item_ids/vectors/text (the whole dataset or a split)
+    it runs in the database and stores the predictions in `zero_shot` (join it with
+    items_<dataset> ON id): that needs a key that may write."""
+    if body.item_ids is None and body.vectors is None and body.text is None:
+        require_write(request)
     return zeroshot.classify(store, body.dataset, body.labelset, split=body.split, item_ids=body.item_ids,
-                             vectors=body.vectors, text=body.text, top=body.top, limit=body.limit)
+                             vectors=body.vectors, text=body.text, top=body.top, limit=body.limit,
+                             deadline=_budget(store, "zero-shot"))
+
+
+def _budget(store: Store, what: str) -> Deadline:
+    return Deadline(store.settings.batch_time_budget, what)
 
 
 # -- kNN -------------------------------------------------------------------------------------
@@ -137,11 +149,12 @@ class KnnResponse(BaseModel):
 
 
 @router.post("/classify/knn", response_model=KnnResponse)
+@reads
 def classify_knn(body: KnnRequest, store: StoreDep):
     """The labeled rows of train_split vote on each query (rows with an empty label are ignored)."""
     return knn.classify(store, body.dataset, train_split=body.train_split, k=body.k, split=body.split,
                         item_ids=body.item_ids, vectors=body.vectors, weighting=body.weighting.value,
-                        exact=body.exact)
+                        exact=body.exact, deadline=_budget(store, "kNN"))
 
 
 # -- tourney ---------------------------------------------------------------------------------
@@ -170,12 +183,13 @@ class TourneyResponse(BaseModel):
 
 
 @router.post("/classify/tourney", response_model=TourneyResponse)
+@reads
 def classify_tourney(body: TourneyRequest, store: StoreDep):
     """Pairwise tourney over the label set, starting from zero-shot assignments."""
     return tourney.classify(store, body.dataset, body.labelset, split=body.split, item_ids=body.item_ids,
                             vectors=body.vectors, text=body.text, dims=body.dims, fit_split=body.fit_split,
                             seed=body.seed, min_score_quantile=body.min_score_quantile,
-                            min_margin_quantile=body.min_margin_quantile)
+                            min_margin_quantile=body.min_margin_quantile, deadline=_budget(store, "The tourney"))
 
 
 # -- evaluation ------------------------------------------------------------------------------
@@ -192,10 +206,14 @@ class EvalRequest(Request):
 
 
 @router.post("/eval/{method}", response_model=dict[str, Any])
-def evaluate(method: EvalMethod, body: EvalRequest, store: StoreDep):
+@reads
+def evaluate(method: EvalMethod, body: EvalRequest, store: StoreDep, request: FastAPIRequest):
     """Accuracy, macro/weighted F1, per-class table, confusion matrix, queries/s and accuracy
     per similarity bin, against the items' own labels."""
-    return evaluation.evaluate(store, method.value, body.dataset, **_options(method.value, body))
+    if method == EvalMethod.zero_shot:  # stores its predictions in zero_shot
+        require_write(request)
+    return evaluation.evaluate(store, method.value, body.dataset, deadline=_budget(store, f"Evaluating {method.value}"),
+                               **_options(method.value, body))
 
 
 def _options(method: str, body: EvalRequest) -> dict:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from service.api.deps import get_store, read_upload
 from service.api.models import ERRORS, Request
+from service.api.security import reads
 from service.images import open_image
 from service.search import search
 from service.store import Store
@@ -27,6 +28,8 @@ class DatasetInfo(BaseModel):
     rows: int
     table: str
     created: str
+    index: str = Field(description="The vector index: ready, building, missing (search scans until it is "
+                                   "rebuilt) or none (no index at this dimension)")
 
 
 class SearchRequest(Request):
@@ -67,6 +70,7 @@ def get_dataset(name: str, store: StoreDep):
 
 
 @router.post("/datasets/{name}/search", response_model=SearchResponse)
+@reads
 def search_dataset(name: str, body: SearchRequest, store: StoreDep):
     """Nearest items, best first. Give exactly one of item_id, vector or text. Returns exactly k
     items whenever k non-excluded items exist."""
@@ -76,6 +80,7 @@ def search_dataset(name: str, body: SearchRequest, store: StoreDep):
 
 
 @router.post("/datasets/{name}/search/image", response_model=SearchResponse)
+@reads
 def search_dataset_by_image(
     name: str,
     store: StoreDep,

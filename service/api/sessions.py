@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from service import sessions as svc
 from service.api.deps import get_store
 from service.api.models import ERRORS, Request
+from service.api.security import reads
 from service.store import Store
 from service.validation import Strategy, TrainMode
 
@@ -203,6 +204,7 @@ def get_session(session_id: str, store: StoreDep):
 
 
 @router.post("/sessions/{session_id}/next", response_model=NextBatch)
+@reads
 def next_batch(session_id: str, store: StoreDep, body: NextRequest | None = None):
     """k items not yet labeled in this session. `mixed` (default) returns likely positives and
     the items nearest the decision threshold; `top` is the seeds' query; `random` a baseline."""

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from service.api.deps import get_store
 from service.api.models import ERRORS, Request
+from service.api.security import reads
 from service.errors import BadInput, Forbidden, TimeBudgetExceeded, engine_code
 from service.store import Store
 
@@ -59,6 +60,7 @@ def readonly_query(store: Store, sql: str, max_rows: int | None = None, max_seco
 
 
 @router.post("/sql", response_model=SQLResponse)
+@reads
 def run_sql(body: SQLRequest, store: Annotated[Store, Depends(get_store)]):
     """Run read-only SQL against vectrain's database. Writes get 403 and change nothing."""
     cap = store.settings.sql_max_result_rows

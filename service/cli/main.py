@@ -24,19 +24,57 @@ def main(ctx: click.Context, url: str | None, as_json: bool) -> None:
 
 @main.command()
 @click.option("--host", default=None, help="Interface to bind (default VECTRAIN_HOST, 127.0.0.1)")
-@click.option("--port", default=None, type=int, help="Port (default VECTRAIN_PORT, 8000)")
+@click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port (default VECTRAIN_PORT, 8000)")
+@click.option("--insecure", is_flag=True,
+              help="Serve on a non-loopback address without API keys (anyone who can reach it may write)")
 @click.pass_obj
 @handle_errors
-def serve(obj: Context, host: str | None, port: int | None) -> None:
-    """Run the REST API (one process: chDB allows one process per data path)."""
+def serve(obj: Context, host: str | None, port: int | None, insecure: bool) -> None:
+    """Run the REST API and the web page (one process: chDB allows one process per data path)."""
     import uvicorn
 
     from service.api.app import create_app
+    from service.api.security import Keys
+    from service.store import Store
 
     settings = obj.settings.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v})
-    app = create_app(settings)  # the app opens the database itself, as "vectrain serve"
-    click.echo(f"vectrain API on http://{settings.host}:{settings.port} (docs at /docs)", err=True)
+    if not is_loopback(settings.host) and not Keys(settings).enabled and not insecure:
+        raise click.ClickException(
+            f"Refusing to serve on {settings.host} without API keys: anyone who can reach it could read and "
+            "change your data. Set VECTRAIN_API_KEYS (and VECTRAIN_READ_API_KEYS), or pass --insecure.")
+    url = f"http://{settings.host}:{settings.port}"
+    port_free_or_fail(settings.host, settings.port)
+    # Opened here, not in the app's startup, so a held or unusable path is one line, not a trace.
+    store = Store(settings, owner="vectrain serve", url=url)
+    store.migrate()
+    app = create_app(settings, store, owns_store=True)
+    click.echo(f"vectrain on {url} (web page at /, API docs at /docs)", err=True)
     uvicorn.run(app, host=settings.host, port=settings.port, workers=1, log_level="info")
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host in ("localhost", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def port_free_or_fail(host: str, port: int) -> None:
+    """One line when the port is taken, before the database is opened."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise click.ClickException(f"Cannot listen on {host}:{port}: {exc.strerror or exc}. "
+                                       "Is another vectrain serve running? Use --port.") from None
 
 
 @main.command()

@@ -21,3 +21,12 @@ SELECT count() FROM {db:Identifier}.{items:Identifier} WHERE id IN {ids:Array(St
 
 -- name: count_not_in
 SELECT count() FROM {db:Identifier}.{items:Identifier} WHERE id NOT IN {ids:Array(String)}
+
+-- name: index_parts
+-- The truth about a table's vector index: parts with rows but no index data are unindexed.
+SELECT countIf(rows > 0 AND secondary_indices_compressed_bytes = 0) AS unindexed, count() AS parts
+FROM system.parts
+WHERE database = {db:String} AND table = {table:String} AND active
+
+-- name: pending_mutations
+SELECT count() FROM system.mutations WHERE database = {db:String} AND table = {table:String} AND is_done = 0
