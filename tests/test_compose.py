@@ -27,6 +27,8 @@ def test_compose_services_ports_and_environment():
     assert (target.kind, target.host, target.port, target.database) == ("http", "clickhouse", 8123, "vectrain")
     assert target.username == ch["environment"]["CLICKHOUSE_USER"]
     assert target.password == ch["environment"]["CLICKHOUSE_PASSWORD"]
+    # serving on 0.0.0.0 needs keys: compose must refuse to start without one (no default key)
+    assert svc["environment"]["VECTRAIN_API_KEYS"].startswith("${VECTRAIN_API_KEYS:?")
 
 
 def test_dockerfile_serves_on_all_interfaces():
