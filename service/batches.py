@@ -5,11 +5,18 @@
     mixed     half top, half boundary (top alone returns almost only positives)
     random    a uniform sample of the unlabeled rows (a baseline)
 
-Every strategy skips the session's labeled items in the database and returns exactly k items
-whenever k unlabeled items remain.
+Every strategy skips the session's labeled items in the database (a NOT IN subquery on the
+labels table, so no id list travels) and returns exactly k items whenever k unlabeled items
+remain. Round trips: top is one query (two if the index's candidates run short and the exact
+scan answers); on large tables boundary and mixed rank one pool of the index's nearest
+candidates (one query), on small ones an exact scan finds the boundary; random reads k rows at
+random (part, offset) positions, so it touches k granules instead of sorting the table.
 """
 
 from __future__ import annotations
+
+import math
+import zlib
 
 import numpy as np
 
@@ -17,6 +24,8 @@ from service.search import nearest
 from service.store import Store
 from service.validation import Strategy
 from service.vectorsql import Exclusion, items_table
+
+RANDOM_ROUNDS = 4  # rejection-sampling rounds before random falls back to a sorted scan
 
 
 def choose(store: Store, dataset: str, session_id: str, round_: dict, labeled: int, k: int,
@@ -40,31 +49,41 @@ class _Picker:
         self.table = items_table(dataset)
         self.exclusion = Exclusion.session(session_id, labeled)
 
+    @property
+    def large(self) -> bool:
+        return self.store.registry.count_rows(self.dataset) > self.store.settings.session_exact_boundary_rows
+
     def top(self, k: int) -> list[dict]:
         found = nearest(self.store, self.dataset, self.w, k, self.exclusion, columns=("id", "url"))
         # cosine to w/|w| -> the classifier's score dot(w, v) + b (items are unit vectors)
         return [{"id": r["id"], "url": r["url"], "score": self.norm * r["score"] + self.b} for r in found.items]
 
-    def boundary(self, k: int) -> list[dict]:
+    def _pool(self, k: int) -> list[dict]:
+        """The index's nearest unlabeled candidates: the region a top-k user sees, where a large
+        table's boundary is looked for (a full scan per batch would cost a second per 1M rows)."""
         settings = self.store.settings
-        if self.store.registry.count_rows(self.dataset) > settings.session_exact_boundary_rows:
-            # A full scan per batch is too slow at this size: rank the index's nearest
-            # candidates by distance to the threshold instead (the region a top-k user sees).
-            pool = self.top(max(k, min(settings.session_boundary_pool, settings.ann_max_limit)))
+        return self.top(min(max(k, settings.session_boundary_pool), settings.search_max_k))
+
+    def _by_boundary(self, items: list[dict]) -> list[dict]:
+        return sorted(items, key=lambda i: (abs(i["score"] - self.t), i["id"]))
+
+    def boundary(self, k: int) -> list[dict]:
+        if self.large:
+            pool = self._pool(k)
             if len(pool) >= k:
-                return sorted(pool, key=lambda i: abs(i["score"] - self.t))[:k]
+                return self._by_boundary(pool)[:k]
         query = self.store.dialect.boundary_batch(self.store.database, self.table, self.w, self.b, self.t, k,
                                                   [self.exclusion])
         return self._items(self.store.rows(query))
 
-    def random(self, k: int) -> list[dict]:
-        # Reproducible: the order depends on the session and how many labels it has.
-        query = self.store.dialect.random_batch(self.store.database, self.table, self.w, self.b, k,
-                                                f"{self.session_id}:{self.labeled}", [self.exclusion])
-        return self._items(self.store.rows(query))
-
     def mixed(self, k: int) -> list[dict]:
         n_top = (k + 1) // 2
+        if self.large:  # one query: the pool's best half, then the pool nearest the threshold
+            pool = self._pool(k)
+            if len(pool) >= k or len(pool) < self.store.settings.session_boundary_pool:
+                top = pool[:n_top]
+                taken = {i["id"] for i in top}
+                return top + [i for i in self._by_boundary(pool[n_top:]) if i["id"] not in taken][: k - len(top)]
         top = self.top(n_top)
         taken = {i["id"] for i in top}
         rest = [i for i in self.boundary(k) if i["id"] not in taken][: k - len(top)]
@@ -73,6 +92,44 @@ class _Picker:
             more = [i for i in self.top(min(k * 2, self.store.settings.search_max_k)) if i["id"] not in taken]
             items += [i for i in more if i["id"] not in {x["id"] for x in rest}][: k - len(items)]
         return items
+
+    def random(self, k: int) -> list[dict]:
+        """A uniform sample of the unlabeled rows: uniform (part, offset) positions over the
+        table, labeled rows rejected in the query. Reproducible: seeded by the session and its
+        label count."""
+        registry = self.store.registry
+        seed = zlib.crc32(f"{self.session_id}:{self.labeled}".encode())
+        rng = np.random.default_rng(seed)
+        chosen: list[dict] = []
+        seen: set[int] = set()
+        for attempt in range(RANDOM_ROUNDS):
+            parts = registry.parts(self.dataset) if attempt == 0 else registry.parts(self.dataset, fresh=True)
+            total = sum(rows for _, rows in parts)
+            unlabeled = total - self.labeled
+            if unlabeled <= 0 or total == 0:
+                break
+            need = k - len(chosen)
+            # enough draws that `need` survive the labeled share, with a margin
+            draws = min(total, math.ceil(need * total / unlabeled * 1.3) + 8)
+            positions = [int(p) for p in rng.choice(total, size=draws, replace=False) if int(p) not in seen]
+            seen.update(positions)
+            starts = np.cumsum([0] + [rows for _, rows in parts])
+            picks = []
+            for p in positions:
+                i = int(np.searchsorted(starts, p, side="right")) - 1
+                picks.append((parts[i][0], p - int(starts[i])))
+            order = {pick: n for n, pick in enumerate(picks)}
+            rows = self.store.rows(self.store.dialect.rows_at(self.store.database, self.table, self.w, self.b,
+                                                              picks, [self.exclusion]))
+            rows.sort(key=lambda r: order.get((r["part"], int(r["offset"])), len(order)))
+            known = {i["id"] for i in chosen}
+            chosen += [r for r in self._items(rows) if r["id"] not in known][:need]
+            if len(chosen) >= k:
+                return chosen[:k]
+        # Nearly everything is labeled (or the parts kept moving): the exact sorted scan answers.
+        query = self.store.dialect.random_batch(self.store.database, self.table, self.w, self.b, k,
+                                                f"{self.session_id}:{self.labeled}", [self.exclusion])
+        return self._items(self.store.rows(query))
 
     @staticmethod
     def _items(rows) -> list[dict]:

@@ -24,14 +24,27 @@ INDEX_READY = "ready"  # every part is indexed: search uses the HNSW index
 INDEX_BUILDING = "building"  # an index build is running
 INDEX_MISSING = "missing"  # some rows are not indexed (a load in progress, or a build was killed)
 INDEX_NONE = "none"  # no index for this dimension (searched by full scan)
-INDEX_STATE_SECONDS = 2.0  # how long a read of the index state is reused (other processes may build)
+# How long a read of a table's row count, parts and index state is reused on a ClickHouse server,
+# where other processes may write. On chDB this process is the only writer (one process per
+# path), so they are reused until this process changes the table.
+SERVER_CACHE_SECONDS = 2.0
 
 
 class DatasetRegistry:
     def __init__(self, store: "Store"):
         self.store = store
         self._cache: dict[str, dict[str, Any]] = {}
-        self._index_state: dict[str, tuple[float, str]] = {}
+        self._facts: dict[tuple[str, str], tuple[float, Any]] = {}  # (dataset, what) -> (read at, value)
+        self._ttl = float("inf") if store.target.kind == "chdb" else SERVER_CACHE_SECONDS
+
+    def _fact(self, name: str, what: str, read, fresh: bool = False):
+        """A fact about a dataset's table (rows, parts, index state), cached as said above."""
+        cached = self._facts.get((name, what))
+        if cached and not fresh and time.monotonic() - cached[0] < self._ttl:
+            return cached[1]
+        value = read()
+        self._facts[(name, what)] = (time.monotonic(), value)
+        return value
 
     def get(self, name: str, count: bool = True) -> dict[str, Any]:
         """The registry row of a dataset (plus its live row count and index state);
@@ -73,8 +86,14 @@ class DatasetRegistry:
             return False
         return True
 
-    def count_rows(self, name: str) -> int:
-        return int(self.store.scalar(Query.named("items.count", db=self.store.database, items=items_table(name))))
+    def count_rows(self, name: str, fresh: bool = False) -> int:
+        return self._fact(name, "rows", lambda: int(self.store.scalar(
+            Query.named("items.count", db=self.store.database, items=items_table(name)))), fresh)
+
+    def parts(self, name: str, fresh: bool = False) -> list[tuple[str, int]]:
+        """(part name, rows) of the table's active parts (background merges rename them)."""
+        return self._fact(name, "parts", lambda: [(r["name"], int(r["rows"])) for r in self.store.rows(
+            Query.named("items.parts", db=self.store.database, table=items_table(name)))], fresh)
 
     def has_index(self, dim: int) -> bool:
         """Datasets above ann_index_max_dim (raw pixels) get no HNSW index: it would take far
@@ -88,16 +107,17 @@ class DatasetRegistry:
         shows as missing, and search answers by scan until it is rebuilt."""
         if not self.has_index(dim):
             return INDEX_NONE
-        cached = self._index_state.get(name)
-        if cached and not fresh and time.monotonic() - cached[0] < INDEX_STATE_SECONDS:
-            return cached[1]
         where = {"db": self.store.database, "table": items_table(name)}
-        if int(self.store.scalar(Query.named("items.pending_mutations", **where))):
-            state = INDEX_BUILDING
-        else:
+
+        def read() -> str:
+            if int(self.store.scalar(Query.named("items.pending_mutations", **where))):
+                return INDEX_BUILDING
             parts = self.store.rows(Query.named("items.index_parts", **where))
-            state = INDEX_MISSING if parts and int(parts[0]["unindexed"]) else INDEX_READY
-        self._index_state[name] = (time.monotonic(), state)
+            return INDEX_MISSING if parts and int(parts[0]["unindexed"]) else INDEX_READY
+
+        state = self._fact(name, "index", read, fresh)
+        if state == INDEX_BUILDING:  # a build ends without this process writing: look again next time
+            self._facts.pop((name, "index"), None)
         return state
 
     def build_index(self, name: str, progress: bool = False) -> float:
@@ -118,7 +138,7 @@ class DatasetRegistry:
                 print(f"building the vector index of {items_table(name)} ...", file=sys.stderr)
             for statement in store.dialect.build_index(store.database, items_table(name)):
                 store.command_apart(statement)
-        self._index_state.pop(name, None)
+        self.forget(name)
         return time.perf_counter() - started
 
     def build_missing_indexes(self) -> list[str]:
@@ -168,12 +188,12 @@ class DatasetRegistry:
     def drop(self, name: str) -> None:
         self.get(name, count=False)
         with self.store.lock:
-            self._cache.pop(name, None)
-            self._index_state.pop(name, None)
+            self.forget(name)
             self.store.command(self.store.dialect.drop_table(self.store.database, items_table(name)))
             self.store.command(Query.named("datasets.delete", name=name))
 
     def forget(self, name: str) -> None:
-        """Drop the cached row and index state (the dataset changed)."""
+        """Drop what is cached about a dataset (this process changed it)."""
         self._cache.pop(name, None)
-        self._index_state.pop(name, None)
+        for key in [k for k in self._facts if k[0] == name]:
+            self._facts.pop(key, None)

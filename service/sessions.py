@@ -9,8 +9,11 @@ Next batches are chosen by service.batches; this module owns the state.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
+import weakref
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -151,6 +154,74 @@ def label_free_threshold(store: Store, dataset: str, weights, bias: float) -> fl
     return training.otsu_threshold(values, counts) + float(bias)
 
 
+# -- the state a next batch needs ----------------------------------------------------------------
+@dataclass(frozen=True)
+class State:
+    id: str
+    dataset: str
+    round: dict  # the latest round, with its weights
+    labeled: int
+
+
+class _StateCache:
+    """Each session's latest round and label count, kept by the process that writes them.
+
+    On chDB this process is the only writer (one process per path), so a state is updated in
+    place by train, label and unlabel, and a next batch costs one round trip: its batch query.
+    On a ClickHouse server other replicas may write, so the state is read in one query each time.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._by_store: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._label_locks: dict[str, threading.Lock] = {}
+
+    def get(self, store: Store, session_id: str) -> State:
+        cache = self._for(store)
+        if cache is not None and session_id in cache:
+            return cache[session_id]
+        rows = store.rows(Query.named("sessions.state", session_id=session_id)) \
+            if isinstance(session_id, str) and 1 <= len(session_id) <= 64 else []
+        if not rows:
+            session_row(store, session_id)  # raises SessionNotFound with its message
+            raise RoundNotFound(f"Session {session_id!r} has no rounds", session=session_id)
+        r = rows[0]
+        state = State(r["id"], r["dataset"], {**_round_summary(r), "weights": np.asarray(r["weights"], np.float32)},
+                      int(r["labeled"]))
+        if cache is not None:
+            with self._lock:
+                cache[session_id] = state
+        return state
+
+    def set_labeled(self, store: Store, session_id: str, labeled: int) -> None:
+        cache = self._for(store)
+        if cache is not None and session_id in cache:
+            with self._lock:
+                cache[session_id] = replace(cache[session_id], labeled=labeled)
+
+    def set_round(self, store: Store, session_id: str, round_: dict) -> None:
+        """A newer round replaces the cached one (concurrent trainings may finish out of order)."""
+        cache = self._for(store)
+        if cache is not None and session_id in cache:
+            with self._lock:
+                if round_["round"] >= cache[session_id].round["round"]:
+                    cache[session_id] = replace(cache[session_id], round=round_)
+
+    def label_lock(self, session_id: str) -> threading.Lock:
+        """Label writes of one session, serialized in this process so the count kept is the last one."""
+        with self._lock:
+            return self._label_locks.setdefault(session_id, threading.Lock())
+
+    def _for(self, store: Store) -> dict | None:
+        if store.target.kind != "chdb":
+            return None
+        with self._lock:
+            return self._by_store.setdefault(store, {})
+
+
+STATES = _StateCache()
+
+
 # -- next batch --------------------------------------------------------------------------------
 def next_batch(store: Store, session_id: str, k: int = 10, strategy: str = "mixed") -> dict[str, Any]:
     """k unlabeled items chosen by `strategy`; exactly k whenever k unlabeled items remain."""
@@ -158,11 +229,9 @@ def next_batch(store: Store, session_id: str, k: int = 10, strategy: str = "mixe
 
     k = check_k(k, store.settings)
     strategy = Strategy.parse(strategy, "strategy")
-    s = session_row(store, session_id)
-    r = latest_round(store, s["id"])
-    labeled = label_counts(store, s["id"])["labeled"]
-    items = choose(store, s["dataset"], s["id"], r, labeled, k, strategy)
-    return {"items": items, "strategy": strategy.value, "round": r["round"]}
+    state = STATES.get(store, session_id)
+    items = choose(store, state.dataset, state.id, state.round, state.labeled, k, strategy)
+    return {"items": items, "strategy": strategy.value, "round": state.round["round"]}
 
 
 # -- labels ------------------------------------------------------------------------------------
@@ -182,9 +251,12 @@ def add_labels(store: Store, session_id: str, labels: list[dict]) -> dict[str, A
     _require_items(store, s["dataset"], ids, "labels")
     version = time.time_ns()
     # One INSERT: a block this size is written atomically, and it is on disk when insert returns.
-    store.insert("labels", [[s["id"], i, sc, version] for i, sc in zip(ids, scores)],
-                 column_names=["session_id", "item_id", "score", "version"])
-    return {"stored": len(ids), "labels": label_counts(store, s["id"])}
+    with STATES.label_lock(s["id"]):
+        store.insert("labels", [[s["id"], i, sc, version] for i, sc in zip(ids, scores)],
+                     column_names=["session_id", "item_id", "score", "version"])
+        counts = label_counts(store, s["id"])
+        STATES.set_labeled(store, s["id"], counts["labeled"])
+    return {"stored": len(ids), "labels": counts}
 
 
 def _require_items(store: Store, dataset: str, ids: list[str], what: str) -> None:
@@ -205,9 +277,12 @@ def remove_labels(store: Store, session_id: str, item_ids: list[str]) -> dict[st
         raise NotFound(f"{len(missing)} item(s) are not labeled in session {s['id']!r}, e.g. {missing[:5]}; "
                        "nothing was removed", session=s["id"], items=missing[:5])
     version = time.time_ns()
-    store.insert("labels", [[s["id"], i, labeled[i], version, 1] for i in ids],
-                 column_names=["session_id", "item_id", "score", "version", "removed"])
-    return {"removed": len(ids), "labels": label_counts(store, s["id"])}
+    with STATES.label_lock(s["id"]):
+        store.insert("labels", [[s["id"], i, labeled[i], version, 1] for i in ids],
+                     column_names=["session_id", "item_id", "score", "version", "removed"])
+        counts = label_counts(store, s["id"])
+        STATES.set_labeled(store, s["id"], counts["labeled"])
+    return {"removed": len(ids), "labels": counts}
 
 
 def get_labels(store: Store, session_id: str) -> list[dict]:
@@ -238,6 +313,7 @@ def train_round(store: Store, session_id: str, mode: str = "auto") -> dict[str, 
     while not claims.claim(store, "round", f"{s['id']}:{round_no}", claimant):
         round_no += 1
     _insert_round(store, s["id"], round_no, mode, model.weights, model.bias, model.threshold, model.metrics)
+    STATES.set_round(store, s["id"], get_round(store, s["id"], round_no))
     return {"round": round_no, "mode": mode, "bias": model.bias, "threshold": model.threshold,
             "metrics": model.metrics}
 

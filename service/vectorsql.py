@@ -234,6 +234,19 @@ class Dialect:
         return self._scored_batch(db, table, weights, bias, k, filters, "sipHash64(id, {salt:String}) ASC",
                                   salt=str(salt))
 
+    def rows_at(self, db: str, table: str, weights, bias: float, picks: Sequence[tuple[str, int]],
+                filters: Sequence[Filter | None] = ()) -> Query:
+        """The rows at these (part, offset) positions that pass `filters`, scored: reads only
+        the granules that hold them (a uniform random sample without a full sort)."""
+        where, params = _where(filters)
+        picked = "(_part, _part_offset) IN {picks:Array(Tuple(String, UInt64))}"
+        where = f"{where} AND {picked}" if where else f"\nWHERE {picked}"
+        return Query(
+            f"SELECT id, url, _part AS part, _part_offset AS offset, {self._logit()} AS score\n"
+            f"FROM {_table(db, table)}{where}",
+            {"w": _floats(weights), "b": float(bias), "picks": [(str(p), int(o)) for p, o in picks], **params},
+            self.exact_settings(), name="rows_at")
+
     def _scored_batch(self, db, table, weights, bias, k, filters, order_by: str, **extra) -> Query:
         k = _positive_int(k, "k")
         where, params = _where(filters)

@@ -289,3 +289,39 @@ def test_prompt_session_uses_the_datasets_text_encoder(api, store, tiny_clip):
     w = api.get(f"/sessions/{s['id']}/weights").json()["weights"]
     np.testing.assert_allclose(w, enc.encode_texts(["dogs in the snow"])[0], atol=1e-5)
     assert len(api.post(f"/sessions/{s['id']}/next", json={"k": 5}).json()["items"]) == 5
+
+
+def test_random_is_a_uniform_sample_of_unlabeled_rows_across_parts(api, store, make_dataset):
+    """random reads rows at random (part, offset) positions: every part, never a labeled row,
+    exactly k, and close to uniform; with nearly everything labeled the sorted scan answers."""
+    from loaders.writer import DatasetWriter
+
+    vectors, _, ids = make_dataset(n=300)
+    writer = DatasetWriter(store, "toy", 16, "features", progress=False)  # a second part
+    more = [f"more-{i:03d}" for i in range(300)]
+    writer.write(ids=more, vectors=vectors[::-1].copy())
+    writer.finish(build_index=False)
+    assert len(store.registry.parts("toy", fresh=True)) >= 2
+    s = _session(api, vector=vectors[0].tolist())
+    labeled = set(ids[:150])
+    assert _label(api, s["id"], [(i, -1.0) for i in labeled]).status_code == 200
+    counts: dict[str, int] = {}
+    for n in range(40):
+        got = [i["id"] for i in api.post(f"/sessions/{s['id']}/next", json={"k": 20, "strategy": "random"}).json()["items"]]
+        assert len(got) == 20 == len(set(got)) and not set(got) & labeled
+        for i in got:  # noqa: B007
+            counts[i] = counts.get(i, 0) + 1
+        # the same state gives the same sample (reproducible); a new label draws a new one
+        again = [i["id"] for i in api.post(f"/sessions/{s['id']}/next", json={"k": 20, "strategy": "random"}).json()["items"]]
+        assert again == got
+        fresh = next(i for i in ids[150:] if i not in labeled and i not in got)
+        assert _label(api, s["id"], [(fresh, 1.0)]).status_code == 200
+        labeled.add(fresh)
+    drawn_more = sum(c for i, c in counts.items() if i.startswith("more-"))
+    # 300 of the 450 unlabeled rows are in the second part: about 2/3 of 800 draws
+    assert 0.55 < drawn_more / 800 < 0.78, drawn_more
+    assert len(counts) > 300  # spread over the table, not a fixed subset
+    everything = [i for i in ids + more if i not in labeled][:-5]
+    assert _label(api, s["id"], [(i, 1.0) for i in everything]).status_code == 200
+    got = [i["id"] for i in api.post(f"/sessions/{s['id']}/next", json={"k": 10, "strategy": "random"}).json()["items"]]
+    assert len(got) == 5 and not set(got) & (labeled | set(everything))

@@ -30,3 +30,10 @@ WHERE database = {db:String} AND table = {table:String} AND active
 
 -- name: pending_mutations
 SELECT count() FROM system.mutations WHERE database = {db:String} AND table = {table:String} AND is_done = 0
+
+-- name: parts
+-- Active parts and their rows, for uniform random sampling by (_part, _part_offset).
+SELECT name, rows
+FROM system.parts
+WHERE database = {db:String} AND table = {table:String} AND active AND rows > 0
+ORDER BY name

@@ -85,3 +85,13 @@ FROM predictions FINAL
 WHERE session_id = {session_id:String}
 GROUP BY round
 ORDER BY round
+
+-- name: state
+-- What a next batch needs, in one round trip: the session, its latest round and its label count.
+SELECT s.id AS id, s.dataset AS dataset, s.name AS name, r.round AS round, r.mode AS mode, r.weights AS weights,
+       r.bias AS bias, r.threshold AS threshold, r.metrics AS metrics, r.created AS created,
+       (SELECT count() FROM labels FINAL WHERE session_id = {session_id:String} AND removed = 0) AS labeled
+FROM (SELECT id, dataset, name FROM sessions FINAL WHERE id = {session_id:String} AND deleted = 0) AS s
+INNER JOIN (SELECT session_id, round, mode, weights, bias, threshold, metrics, created
+            FROM rounds FINAL WHERE session_id = {session_id:String} ORDER BY round DESC LIMIT 1) AS r
+ON r.session_id = s.id
