@@ -28,7 +28,7 @@ from service.config import Settings
 from service.itemvectors import split_rows
 from service.search import nearest
 from service.store import Store
-from service.zeroshot import run_in_database
+from service.zeroshot import run_stored
 
 K = 10
 
@@ -118,7 +118,7 @@ def bench_zero_shot(store: Store, n: int, n_labels: int) -> dict:
     c = centers()
     lv = c[np.random.default_rng(0).choice(len(c), n_labels, replace=False)]
     labelsets.create(store, "hundred", [f"l{i:03d}" for i in range(n_labels)], vectors=lv, dataset="zs")
-    run = run_in_database(store, "zs", "hundred")
+    run = run_stored(store, "zs", "hundred")
     print(f"zero-shot {run['stored']} rows x {n_labels} labels in {run['seconds']:.1f} s", flush=True)
     got = dict(store.client.query(
         "SELECT id, label FROM zero_shot FINAL WHERE dataset = 'zs' AND id IN {ids:Array(String)}",

@@ -12,7 +12,7 @@ structured error code. The dataset registry is `store.registry` (service.registr
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Iterator
 
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
@@ -73,6 +73,16 @@ class Store:
 
     def query_arrow(self, query: Query) -> pa.Table:
         return self._run(self.client.query_arrow, query)
+
+    def arrow_blocks(self, query: Query, block_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """The result as Arrow record batches of about block_rows rows: batch work over a whole
+        table in bounded memory."""
+        query = query.with_settings(max_block_size=block_rows)
+        try:
+            with self._run(self.client.query_arrow_stream, query) as stream:
+                yield from stream
+        except ClickHouseError as exc:
+            raise from_engine(exc, query.name or "a statement") from exc
 
     def command(self, query: Query) -> Any:
         return self._run(self.client.command, query)

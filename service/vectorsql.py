@@ -325,46 +325,6 @@ class Dialect:
         return f"SELECT count() FROM {validate_name(db, 'database')}.{validate_name(table, 'table')} " \
                f"WHERE {function}(vector) > 0"
 
-    # -- zero-shot ---------------------------------------------------------------------------
-    def zero_shot_select(self, db: str, table: str, label_names: Sequence[str], label_vectors,
-                         filters: Sequence[Filter | None] = ()) -> Query:
-        """Per row: cosine similarity to each label vector (unit rows), the argmax (first on ties,
-        like numpy) and the top-1 minus top-2 margin.
-
-        One dotProduct per label against a constant element of the bound array: a lambda
-        (arrayMap(l -> dotProduct(vector, l), lv)) would copy every row's vector once per label.
-        Rows are unit norm, so the dot product is the cosine similarity.
-        """
-        n = _positive_int(len(label_names), "number of labels")
-        vectors = np.asarray(label_vectors, dtype=np.float32)
-        if vectors.ndim != 2 or len(vectors) != n:
-            raise BadInput(f"{len(vectors)} label vectors for {n} labels")
-        dots = ", ".join(f"dotProduct(vector, lv[{i}])" for i in range(1, n + 1))
-        where, params = _where(filters, indent="    ")
-        return Query(
-            "WITH {ln:Array(String)} AS ln\n"
-            "SELECT id, s AS scores, indexOf(s, arrayMax(s)) AS best, ln[best] AS label, s[best] AS score,\n"
-            "       if(length(s) > 1, arrayReverseSort(s)[1] - arrayReverseSort(s)[2], 0) AS margin\n"
-            "FROM (\n"
-            "    WITH {lv:Array(Array(Float32))} AS lv\n"
-            f"    SELECT id, CAST([{dots}] AS Array(Float32)) AS s\n"
-            f"    FROM {_table(db, table)}{where}\n"
-            ")",
-            {"ln": list(label_names), "lv": vectors.tolist(), **params}, name="zero_shot_select")
-
-    def zero_shot_insert(self, db: str, table: str, dataset: str, labelset: str, label_names: Sequence[str],
-                         label_vectors, run_at, filters: Sequence[Filter | None] = ()) -> Query:
-        """Store the zero-shot predictions of every row passing `filters` in `zero_shot`, in the
-        database: one INSERT ... SELECT; nothing travels to the client but the label vectors."""
-        select = self.zero_shot_select(db, table, label_names, label_vectors, filters)
-        return Query(
-            f"INSERT INTO {quote(validate_name(db, 'database'))}.zero_shot "
-            "(dataset, labelset, id, label, score, margin, scores, run_at)\n"
-            "SELECT {dataset:String}, {labelset:String}, id, label, score, margin, scores, {run_at:DateTime64(3)}\n"
-            f"FROM (\n{select.sql}\n)",
-            {**select.parameters, "dataset": dataset, "labelset": labelset, "run_at": run_at},
-            name="zero_shot_insert")
-
     # -- plans -------------------------------------------------------------------------------
     def explain_indexes(self, query: Query) -> Query:
         """EXPLAIN indexes = 1 of a built query (to check the vector index serves it)."""

@@ -77,6 +77,16 @@ def test_zero_shot_matches_numpy_and_paths_agree(api, store, make_dataset):
     q = store.client.query("SELECT count() FROM zero_shot AS z FINAL JOIN items_toy AS i ON z.id = i.id "
                            "WHERE z.label = i.label").result_rows[0][0]
     assert q == sum(want[ids[i]] == f"c{labels[i]}" for i in range(400))
+    # compact rows by default (label, score, margin, top few); every label's similarity when asked
+    assert store.client.query("SELECT max(length(scores)), min(length(top_labels)) FROM zero_shot "
+                              "WHERE labelset = 'four'").result_rows[0] == (0, 4)
+    r = api.post("/classify/zero-shot", json={"dataset": "toy", "labelset": "four", "split": "test", "scores": True})
+    run_at = r.json()["run_at"].replace("T", " ")
+    stored = store.client.query("SELECT id, scores FROM zero_shot WHERE labelset = 'four' AND run_at = {t:String}",
+                                parameters={"t": run_at}).result_rows
+    assert len(stored) == 80
+    for item_id, scores in stored[:5]:
+        np.testing.assert_allclose(scores, s[ids.index(item_id)], atol=1e-5)
     # split, item_ids and vectors paths agree with the whole-dataset run
     r = api.post("/classify/zero-shot", json={"dataset": "toy", "labelset": "four", "split": "test"})
     assert r.json()["stored"] == 80 and all(it["label"] == want[it["id"]] for it in r.json()["items"])

@@ -82,6 +82,8 @@ class ZeroShotRequest(LabelSetQuery):
     limit: int | None = Field(zeroshot.DEFAULT_RETURN_LIMIT, ge=0,
                               description="At most this many items in the response (split and whole-dataset "
                                           "runs are all stored in table zero_shot)")
+    scores: bool = Field(False, description="Also store every row's similarity to every label (zero_shot.scores); "
+                                            "by default rows keep the label, score, margin and top 5")
 
 
 class ZeroShotItem(BaseModel):
@@ -112,7 +114,7 @@ def classify_zero_shot(body: ZeroShotRequest, store: StoreDep, request: FastAPIR
         require_write(request)
     return zeroshot.classify(store, body.dataset, body.labelset, split=body.split, item_ids=body.item_ids,
                              vectors=body.vectors, text=body.text, top=body.top, limit=body.limit,
-                             deadline=_budget(store, "zero-shot"))
+                             store_scores=body.scores, deadline=_budget(store, "zero-shot"))
 
 
 def _budget(store: Store, what: str) -> Deadline:

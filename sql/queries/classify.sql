@@ -1,5 +1,12 @@
 -- Plain (non-vector) queries for classification. Tables are bound as Identifiers after their
--- names were validated; the zero-shot INSERT ... SELECT lives in service/vectorsql.py.
+-- names were validated.
+
+-- name: vectors_stream
+-- Every row (or one split) in id order, streamed in blocks for batch work.
+SELECT id, label, vector
+FROM {db:Identifier}.{items:Identifier}
+WHERE {split:String} = '' OR split = {split:String}
+ORDER BY id
 
 -- name: split_vectors
 SELECT id, label, vector
@@ -37,7 +44,8 @@ SELECT count() FROM zero_shot FINAL
 WHERE dataset = {dataset:String} AND labelset = {labelset:String} AND run_at = {run_at:DateTime64(3)}
 
 -- name: zero_shot_read
-SELECT z.id AS id, z.label AS label, z.score AS score, z.margin AS margin, z.scores AS scores
+SELECT z.id AS id, z.label AS label, z.score AS score, z.margin AS margin, z.top_labels AS top_labels,
+       z.top_scores AS top_scores
 FROM zero_shot AS z FINAL
 WHERE z.dataset = {dataset:String} AND z.labelset = {labelset:String} AND z.run_at = {run_at:DateTime64(3)}
 ORDER BY z.id
