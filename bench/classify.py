@@ -157,8 +157,8 @@ kNN, k={K}, majority vote, {k['n_test']:,} queries against {k['n_train']:,} labe
      f"{k['ours_s'] / k['numpy_s']:.2f}x", "identical" if k['identical'] else f"{k['mismatches']} differ"],
 ])}
 
-Accuracy against the generating labels: {k['accuracy']:.4f}. For reference, DESIGN.md measured 178 s per
-1,000 queries for a SQL CROSS JOIN against 50k rows on this engine.
+Accuracy against the generating labels: {k['accuracy']:.4f}. For reference, a SQL CROSS JOIN
+took 178 s per 1,000 queries against 50k rows on this engine (docs/ARCHITECTURE.md).
 
 ANN kNN (one HNSW query per item, {k['ann_queries']} queries): {k['ann_ms']:.1f} ms per query,
 recall@10 of the neighbours {k['recall']:.4f}, predicted labels equal to the exact plan's on

@@ -2,7 +2,7 @@
 
 Noisy copies around real CLIP ViT-B/32 vectors from ../shared/data (2,000 Food-101 images and
 1,000 ImageNet prompts) when present, else around random centers. Random unit vectors are a
-pathological case for HNSW (DESIGN.md), so benchmarks use these.
+pathological case for HNSW (docs/ARCHITECTURE.md), so benchmarks use these.
 """
 
 from __future__ import annotations

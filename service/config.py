@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     ann_ef_search: int = 256  # hnsw_candidate_list_size_for_search floor
     ann_max_limit: int = 1000  # largest k answered through the index; larger k scans
     # HNSW index quantization for new items tables: f32 gives exact distances (no rescoring);
-    # bf16 halves index memory at some precision (DESIGN.md).
+    # bf16 halves index memory at some precision (docs/ARCHITECTURE.md, BENCHMARKS.md).
     ann_quantization: str = "f32"
     # No HNSW index above this dimension (e.g. pixels at 32x32 = 3,072): searched by full scan.
     ann_index_max_dim: int = 2048

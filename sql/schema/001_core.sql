@@ -1,7 +1,7 @@
 -- vectrain core schema. Applied once, in file order, by Store.migrate(); recorded in
 -- schema_migrations. Every statement is idempotent.
 --
--- Tables, and the issue that owns them:
+-- Tables, and the file that creates them:
 --   datasets            registry: one row per dataset (this file)
 --   items_<dataset>     one per dataset, created by the vector SQL module (dimension and index
 --                       DDL depend on the dataset and the dialect): id, url, label, split, meta, vector

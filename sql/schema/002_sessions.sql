@@ -1,4 +1,4 @@
--- Classifier training sessions (issue 4). Idempotent; applied by Store.migrate().
+-- Classifier training sessions. Idempotent; applied by Store.migrate().
 --
 --   sessions     one row per session; the starting weights (prompt embedding, vector or
 --                normalized mean of example items) are kept so `auto` can regularize toward them
