@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from loaders.writer import DatasetWriter, LoadSummary
 from service.errors import BadInput
 from service.store import Store
-from service.vectorsql import validate_name
+from service.names import validate_name
 from service.vectors import as_unit_vectors
 
 OPTIONAL = {"labels": "label", "urls": "url", "splits": "split"}  # npz array -> column

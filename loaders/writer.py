@@ -20,7 +20,7 @@ from service.errors import BadInput
 from service.query import Query
 from service.store import Store
 from service.vectors import as_unit_vectors
-from service.vectorsql import items_table
+from service.names import items_table
 
 
 @dataclass

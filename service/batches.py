@@ -23,7 +23,8 @@ import numpy as np
 from service.search import nearest
 from service.store import Store
 from service.validation import Strategy
-from service.vectorsql import Exclusion, items_table
+from service.names import items_table
+from service.vectorsql import Exclusion
 
 RANDOM_ROUNDS = 4  # rejection-sampling rounds before random falls back to a sorted scan
 

@@ -17,7 +17,7 @@ from service.errors import BadInput
 from service.query import Query
 from service.store import Store
 from service.validation import EvalMethod
-from service.vectorsql import items_table
+from service.names import items_table
 
 METHODS = tuple(EvalMethod.values())
 

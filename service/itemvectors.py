@@ -14,7 +14,7 @@ import pyarrow as pa
 from service.errors import BadInput, ItemNotFound
 from service.query import Query
 from service.store import Store
-from service.vectorsql import items_table
+from service.names import items_table
 
 
 @dataclass

@@ -25,7 +25,8 @@ from service.search import nearest
 from service.selection import Selection
 from service.store import Store
 from service.validation import Weighting, check_k
-from service.vectorsql import Exclusion, Labeled, Split, items_table
+from service.names import items_table
+from service.vectorsql import Exclusion, Labeled, Split
 
 BLOCK = 1024  # queries per matmul block: 1,024 x 50k float32 similarities = 200 MB
 

@@ -20,7 +20,7 @@ from service.query import Query
 from service.store import Store
 from service.validation import check_count, check_text
 from service.vectors import as_unit_vectors
-from service.vectorsql import validate_name
+from service.names import validate_name
 
 MAX_LABELS = 1000  # one dotProduct per label per row in the zero-shot SQL
 MAX_TEMPLATES = 64

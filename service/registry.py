@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from service.errors import BadInput, DatasetNotFound
 from service.query import Query
-from service.vectorsql import items_table, validate_name
+from service.names import items_table, validate_name
 
 if TYPE_CHECKING:
     from service.store import Store

@@ -17,7 +17,8 @@ from service.itemvectors import item_vector
 from service.store import Store
 from service.validation import check_ids, check_k, check_text, exactly_one
 from service.vectors import as_unit_vectors
-from service.vectorsql import Exclusion, Filter, items_table
+from service.names import items_table
+from service.vectorsql import Exclusion, Filter
 
 
 @dataclass

@@ -25,7 +25,7 @@ from service.store import Store
 from service.validation import (Strategy, TrainMode, check_ids, check_int, check_k, check_offset, check_round,
                                 check_score, check_text, exactly_one)
 from service.vectors import as_unit_vectors
-from service.vectorsql import FUNCTION_PREFIX, items_table, validate_name
+from service.names import FUNCTION_PREFIX, function_name, items_table, validate_name, view_name
 
 MAX_NAME = 63 - len(FUNCTION_PREFIX)  # the session's view is clf_<name>
 
@@ -101,8 +101,8 @@ def get_session(store: Store, session_id: str) -> dict[str, Any]:
         "round": rounds[-1]["round"] if rounds else 0,
         "labels": label_counts(store, s["id"]),
         "rounds": rounds,
-        "function": store.dialect.function_name(store.database, s["name"]),
-        "view": f"{store.database}.{store.dialect.view_name(s['name'])}",
+        "function": function_name(store.database, s["name"]),
+        "view": f"{store.database}.{view_name(s['name'])}",
     }
 
 
@@ -341,8 +341,8 @@ def publish_sql(store: Store, s: dict, r: dict) -> dict[str, Any]:
     """The statements that publish round r: a SQL function (named with the database, since
     functions are global to the engine) and a view in the dataset's database."""
     dialect = store.dialect
-    function = dialect.function_name(store.database, s["name"])
-    view = dialect.view_name(s["name"])
+    function = function_name(store.database, s["name"])
+    view = view_name(s["name"])
     offset = r["bias"] - r["threshold"]  # folded in, so the function's output > 0 means positive
     table = items_table(s["dataset"])
     statements = [

@@ -1,4 +1,4 @@
-"""The one module that builds SQL text: vector search, classifier scoring, zero-shot, index DDL.
+"""The one module that builds SQL text: vector search, next batches, classifier scoring, index DDL.
 
 Every builder returns a `Query` that carries its own bound parameters. Vectors, ids, splits and
 session ids are always parameters (`{q:Array(Float32)}`); only validated identifiers (database,
@@ -26,25 +26,13 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from service.errors import BadInput
+from service.names import validate_name
 from service.query import Query
 
-NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
 INDEX_NAME = "vi"
 QUANTIZATIONS = ("f32", "f16", "bf16", "i8", "b1")
 # The columns of every items table besides the vector, in table order.
 ITEM_COLUMNS = ("id", "url", "label", "split", "meta")
-FUNCTION_PREFIX = "clf_"
-
-
-def validate_name(name: Any, what: str = "dataset") -> str:
-    """A name that becomes part of an identifier: ^[a-z][a-z0-9_]{0,62}$, matched in full
-    (a trailing newline is not a name)."""
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
-        shown = repr(name) if not isinstance(name, str) or len(name) <= 80 else repr(name[:80] + "...")
-        raise BadInput(
-            f"Invalid {what} name {shown}: use 1-63 characters, lowercase letters, digits and _, "
-            "starting with a letter (e.g. unsplash, cifar10_train).", field=what)
-    return name
 
 
 def quote(identifier: str) -> str:
@@ -52,8 +40,10 @@ def quote(identifier: str) -> str:
     return "`" + identifier.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
-def items_table(dataset: str) -> str:
-    return f"items_{validate_name(dataset)}"
+def _function(name: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,200}", name):
+        raise BadInput(f"Invalid function name {name!r}")
+    return quote(name)
 
 
 def _table(db: str, table: str) -> str:
@@ -277,19 +267,6 @@ class Dialect:
             {"session_id": session_id, "round_no": int(round_no), "w": _floats(weights), "b": float(bias),
              "t": float(threshold)}, name="apply")
 
-    @staticmethod
-    def function_name(db: str, session_name: str) -> str:
-        """SQL functions are global to a ClickHouse server: the database is part of the name.
-        Neither part may contain `__`, so different (database, session) pairs never collide."""
-        for value, what in ((db, "database"), (session_name, "session")):
-            if "__" in validate_name(value, what):
-                raise BadInput(f"{what} name {value!r} may not contain '__'", field=what)
-        return f"{FUNCTION_PREFIX}{db}__{session_name}"
-
-    @staticmethod
-    def view_name(session_name: str) -> str:
-        return validate_name(FUNCTION_PREFIX + session_name, "view")
-
     def classifier_expression(self, weights, offset: float, column: str = "v") -> str:
         """dot(column, w) + offset with the numbers written in: they are floats this service
         computed (never user text), formatted exactly (%.9g round-trips a float32)."""
@@ -301,9 +278,7 @@ class Dialect:
 
     def classifier_function(self, function: str, weights, offset: float) -> Query:
         """A SQL UDF: <function>(vector) > 0 means positive."""
-        if not re.fullmatch(r"[a-z][a-z0-9_]{0,200}", function):
-            raise BadInput(f"Invalid function name {function!r}")
-        return Query(f"CREATE OR REPLACE FUNCTION {quote(function)} AS (v) -> "
+        return Query(f"CREATE OR REPLACE FUNCTION {_function(function)} AS (v) -> "
                      f"{self.classifier_expression(weights, offset)}", name="classifier_function")
 
     def classifier_view(self, db: str, view: str, table: str, weights, offset: float) -> Query:
@@ -315,9 +290,7 @@ class Dialect:
             f"FROM {_table(db, table)}", name="classifier_view")
 
     def drop_function(self, function: str) -> Query:
-        if not re.fullmatch(r"[a-z][a-z0-9_]{0,200}", function):
-            raise BadInput(f"Invalid function name {function!r}")
-        return Query(f"DROP FUNCTION IF EXISTS {quote(function)}", name="drop_function")
+        return Query(f"DROP FUNCTION IF EXISTS {_function(function)}", name="drop_function")
 
     def classifier_example(self, db: str, table: str, function: str) -> str:
         """The query shown to users next to a published classifier."""
@@ -381,14 +354,9 @@ class ClickHouseDialect(Dialect):
         return f"{fn}({column}, {{{param}:Array(Float32)}})"
 
     def ann_settings(self, k: int, excluded: int, ef_floor: int) -> dict:
-        # Post-filtering drops excluded rows from the k * multiplier candidates the index
-        # returns: fetch enough that k survive even if every excluded id is among the nearest.
-        # max_limit_for_vector_search_queries caps that fetch (measured: at its default 1000,
-        # 1,000 exclusions left 8 of 10 rows), so it is raised with it. No rescoring: the
-        # f32 index returns exact distances, and rescoring reads whole vector granules.
-        # The excluded rows are the nearest ones in the worst case, so the survivors sit deep in
-        # the candidate list, where HNSW recall is lowest: search with twice the fetch (measured
-        # at 25k rows with 1,000 excluded: recall@10 0.97 at 1x).
+        # Fetch enough candidates that k survive the post-filter even if every excluded row is
+        # among the nearest; max_limit_for_vector_search_queries caps the fetch, so it is raised
+        # too; the candidate list is twice the fetch for recall deep in it (docs/ARCHITECTURE.md).
         multiplier = min(1000, max(1, math.ceil((k + excluded) / k)))
         fetched = k * multiplier
         return {

@@ -26,7 +26,7 @@ from service.query import Query
 from service.selection import Selection
 from service.store import Store
 from service.validation import check_int
-from service.vectorsql import items_table
+from service.names import items_table
 
 DEFAULT_RETURN_LIMIT = 10_000  # whole-dataset runs store everything; the response shows this many
 MAX_RETURN_LIMIT = 100_000

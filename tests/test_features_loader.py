@@ -9,7 +9,7 @@ import pytest
 from conftest import clustered
 from loaders.features import load_features
 from service.errors import BadInput
-from service.vectorsql import items_table
+from service.names import items_table
 
 
 def write_npz(path, n=50, dim=8, seed=0, **overrides):
