@@ -1,4 +1,8 @@
-"""All settings in one place, read from the environment (prefix VECTRAIN_)."""
+"""All settings in one place, read from the environment (prefix VECTRAIN_) or a .env file.
+
+Every setting's description lives here; docs/SETTINGS.md is generated from them
+(`python -m service.config > docs/SETTINGS.md`) and a test fails when it is out of date.
+"""
 
 from __future__ import annotations
 
@@ -15,79 +19,106 @@ SQL_DIR = REPO_ROOT / "sql"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VECTRAIN_", env_file=".env", extra="ignore")
 
-    # Storage. chdb:///<absolute path> opens the embedded engine in this process;
-    # http(s)://user:pass@host:8123/db talks to a ClickHouse server (>= 25.8).
-    database_url: str = Field(default=f"chdb://{REPO_ROOT / 'data' / 'db'}")
-    # The ClickHouse database that holds vectrain's tables (a server URL's path overrides it).
-    database: str = "vectrain"
-    # SQL dialect of the vector functions and index DDL: clickhouse | myscale.
-    dialect: str = "clickhouse"
+    # -- storage --------------------------------------------------------------------------------
+    database_url: str = Field(f"chdb://{REPO_ROOT / 'data' / 'db'}", description=(
+        "Where the data lives: `chdb:///<absolute path>` opens the embedded engine in this process; "
+        "`http(s)://user:pass@host:8123/db` talks to a ClickHouse server (>= 25.8)."))
+    database: str = Field("vectrain", description="The ClickHouse database of vectrain's tables "
+                                                  "(a server URL's path overrides it).")
+    dialect: str = Field("clickhouse", description="SQL dialect of the vector functions and index DDL: "
+                                                   "`clickhouse` or `myscale`.")
 
-    # Service.
-    host: str = "127.0.0.1"
-    port: int = 8000
-    # Where the CLI finds a running service when the embedded database is held by it.
-    service_url: str | None = None
-    # API keys, comma-separated. When either list is set, every endpoint but /health and the web
-    # page's static files needs `Authorization: Bearer <key>`: api_keys may read and write,
-    # read_api_keys may only read (GETs, search, classify without storing, /sql).
-    api_keys: str = ""
-    read_api_keys: str = ""
-    # The key the CLI sends to a running service (VECTRAIN_API_KEY).
-    api_key: str = ""
-    # Browser origins allowed to call the API (CORS), comma-separated; none by default.
-    cors_origins: str = ""
+    # -- service --------------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Interface `vectrain serve` binds; a non-loopback one needs API keys "
+                                               "(or `--insecure`).")
+    port: int = Field(8000, description="Port of `vectrain serve`.")
+    service_url: str | None = Field(None, description="Where the CLI sends commands (same as `--url`); by default "
+                                                      "the `vectrain serve` that holds the embedded database.")
+    api_keys: str = Field("", description="Comma-separated keys that may read and write. When this or "
+                                          "`VECTRAIN_READ_API_KEYS` is set, every endpoint but `/health`, the web page "
+                                          "and `/docs` needs `Authorization: Bearer <key>`.")
+    read_api_keys: str = Field("", description="Comma-separated keys that may only read: GETs, search, next batches, "
+                                               "classify without storing, `/sql`.")
+    api_key: str = Field("", description="The key the CLI sends to a running service.")
+    cors_origins: str = Field("", description="Comma-separated browser origins allowed to call the API (CORS); "
+                                              "none by default.")
 
-    # Request limits: checked before the work starts.
-    max_body_bytes: int = 32 * 1024 * 1024  # any request body
-    max_upload_bytes: int = 20 * 1024 * 1024  # an uploaded image
-    max_image_pixels: int = 40_000_000  # width x height of any decoded image (read from its header first)
-    max_ids: int = 10_000  # ids in one request (exclude_ids, item_ids, positive_ids, labels)
-    max_vectors: int = 1_000  # vectors in one request
-    max_texts: int = 256  # texts in one request
-    max_text_chars: int = 2_000  # characters of one text or prompt
-    max_offset: int = 100_000_000  # paging offsets
-    # Synchronous batch work (kNN, zero-shot, tourney, eval) that would take longer than this is
-    # refused with a pointer to the job path ("wait": false).
-    batch_time_budget: float = 30.0
+    # -- request limits (checked before the work starts) ----------------------------------------
+    max_body_bytes: int = Field(32 * 1024 * 1024, description="Largest request body, in bytes (413 above).")
+    max_upload_bytes: int = Field(20 * 1024 * 1024, description="Largest uploaded image, in bytes.")
+    max_image_pixels: int = Field(40_000_000, description="Largest image decoded (width x height), read from its "
+                                                          "header before any pixel is decoded.")
+    max_ids: int = Field(10_000, description="Ids in one request (exclude_ids, item_ids, positive_ids, labels).")
+    max_vectors: int = Field(1_000, description="Vectors in one request.")
+    max_texts: int = Field(256, description="Texts in one request.")
+    max_text_chars: int = Field(2_000, description="Characters of one text, prompt or label.")
+    max_offset: int = Field(100_000_000, description="Largest paging offset.")
+    batch_time_budget: float = Field(30.0, description=(
+        "Seconds a synchronous batch request (kNN, zero-shot, tourney, eval) may run before it stops with "
+        "a 422 that points at the paths without a budget."))
 
-    # Read-only SQL endpoint limits.
-    sql_max_execution_time: float = 10.0
-    sql_max_result_rows: int = 10_000
+    # -- analysts' SQL --------------------------------------------------------------------------
+    sql_max_execution_time: float = Field(10.0, description="Seconds one `POST /sql` statement may run.")
+    sql_max_result_rows: int = Field(10_000, description="Rows one `POST /sql` statement may return.")
 
-    # Vector search.
-    ann_ef_search: int = 256  # hnsw_candidate_list_size_for_search floor
-    ann_max_limit: int = 1000  # largest k answered through the index; larger k scans
-    # HNSW index quantization for new items tables: f32 gives exact distances (no rescoring);
-    # bf16 halves index memory at some precision (docs/ARCHITECTURE.md, BENCHMARKS.md).
-    ann_quantization: str = "f32"
-    # No HNSW index above this dimension (e.g. pixels at 32x32 = 3,072): searched by full scan.
-    ann_index_max_dim: int = 2048
-    # Below this many rows per fetched candidate (k * fetch multiplier), a full scan is both
-    # exact and about as fast as the index: small tables and large exclusions scan.
-    exact_scan_ratio: int = 10
-    search_max_k: int = 1000
-    # Sessions: `boundary`/`mixed` find the items nearest the threshold by an exact scan up to
-    # this many rows; above it, among the session_boundary_pool nearest (HNSW) to the weights.
-    session_exact_boundary_rows: int = 200_000
-    session_boundary_pool: int = 200
+    # -- vector search --------------------------------------------------------------------------
+    ann_ef_search: int = Field(256, description="Floor of the HNSW candidate list "
+                                                "(`hnsw_candidate_list_size_for_search`).")
+    ann_max_limit: int = Field(1000, description="Largest k answered through the index; a larger k scans.")
+    ann_quantization: str = Field("f32", description=(
+        "HNSW index quantization of new datasets: `f32` (exact distances) or `bf16` (half the index memory; "
+        "see BENCHMARKS.md for build time, recall and latency of both)."))
+    ann_index_max_dim: int = Field(2048, description="No HNSW index above this dimension (e.g. raw pixels at 32x32 "
+                                                     "= 3,072 dims): such datasets are searched by full scan.")
+    exact_scan_ratio: int = Field(10, description=(
+        "A full scan answers instead of the index when the candidates to fetch (k x fetch multiplier) times "
+        "this exceed the table's rows: small tables and large exclusions scan, exactly."))
+    search_max_k: int = Field(1000, description="Largest k of a search, next batch or kNN.")
+    session_exact_boundary_rows: int = Field(200_000, description=(
+        "`boundary` and `mixed` batches find the items nearest the threshold by an exact scan up to this many "
+        "rows; above it, among the `VECTRAIN_SESSION_BOUNDARY_POOL` nearest to the weights."))
+    session_boundary_pool: int = Field(200, description="Candidates ranked for `boundary` and `mixed` batches on "
+                                                        "large datasets.")
 
-    # Loading.
-    insert_batch_rows: int = 10_000
+    # -- loading --------------------------------------------------------------------------------
+    insert_batch_rows: int = Field(10_000, description="Rows per insert when loading feature files.")
 
-    # Encoders.
-    clip_model: str = "openai/clip-vit-base-patch32"
-    device: str = "auto"  # auto | cpu | cuda
-    encode_batch_size: int = 64
+    # -- encoders -------------------------------------------------------------------------------
+    clip_model: str = Field("openai/clip-vit-base-patch32", description=(
+        "CLIP weights: a HuggingFace hub id, or a local directory saved with `save_pretrained` (offline)."))
+    device: str = Field("auto", description="Where encoders run: `auto`, `cpu` or `cuda`.")
+    encode_batch_size: int = Field(64, description="Images or texts per encoder batch.")
 
-    # Real-dataset loaders (CIFAR, Unsplash): downloads are cached, failures logged, under here.
-    data_dir: Path = REPO_ROOT / "data"
-    download_retries: int = 3
-    fetch_workers: int = 8  # concurrent image downloads
-    fetch_timeout: float = 20.0  # seconds per image request
-    fetch_width: int = 640  # Unsplash images are fetched resized to this width (?w=)
+    # -- real-dataset loaders -------------------------------------------------------------------
+    data_dir: Path = Field(REPO_ROOT / "data", description="Downloads (cached) and failure logs of the CIFAR and "
+                                                           "Unsplash loaders go under here.")
+    download_retries: int = Field(3, description="Attempts per download.")
+    fetch_workers: int = Field(8, description="Concurrent image downloads (Unsplash).")
+    fetch_timeout: float = Field(20.0, description="Seconds per image request.")
+    fetch_width: int = Field(640, description="Unsplash images are fetched resized to this width.")
 
 
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_markdown() -> str:
+    """docs/SETTINGS.md: every setting, its environment variable, default and description."""
+    lines = ["# Settings", "",
+             "Every setting is an environment variable (or a line of a `.env` file in the working directory).",
+             "Generated from `service/config.py` by `python -m service.config > docs/SETTINGS.md`.", "",
+             "| variable | default | what |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if name == "database_url":
+            default = "chdb://<checkout>/data/db"
+        elif name == "data_dir":
+            default = "<checkout>/data"
+        shown = "" if default in ("", None) else f"`{default}`"
+        lines.append(f"| `VECTRAIN_{name.upper()}` | {shown} | {field.description or ''} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(settings_markdown(), end="")
