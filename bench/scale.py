@@ -1,0 +1,300 @@
+"""The interactive loop and batch work at scale, each next to the bare engine on the same table
+in the same run.
+
+    .venv/bin/python -m bench.scale --rows 1000000 --quantization f32
+    .venv/bin/python -m bench.scale --rows 1000000 --quantization bf16 --baseline-build
+    .venv/bin/python -m bench.scale --summary          # f32 vs bf16, and the projection to 10M
+
+One process, one chDB path per (rows, quantization) under bench/out/ (kept, so a rerun measures
+without rebuilding; --rebuild starts over). Data: bench.data.synthetic_clip, clustered like real
+CLIP ViT-B/32 embeddings. Requests go through the real FastAPI app (TestClient), so the figures
+include HTTP handling, JSON and every SQL round trip. The 1,000 labeled items are the 1,000
+nearest to the session's weights: the worst case for a post-filtered index query.
+
+Measured: load (insert) and index build, with the bare `MATERIALIZE INDEX` of the same table
+(--baseline-build); `POST /sessions/{id}/next` per strategy (p50/p95, exact k, no labeled item,
+top's recall@k against the exact answer); search with the 1,000 nearest excluded and without
+exclusions, against the best bare query; zero-shot of every row against 100 labels, stored,
+against numpy multiplying the same vectors; apply; the process's RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.data import synthetic_clip
+from bench.report import PLOTS, ROOT, machine, table, write_section
+
+OUT = ROOT / "bench" / "out"
+LABELED = 1000
+K = 10
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentiles(times: list[float]) -> tuple[float, float]:
+    ms = np.asarray(times) * 1000
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
+
+
+def timed(fn, repeats: int) -> tuple[list[float], object]:
+    out, times = None, []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - started)
+    return times, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--quantization", choices=["f32", "bf16"], default="f32")
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--labels", type=int, default=100, help="zero-shot labels")
+    parser.add_argument("--baseline-build", action="store_true",
+                        help="also time a bare MATERIALIZE INDEX of the same table (another full build)")
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--summary", action="store_true", help="write the comparison and projection section")
+    args = parser.parse_args()
+    if args.summary:
+        return summary()
+    result = run(args)
+    PLOTS.mkdir(parents=True, exist_ok=True)
+    (PLOTS / f"scale_{args.rows}_{args.quantization}.json").write_text(json.dumps(result, indent=2))
+    write_section(f"scale_{args.rows}_{args.quantization}", report(args, result))
+
+
+def run(args) -> dict:
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from loaders.writer import DatasetWriter
+    from service.api.app import create_app
+    from service.config import Settings
+    from service.query import Query
+    from service.store import Store
+
+    path = OUT / f"scale_{args.rows}_{args.quantization}"
+    if args.rebuild and path.exists():
+        shutil.rmtree(path)
+    settings = Settings(database_url=f"chdb://{path}", database="scale", ann_quantization=args.quantization,
+                        batch_time_budget=3600)
+    store = Store(settings, owner="bench.scale")
+    store.migrate()
+    result: dict = {"rows": args.rows, "quantization": args.quantization, "machine": machine()}
+    name = "syn"
+    table_name = f"{store.database}.items_{name}"
+    if not store.registry.exists(name) or store.registry.count_rows(name) < args.rows:
+        writer = DatasetWriter(store, name, 512, "features", total=args.rows, progress=True)
+        for ids, vectors in synthetic_clip(args.rows):
+            writer.write(ids=ids, vectors=vectors, normalized=True)
+        summary_ = writer.finish()
+        result["insert_s"] = summary_.seconds
+        result["insert_rows_s"] = summary_.rows_per_second
+        result["build_s"] = summary_.index_seconds
+        print(summary_.line(), file=sys.stderr)
+    if args.baseline_build:
+        store.client.command(f"ALTER TABLE {table_name} CLEAR INDEX vi", settings={"mutations_sync": 2})
+        started = time.perf_counter()
+        store.client.command(f"ALTER TABLE {table_name} MATERIALIZE INDEX vi", settings={"mutations_sync": 2})
+        result["bare_build_s"] = time.perf_counter() - started
+        store.registry.forget(name)
+    result["index_bytes"] = int(store.client.query(
+        "SELECT sum(secondary_indices_compressed_bytes) FROM system.parts WHERE active AND database = 'scale' "
+        "AND table = {t:String}", parameters={"t": f"items_{name}"}).result_rows[0][0])
+    result["rss_after_load_mb"] = rss_mb()
+
+    center = next(synthetic_clip(1, seed=7))[1][0]
+    q = center.tolist()
+    dist = "cosineDistance(vector, {q:Array(Float32)})"
+    exact = [r[0] for r in store.client.query(
+        f"SELECT id FROM {table_name} ORDER BY {dist} LIMIT {LABELED + K}", parameters={"q": q},
+        settings={"use_skip_indexes": 0}).result_rows]
+    labeled, truth = exact[:LABELED], exact[LABELED:]
+    reps = args.repeats
+
+    # -- the bare engine on the same table ------------------------------------------------------------
+    def bare(sql, params, settings):
+        return store.client.query(sql, parameters={"q": q, **params}, settings=settings).result_rows
+
+    bare_top, _ = timed(lambda: bare(f"SELECT id, url, 1 - {dist} AS s FROM {table_name} ORDER BY {dist} LIMIT {K}",
+                                     {}, {}), reps)
+    store.client.command("CREATE TABLE IF NOT EXISTS scale.bench_labels (session_id String, item_id String) "
+                         "ENGINE = MergeTree ORDER BY (session_id, item_id)")
+    store.client.command("TRUNCATE TABLE scale.bench_labels")
+    store.client.insert("bench_labels", [["b", i] for i in labeled], column_names=["session_id", "item_id"],
+                        database="scale")
+    bare_variants = {}
+    for label, ef in (("ef 1x fetch", LABELED + K), ("ef 2x fetch", 2 * (LABELED + K))):
+        sql = (f"SELECT id, url, 1 - {dist} AS s FROM {table_name} WHERE id NOT IN "
+               f"(SELECT item_id FROM scale.bench_labels WHERE session_id = 'b') ORDER BY {dist} LIMIT {K}")
+        settings_ = {"vector_search_index_fetch_multiplier": (LABELED + K) // K,
+                     "max_limit_for_vector_search_queries": LABELED + K, "hnsw_candidate_list_size_for_search": ef}
+        times, rows = timed(lambda: bare(sql, {}, settings_), reps)
+        got = [r[0] for r in rows]
+        bare_variants[label] = {"p50": percentiles(times)[0], "p95": percentiles(times)[1], "rows": len(got),
+                                "recall": len(set(got) & set(truth)) / K}
+    exact_times, _ = timed(lambda: bare(f"SELECT id FROM {table_name} ORDER BY {dist} LIMIT {K}", {},
+                                        {"use_skip_indexes": 0}), 3)
+    result["bare"] = {"top10": percentiles(bare_top), "excluded": bare_variants, "exact_scan": percentiles(exact_times)}
+
+    # -- vectrain through the API -------------------------------------------------------------------
+    with TestClient(create_app(store.settings, store)) as api:
+        s = api.post("/sessions", json={"dataset": name, "name": f"scale_{int(time.time())}", "vector": q}).json()
+        for start in range(0, LABELED, 500):
+            r = api.post(f"/sessions/{s['id']}/labels",
+                         json={"labels": [{"item_id": i, "score": -1.0} for i in labeled[start:start + 500]]})
+            assert r.status_code == 200, r.text
+        next_results = {}
+        labeled_set = set(labeled)
+        for strategy in ("top", "mixed", "boundary", "random"):
+            times, violations, got = [], 0, []
+            for _ in range(reps):
+                started = time.perf_counter()
+                r = api.post(f"/sessions/{s['id']}/next", json={"k": K, "strategy": strategy})
+                times.append(time.perf_counter() - started)
+                got = [i["id"] for i in r.json()["items"]]
+                violations += (len(got) != K) + len(set(got) & labeled_set)
+            p50, p95 = percentiles(times)
+            entry = {"p50": p50, "p95": p95, "violations": violations}
+            if strategy == "top":
+                entry["recall"] = len(set(got) & set(truth)) / K
+            next_results[strategy] = entry
+            print(strategy, entry, file=sys.stderr)
+        result["next"] = next_results
+
+        def search(body):
+            return api.post(f"/datasets/{name}/search", json=body).json()
+
+        times, out = timed(lambda: search({"vector": q, "k": K}), reps)
+        plain_truth = exact[:K]
+        result["search"] = {"p50": percentiles(times)[0], "p95": percentiles(times)[1], "plan": out["plan"],
+                            "recall": len({i["id"] for i in out["items"]} & set(plain_truth)) / K}
+        times, out = timed(lambda: search({"vector": q, "k": K, "exclude_ids": labeled}), reps)
+        got = [i["id"] for i in out["items"]]
+        result["search_excluded"] = {"p50": percentiles(times)[0], "p95": percentiles(times)[1], "plan": out["plan"],
+                                     "rows": len(got), "recall": len(set(got) & set(truth)) / K,
+                                     "labeled_returned": len(set(got) & labeled_set)}
+
+        started = time.perf_counter()
+        r = api.post(f"/sessions/{s['id']}/apply")
+        result["apply_s"] = time.perf_counter() - started
+        assert r.status_code == 200, r.text
+        result["rss_after_queries_mb"] = rss_mb()
+
+        # zero-shot: every row against n labels, stored, next to numpy on the same vectors in memory
+        rng = np.random.default_rng(1)
+        label_vectors = rng.normal(size=(args.labels, 512)).astype(np.float32)
+        label_vectors /= np.linalg.norm(label_vectors, axis=1, keepdims=True)
+        api.delete("/labelsets/scale_labels")
+        api.post("/labelsets", json={"name": "scale_labels", "labels": [f"l{i}" for i in range(args.labels)],
+                                     "vectors": label_vectors.tolist()})
+        from service.zeroshot import run_stored
+
+        started = time.perf_counter()
+        run = run_stored(store, name, "scale_labels")
+        result["zero_shot_s"] = time.perf_counter() - started
+        result["zero_shot_stored"] = run["stored"]
+        result["rss_after_zero_shot_mb"] = rss_mb()
+    # numpy baseline: the same vectors, already in memory, multiplied and argmax'ed in blocks
+    from service.itemvectors import read
+
+    vectors = read(store, Query.named("classify.all_vectors", db="scale", items=f"items_{name}"), 512).vectors
+    started = time.perf_counter()
+    for start in range(0, len(vectors), 65_536):
+        s_ = vectors[start:start + 65_536] @ label_vectors.T
+        s_.argmax(axis=1)
+    result["zero_shot_numpy_s"] = time.perf_counter() - started
+    del vectors
+    result["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    store.close()
+    return result
+
+
+def report(args, r: dict) -> str:
+    rows = r["rows"]
+    b = r["bare"]
+    ex = b["excluded"]
+    best_bare = min((v for v in ex.values() if v["rows"] == K and v["recall"] >= 0.97), key=lambda v: v["p50"],
+                    default=None)
+    lines = [f"## At {rows:,} rows, {r['quantization']} index",
+             "",
+             f"`python -m bench.scale --rows {rows} --quantization {r['quantization']}"
+             f"{' --baseline-build' if 'bare_build_s' in r else ''}` ({r['machine']}). 512-d vectors clustered like CLIP; "
+             f"{LABELED:,} labeled items, the {LABELED:,} nearest to the weights; k={K}; {args.repeats} requests each.",
+             ""]
+    if "insert_s" in r:
+        build = f"index build {r['build_s']:.1f} s"
+        if "bare_build_s" in r:
+            build += f" vs a bare `MATERIALIZE INDEX` of the same table {r['bare_build_s']:.1f} s " \
+                     f"({r['build_s'] / r['bare_build_s']:.2f}x)"
+        lines += [f"Load: insert {r['insert_s']:.1f} s ({r['insert_rows_s']:,.0f} rows/s), {build}; "
+                  f"index {r['index_bytes'] / 2**20:,.0f} MiB on disk.", ""]
+    rows_ = [["bare: HNSW top-10, no exclusion", f"{b['top10'][0]:.1f}", f"{b['top10'][1]:.1f}", "", ""]]
+    for label, v in ex.items():
+        rows_.append([f"bare: NOT IN the {LABELED:,} nearest, fetch x{(LABELED + K) // K}, {label}", f"{v['p50']:.1f}",
+                      f"{v['p95']:.1f}", f"{v['rows']}", f"{v['recall']:.2f}"])
+    rows_.append(["bare: exact scan top-10", f"{b['exact_scan'][0]:.1f}", f"{b['exact_scan'][1]:.1f}", "", "1.00"])
+    for strategy, v in r["next"].items():
+        rows_.append([f"vectrain: `next` {strategy}", f"{v['p50']:.1f}", f"{v['p95']:.1f}",
+                      "exact k" if not v["violations"] else f"{v['violations']} violations",
+                      f"{v['recall']:.2f}" if "recall" in v else ""])
+    se, sx = r["search"], r["search_excluded"]
+    rows_.append([f"vectrain: search, no exclusion ({se['plan']})", f"{se['p50']:.1f}", f"{se['p95']:.1f}", "",
+                  f"{se['recall']:.2f}"])
+    rows_.append([f"vectrain: search, {LABELED:,} nearest excluded ({sx['plan']})", f"{sx['p50']:.1f}",
+                  f"{sx['p95']:.1f}", f"{sx['rows']} rows, {sx['labeled_returned']} excluded returned",
+                  f"{sx['recall']:.2f}"])
+    lines.append(table(["query", "p50 ms", "p95 ms", "rows", "recall@10"], rows_))
+    lines.append("")
+    ratios = [f"search without exclusions {se['p50'] / b['top10'][0]:.2f}x the bare HNSW query"]
+    if best_bare:
+        ratios.append(f"search with exclusions {sx['p50'] / best_bare['p50']:.2f}x the best bare query that returns "
+                      f"{K} rows at recall >= 0.97")
+    lines.append("Ratios (p50): " + "; ".join(ratios) + ".")
+    lines.append("")
+    lines.append(f"Batch work: zero-shot of {r['zero_shot_stored']:,} rows x {args.labels} labels, stored: "
+                 f"{r['zero_shot_s']:.1f} s vs numpy multiplying the same vectors in memory {r['zero_shot_numpy_s']:.1f} s "
+                 f"({r['zero_shot_s'] / r['zero_shot_numpy_s']:.1f}x); apply (score every row into predictions and "
+                 f"publish the SQL function): {r['apply_s']:.2f} s.")
+    lines.append("")
+    lines.append(f"Memory (RSS of this one process, which is the service): {r['rss_after_load_mb']:,.0f} MiB after the "
+                 f"load, {r['rss_after_queries_mb']:,.0f} MiB after the queries, {r['rss_after_zero_shot_mb']:,.0f} MiB "
+                 f"after zero-shot; peak {r['rss_peak_mb']:,.0f} MiB (including the numpy baseline's copy of every "
+                 "vector).")
+    return "\n".join(lines)
+
+
+def summary() -> None:
+    results = {p.stem: json.loads(p.read_text()) for p in sorted(PLOTS.glob("scale_*.json"))}
+    if not results:
+        raise SystemExit("no bench/plots/scale_*.json yet: run bench.scale first")
+    rows = []
+    for r in results.values():
+        rows.append([f"{r['rows']:,}", r["quantization"], f"{r.get('build_s', float('nan')):.0f}",
+                     f"{r['index_bytes'] / 2**20:,.0f}", f"{r['next']['top']['p50']:.1f}",
+                     f"{r['next']['top'].get('recall', 0):.2f}", f"{r['search']['p50']:.1f}",
+                     f"{r['rss_after_queries_mb']:,.0f}"])
+    text = table(["rows", "index", "build s", "index MiB", "next top p50 ms", "top recall@10", "search p50 ms",
+                  "RSS MiB"], rows)
+    write_section("scale_summary", f"## f32 against bf16, and toward 10M rows\n\n"
+                                   f"`python -m bench.scale --summary`, from the runs above.\n\n{text}\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
