@@ -325,3 +325,27 @@ def test_random_is_a_uniform_sample_of_unlabeled_rows_across_parts(api, store, m
     assert _label(api, s["id"], [(i, 1.0) for i in everything]).status_code == 200
     got = [i["id"] for i in api.post(f"/sessions/{s['id']}/next", json={"k": 10, "strategy": "random"}).json()["items"]]
     assert len(got) == 5 and not set(got) & (labeled | set(everything))
+
+
+@pytest.mark.parametrize("strategy, large, trips", [("top", False, 1), ("random", False, 1), ("boundary", False, 1),
+                                                    ("mixed", False, 2), ("mixed", True, 1), ("boundary", True, 1)])
+def test_next_batch_round_trips(api, store, make_dataset, monkeypatch, strategy, large, trips):
+    """On chDB a next batch costs its batch query (mixed on a small table: two, top and the exact
+    boundary): the session's state and the table's facts are kept by the process that writes them."""
+    if large:
+        store.settings = store.settings.model_copy(update={"session_exact_boundary_rows": 0})
+    vectors, labels, ids = make_dataset(n=500)
+    s = _session(api, vector=vectors[0].tolist())
+    assert _label(api, s["id"], [(i, -1.0) for i in ids[:30]]).status_code == 200
+    assert api.post(f"/sessions/{s['id']}/next", json={"k": 10, "strategy": strategy}).status_code == 200  # warm
+    calls = []
+    original = store._run
+
+    def counting(method, query, **kwargs):
+        calls.append(query.name)
+        return original(method, query, **kwargs)
+
+    monkeypatch.setattr(store, "_run", counting)
+    r = api.post(f"/sessions/{s['id']}/next", json={"k": 10, "strategy": strategy})
+    assert r.status_code == 200 and len(r.json()["items"]) == 10
+    assert len(calls) == trips, calls
