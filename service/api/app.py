@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -25,6 +26,18 @@ from service.store import Store
 log = logging.getLogger("vectrain")
 
 ROUTERS = [datasets.router, sql.router, sessions.router, classify.router]
+
+# The labeling page: static files shipped inside the package, no build step. It talks to the
+# API like any other client. The policy keeps scripts, styles and requests to this origin;
+# images may also come from an item's http(s) url (the image endpoint redirects there).
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data: http: https:; "
+                               "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None, owns_store: bool = False) -> FastAPI:
@@ -116,6 +129,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None, own
 
     for router in ROUTERS:
         app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    @public  # the page asks for a key itself; its static files are a mount, outside the API's auth
+    def page() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", headers=PAGE_HEADERS)
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
     return app
 
 

@@ -1,0 +1,66 @@
+// The learning curve: cross-validated F1 against the number of labels, one point per round,
+// drawn as inline SVG (no library).
+
+const NS = "http://www.w3.org/2000/svg";
+const W = 300;
+const H = 170;
+const M = { left: 34, right: 10, top: 10, bottom: 30 };
+
+function svgEl(tag, attrs = {}, text) {
+  const node = document.createElementNS(NS, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** Points {labeled, f1, round} of the rounds that have a cross-validated F1. */
+export function curvePoints(rounds) {
+  return rounds
+    .filter((r) => r.metrics && typeof r.metrics.cv_f1 === "number")
+    .map((r) => ({ labeled: r.metrics.labeled, f1: r.metrics.cv_f1, round: r.round }));
+}
+
+export function drawCurve(svg, rounds) {
+  const points = curvePoints(rounds);
+  svg.replaceChildren();
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.setAttribute("role", "img");
+  const summary = points.length
+    ? `Learning curve: ${points.map((p) => `${p.labeled} labels F1 ${p.f1.toFixed(2)}`).join("; ")}`
+    : "Learning curve: no cross-validated F1 yet";
+  svg.setAttribute("aria-label", summary);
+  svg.append(svgEl("title", {}, summary));
+
+  const maxX = Math.max(10, ...points.map((p) => p.labeled));
+  const x = (v) => M.left + (v / maxX) * (W - M.left - M.right);
+  const y = (v) => H - M.bottom - v * (H - M.top - M.bottom);
+
+  for (const v of [0, 0.5, 1]) {
+    svg.append(svgEl("line", { x1: M.left, x2: W - M.right, y1: y(v), y2: y(v), class: "gridline" }));
+    svg.append(svgEl("text", { x: M.left - 4, y: y(v) + 4, "text-anchor": "end", class: "tick" }, v.toFixed(1)));
+  }
+  // The "great" line: F1 0.95.
+  svg.append(svgEl("line", { x1: M.left, x2: W - M.right, y1: y(0.95), y2: y(0.95), class: "target" }));
+  svg.append(svgEl("text", { x: M.left + 3, y: y(0.95) + 11, class: "tick target-label" }, "0.95 great"));
+  svg.append(svgEl("text", { x: M.left, y: H - 8, class: "tick" }, "0"));
+  svg.append(svgEl("text", { x: W - M.right, y: H - 8, "text-anchor": "end", class: "tick" }, String(maxX)));
+  svg.append(svgEl("text", { x: (M.left + W - M.right) / 2, y: H - 4, "text-anchor": "middle", class: "axis" },
+    "labels"));
+  svg.append(svgEl("text", { x: 10, y: (M.top + H - M.bottom) / 2, "text-anchor": "middle", class: "axis",
+    transform: `rotate(-90 10 ${(M.top + H - M.bottom) / 2})` }, "CV F1"));
+
+  if (!points.length) {
+    svg.append(svgEl("text", { x: (M.left + W) / 2, y: H / 2, "text-anchor": "middle", class: "note" },
+      "appears after a round with positives and negatives"));
+    return;
+  }
+  svg.append(svgEl("polyline", {
+    points: points.map((p) => `${x(p.labeled).toFixed(1)},${y(p.f1).toFixed(1)}`).join(" "),
+    class: "line",
+  }));
+  for (const p of points) {
+    const dot = svgEl("circle", { cx: x(p.labeled), cy: y(p.f1), r: 3.5, class: "dot" });
+    dot.append(svgEl("title", {}, `round ${p.round}: ${p.labeled} labels, CV F1 ${p.f1.toFixed(3)}`));
+    svg.append(dot);
+  }
+}
