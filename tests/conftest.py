@@ -95,3 +95,15 @@ def clip_store(store, tiny_clip):
     """The test store with settings.clip_model pointing at the tiny CLIP."""
     store.settings.clip_model = str(tiny_clip)
     return store
+
+
+def pytest_terminal_summary(terminalreporter):
+    """When the browser tests were skipped, say so in one line, with how to install Chromium."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if any("test_web" in getattr(report, "nodeid", "") or "test_web" in str(getattr(report, "longrepr", ""))
+           for report in skipped):
+        from browser import missing
+
+        reason = missing()
+        if reason:
+            terminalreporter.write_line(reason)

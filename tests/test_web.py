@@ -1,0 +1,368 @@
+"""The labeling page in a real headless Chromium, against the real service on the digits demo.
+
+One test runs the loop as a person would, with the keyboard; it checks what the page shows and
+what the database stored, and saves screenshots into a folder it prints.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+import uuid
+
+import numpy as np
+import pytest
+
+import browser
+
+REASON = browser.missing()
+if REASON:
+    pytest.skip(REASON, allow_module_level=True)
+
+from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+from loaders.demo import load_demo  # noqa: E402
+from service.api.app import create_app  # noqa: E402
+from service.config import Settings  # noqa: E402
+from service.store import Store  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def web_store(engine_path):
+    settings = Settings(database_url=f"chdb://{engine_path}", database=f"t_web_{uuid.uuid4().hex[:10]}")
+    store = Store(settings, owner="pytest web")
+    store.migrate()
+    load_demo(store, progress=False)
+    yield store
+    store.client.command(f"DROP DATABASE IF EXISTS {store.dialect.quote(store.database)}")
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def live(web_store):
+    with browser.LiveServer(create_app(web_store.settings, web_store)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def driver():
+    profile = browser.fresh_profile()
+    d = browser.chrome(profile)
+    yield d
+    d.quit()
+    browser.remove(profile)
+
+
+@pytest.fixture(scope="module")
+def shots():
+    folder = browser.screenshot_dir()
+    print(f"\nscreenshots: {folder}")
+    return folder
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def wait(driver, condition, timeout=15, what="the page"):
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: condition(d))
+    except TimeoutException:
+        error = driver.find_element(By.ID, "error-text").text
+        raise AssertionError(f"timed out waiting for {what}; page error: {error!r}; "
+                             f"status: {driver.find_element(By.ID, 'status').text!r}") from None
+
+
+def keys(driver, *sequence):
+    ActionChains(driver).send_keys(*sequence).perform()
+
+
+def tiles(driver, grid_id):
+    return driver.find_elements(By.CSS_SELECTOR, f"#{grid_id} .tile")
+
+
+def tile_ids(driver, grid_id):
+    return tile_texts(driver, grid_id, None)
+
+
+def tile_texts(driver, grid_id, selector):
+    """One read of the grid (it may be re-rendered between two WebDriver calls): each tile's
+    id, or the text of `selector` inside it."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0] + ' .tile')].map(t => arguments[1] === null "
+        "? t.dataset.id : (t.querySelector(arguments[1]) || {textContent: ''}).textContent)",
+        f"#{grid_id}", selector)
+
+
+def thumbs_settled(driver, grid_id):
+    """Every tile shows its image, or a placeholder when the item has none."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0] + ' .tile .thumb')].every(t => "
+        "t.querySelector('.placeholder') || (t.querySelector('img') && t.querySelector('img').complete "
+        "&& t.querySelector('img').naturalWidth > 0))", f"#{grid_id}")
+
+
+def truth(store, dataset="digits"):
+    rows = store.run(f"SELECT id, label FROM {store.database}.items_{dataset}").result_rows
+    return dict(rows)
+
+
+def stored_labels(store, session_id):
+    rows = store.run("SELECT item_id, score FROM labels FINAL WHERE session_id = {s:String}",
+                     parameters={"s": session_id}).result_rows
+    return {i: float(s) for i, s in rows}
+
+
+def focused_id(driver):
+    return driver.execute_script("return document.activeElement.dataset.id || null")
+
+
+def no_page_errors(driver):
+    """No script errors in the console (404s of items without an image are expected)."""
+    bad = [e["message"] for e in driver.get_log("browser")
+           if e["level"] == "SEVERE" and "Failed to load resource" not in e["message"]]
+    assert not bad, bad
+
+
+# -- the loop ---------------------------------------------------------------------------------------
+def test_label_digit_zeros_with_the_keyboard(live, driver, web_store, shots):
+    store = web_store
+    labels_of = truth(store)
+    d = driver
+    d.get(live.url)
+    wait(d, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true", what="start")
+
+    # Choose the dataset; the page shows a fixed sample.
+    Select(d.find_element(By.ID, "dataset-select")).select_by_value("digits")
+    wait(d, lambda d: len(tiles(d, "find-grid")) == 30, what="the sample")
+    assert "1,797 items" in d.find_element(By.ID, "dataset-info").text
+
+    # Find zeros: "more like this" (the m key) from a zero of the sample.
+    sample = tile_ids(d, "find-grid")
+    zero = next(i for i in sample if labels_of[i] == "0")
+    tiles(d, "find-grid")[sample.index(zero)].click()
+    keys(d, "m")
+    wait(d, lambda d: d.find_element(By.ID, "find-title").text.startswith(f"More like {zero}"), what="more like this")
+    found = tile_ids(d, "find-grid")
+    assert found[0] == zero  # an item is its own nearest neighbour
+    assert sum(labels_of[i] == "0" for i in found) >= 25, [labels_of[i] for i in found]
+    d.save_screenshot(str(shots / "find.png"))
+
+    # Select two zeros: click one, Ctrl+click another; Space toggles the focused one.
+    zeros = [i for i in found if labels_of[i] == "0"][1:3]
+    tiles(d, "find-grid")[found.index(zeros[0])].click()
+    ActionChains(d).key_down(Keys.CONTROL).click(tiles(d, "find-grid")[found.index(zeros[1])]) \
+        .key_up(Keys.CONTROL).perform()
+    selected = d.find_element(By.ID, "selected-count")
+    assert selected.text == "the selected tiles (2)"
+    keys(d, Keys.SPACE)
+    assert selected.text == "the selected tiles (1)"
+    keys(d, Keys.SPACE)
+    assert selected.text == "the selected tiles (2)"
+    name = f"zeros_{uuid.uuid4().hex[:6]}"
+    d.find_element(By.ID, "session-name").send_keys(name, Keys.ENTER)
+    wait(d, lambda d: d.find_element(By.ID, "tab-label").get_attribute("aria-selected") == "true"
+         and len(tiles(d, "label-grid")) == 10, what="the first batch")
+    session_id = d.execute_script("return window.vectrain.state.session.id")
+    assert stored_labels(store, session_id) == {zeros[0]: 1.0, zeros[1]: 1.0}
+    assert "2 (2 positive, 0 negative)" == d.find_element(By.ID, "stat-labels").text
+
+    # Three batches, labeled with the keyboard from the true labels.
+    pressed = {zeros[0]: 1.0, zeros[1]: 1.0}
+    for batch in range(3):
+        wait(d, lambda d: thumbs_settled(d, "label-grid"), what="thumbnails")
+        ids = tile_ids(d, "label-grid")
+        assert len(ids) == 10 and not set(ids) & set(pressed), "a labeled item came back"
+        scores = tile_texts(d, "label-grid", ".score")
+        assert all(s.replace("-", "").replace(".", "").isdigit() for s in scores), scores
+        if batch == 2:
+            d.save_screenshot(str(shots / "labeling.png"))
+            # Several at once: click the first non-zero, Ctrl+click the others, one key labels all.
+            others = [i for i in ids if labels_of[i] != "0"]
+            if others:
+                tiles(d, "label-grid")[ids.index(others[0])].click()
+                for item_id in others[1:]:
+                    ActionChains(d).key_down(Keys.CONTROL).click(tiles(d, "label-grid")[ids.index(item_id)]) \
+                        .key_up(Keys.CONTROL).perform()
+                keys(d, "0")
+                for item_id in others:
+                    pressed[item_id] = -1.0
+                marks = dict(zip(ids, tile_texts(d, "label-grid", ".mark")))
+                assert all(marks[i] == "\u22121" for i in others), marks
+            tiles(d, "label-grid")[0].click()
+            keys(d, Keys.ESCAPE)  # the click selected it; Esc leaves only the focus
+        else:
+            tiles(d, "label-grid")[0].click()
+            keys(d, Keys.ESCAPE)
+        for n, item_id in enumerate(ids):
+            if item_id in pressed:
+                keys(d, Keys.ARROW_RIGHT)
+                continue
+            assert focused_id(d) == item_id
+            key = "1" if labels_of[item_id] == "0" else "0"
+            if batch == 1 and n == 0:
+                # A wrong label, then undo (z): the mark goes, the focus comes back to the tile.
+                keys(d, "0" if key == "1" else "1")
+                assert focused_id(d) == ids[1]
+                keys(d, "z")
+                assert focused_id(d) == item_id
+                assert tile_texts(d, "label-grid", ".mark")[0] == ""
+            keys(d, key)  # marks the tile and moves to the next one
+            pressed[item_id] = 1.0 if key == "1" else -1.0
+            mark = tile_texts(d, "label-grid", ".mark")[n]
+            assert mark == ("+1" if key == "1" else "\u22121")
+        assert d.find_element(By.ID, "stat-pending").text.startswith("10 of 10 marked")
+        before = d.find_element(By.ID, "stat-round").text
+        keys(d, Keys.ENTER)
+        wait(d, lambda d: d.find_element(By.ID, "stat-round").text == str(int(before) + 1)
+             and len(tiles(d, "label-grid")) == 10 and tile_ids(d, "label-grid") != ids, what="the next round")
+
+    # The labels are stored, exactly as pressed.
+    assert stored_labels(store, session_id) == pressed
+    positives = sum(v > 0 for v in pressed.values())
+    assert d.find_element(By.ID, "stat-labels").text == \
+        f"{len(pressed)} ({positives} positive, {len(pressed) - positives} negative)"
+    assert d.find_element(By.ID, "stat-round").text == "3"
+
+    # F1 with its word, the threshold, and the curve (one point per round with a CV F1).
+    session = json.loads(d.execute_script("return JSON.stringify(window.vectrain.state.session)"))
+    f1 = session["rounds"][-1]["metrics"]["cv_f1"]
+    assert f1 is not None and d.find_element(By.ID, "stat-f1").text == f"{f1:.3f}"
+    word = d.find_element(By.ID, "stat-f1-word").text
+    assert word == ("great" if f1 >= 0.95 else "good" if f1 >= 0.85 else "ok" if f1 >= 0.7 else "not good")
+    assert d.find_element(By.ID, "stat-threshold").text == f"{session['rounds'][-1]['threshold']:.3f}"
+    with_f1 = [r for r in session["rounds"] if r["metrics"].get("cv_f1") is not None]
+    assert len(d.find_elements(By.CSS_SELECTOR, "#curve circle.dot")) == len(with_f1) >= 2
+    timings = d.execute_script("return window.vectrain.timings")
+    print(f"Enter -> next batch on screen (demo, 1,797 rows): {[t['ms'] for t in timings]} ms")
+    d.save_screenshot(str(shots / "progress.png"))
+
+    # A reload shows the same state: the same session, round and labels.
+    d.refresh()
+    wait(d, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true", what="reload")
+    wait(d, lambda d: d.find_element(By.ID, "stat-round").text == "3" and len(tiles(d, "label-grid")) == 10,
+         what="the session after a reload")
+    assert d.find_element(By.ID, "stat-labels").text.startswith(f"{len(pressed)} (")
+    assert Select(d.find_element(By.ID, "session-select")).first_selected_option.text == name
+
+    # Labels: every label with its mark; relabel one with the keyboard (stored at once), and back.
+    keys(d, "b")
+    wait(d, lambda d: len(tiles(d, "labels-grid")) == len(pressed), what="the labels")
+    shown = dict(zip(tile_ids(d, "labels-grid"), tile_texts(d, "labels-grid", ".mark")))
+    assert shown == {i: "+1" if v > 0 else "\u22121" for i, v in pressed.items()}
+    first = tile_ids(d, "labels-grid")[0]
+    flipped = "0" if pressed[first] > 0 else "1"
+    tiles(d, "labels-grid")[0].click()
+    keys(d, Keys.ESCAPE, flipped)
+    wait(d, lambda d: tile_texts(d, "labels-grid", ".mark")[0] == ("\u22121" if pressed[first] > 0 else "+1"),
+         what="the relabel")
+    assert stored_labels(store, session_id)[first] == -pressed[first]
+    keys(d, "1" if flipped == "0" else "0")
+    wait(d, lambda d: tile_texts(d, "labels-grid", ".mark")[0] == ("+1" if pressed[first] > 0 else "\u22121"),
+         what="the label restored")
+    assert stored_labels(store, session_id) == pressed
+
+    # Results: apply, the positives by score, nearest the threshold, the negatives.
+    keys(d, "r")
+    wait(d, lambda d: "Not applied yet" in d.find_element(By.ID, "apply-info").text, what="results")
+    d.find_element(By.ID, "apply-button").click()
+    wait(d, lambda d: "items positive" in d.find_element(By.ID, "apply-info").text, what="apply")
+    predicted = store.run("SELECT countIf(positive) FROM predictions FINAL WHERE session_id = {s:String}",
+                          parameters={"s": session_id}).result_rows[0][0]
+    assert f"{predicted:,} of 1,797 items positive" in d.find_element(By.ID, "apply-info").text
+    wait(d, lambda d: len(tiles(d, "pred-grid")) == 40 and thumbs_settled(d, "pred-grid"), what="positives")
+    top = tile_ids(d, "pred-grid")
+    assert sum(labels_of[i] == "0" for i in top) >= 38, [labels_of[i] for i in top]
+    top_scores = [float(x) for x in tile_texts(d, "pred-grid", ".score")]
+    assert top_scores == sorted(top_scores, reverse=True)
+    d.save_screenshot(str(shots / "results.png"))
+    d.find_element(By.CSS_SELECTOR, "[data-browse=threshold]").click()
+    wait(d, lambda d: tile_ids(d, "pred-grid") != top and len(tiles(d, "pred-grid")) == 40, what="threshold")
+    marks = set(tile_texts(d, "pred-grid", ".mark"))
+    assert marks == {"predicted positive", "predicted negative"}  # both sides of the threshold
+    d.find_element(By.CSS_SELECTOR, "[data-browse=bottom]").click()
+    wait(d, lambda d: "lowest first" in d.find_element(By.ID, "pred-range").text, what="negatives")
+    bottom = tile_ids(d, "pred-grid")
+    assert not any(labels_of[i] == "0" for i in bottom)
+
+    # The classifier's SQL: the published function, copied to the clipboard.
+    function = f"clf_{name}"
+    assert d.find_element(By.ID, "sql-function").text == function
+    sql_text = d.find_element(By.ID, "sql-statements").text
+    assert f"FUNCTION `{function}`" in sql_text
+    d.execute_cdp_cmd("Browser.grantPermissions", {"origin": live.url.rstrip("/"),
+                                                  "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+    d.find_element(By.ID, "copy-sql").click()
+    wait(d, lambda d: d.find_element(By.ID, "status").text == "Copied the SQL to the clipboard.", what="copy")
+    copied = d.execute_async_script("navigator.clipboard.readText().then(arguments[0], e => arguments[0]('ERR ' + e))")
+    assert copied.strip() == sql_text.strip()
+
+    # The example query runs in the SQL view and counts the same positives.
+    d.find_element(By.ID, "run-example").click()
+    wait(d, lambda d: d.find_elements(By.CSS_SELECTOR, "#sql-table tbody td"), what="the example query")
+    assert d.find_element(By.CSS_SELECTOR, "#sql-table tbody td").text == str(predicted)
+
+    # Errors are shown as the API's message: a session name that is taken.
+    keys(d, Keys.ESCAPE, "f")  # Esc leaves the SQL box, f opens Find
+    d.find_element(By.ID, "session-name").clear()
+    tiles(d, "find-grid")[0].click()
+    d.find_element(By.ID, "session-name").send_keys(name, Keys.ENTER)
+    wait(d, lambda d: d.find_element(By.ID, "error").is_displayed(), what="the error")
+    assert "already exists" in d.find_element(By.ID, "error-text").text
+    no_page_errors(d)
+
+
+# -- responsiveness at 25k rows -------------------------------------------------------------------
+SYN_ROWS, SYN_DIM, SYN_CLUSTERS = 25_000, 512, 20
+
+
+def load_synthetic(store, name="syn25k"):
+    """25k clustered 512-d unit vectors (the size of CLIP ViT-B/32's) through the real writer."""
+    from loaders.writer import DatasetWriter
+
+    rng = np.random.default_rng(7)
+    centers = rng.normal(size=(SYN_CLUSTERS, SYN_DIM)).astype(np.float32)
+    cluster = rng.integers(0, SYN_CLUSTERS, size=SYN_ROWS)
+    vectors = centers[cluster] + 0.8 * rng.normal(size=(SYN_ROWS, SYN_DIM)).astype(np.float32)
+    ids = [f"syn/{i:05d}" for i in range(SYN_ROWS)]  # ids with '/': encoded per segment by the page
+    writer = DatasetWriter(store, name, SYN_DIM, "features", total=SYN_ROWS, progress=False)
+    writer.write(ids=ids, vectors=vectors, labels=[f"c{c}" for c in cluster], urls=[""] * SYN_ROWS,
+                 splits=["train"] * SYN_ROWS)
+    writer.finish()
+    return dict(zip(ids, (f"c{c}" for c in cluster)))
+
+
+def test_next_batch_on_screen_within_500_ms_at_25k_rows(live, driver, web_store):
+    import httpx
+
+    labels_of = load_synthetic(web_store)
+    positives = [i for i, c in labels_of.items() if c == "c0"][:2]
+    created = httpx.post(f"{live.url}sessions", json={"dataset": "syn25k", "name": f"c0_{uuid.uuid4().hex[:6]}",
+                                                       "positive_ids": positives}, timeout=30)
+    assert created.status_code == 201, created.text
+    session_id = created.json()["id"]
+    d = driver
+    d.get(f"{live.url}#d=syn25k&s={session_id}&t=label")  # the same page: only the address's hash changes
+    wait(d, lambda d: (ids := tile_ids(d, "label-grid")) and len(ids) == 10 and all(i.startswith("syn/") for i in ids)
+         and thumbs_settled(d, "label-grid"), what="the batch")
+    rounds = 6
+    for r in range(rounds):
+        ids = tile_ids(d, "label-grid")
+        tiles(d, "label-grid")[0].click()
+        keys(d, Keys.ESCAPE)
+        keys(d, *["1" if labels_of[i] == "c0" else "0" for i in ids])
+        keys(d, Keys.ENTER)
+        wait(d, lambda d: d.find_element(By.ID, "stat-round").text == str(r + 1)
+             and tile_ids(d, "label-grid") != ids, what=f"round {r + 1}")
+        wait(d, lambda d: len(d.execute_script("return window.vectrain.timings")) == r + 1, what="the timing")
+    timings = d.execute_script("return window.vectrain.timings")
+    ms = [t["ms"] for t in timings]
+    median = statistics.median(ms)
+    steps = {k: statistics.median(t[k] for t in timings) for k in ("labels", "train", "next", "thumbnails")}
+    print(f"\nEnter -> next batch with thumbnails on screen, {SYN_ROWS:,} rows x {SYN_DIM} dims, k=10 mixed: "
+          f"median {median:.0f} ms, max {max(ms)} ms, each {ms}; median per step (ms): {steps}")
+    assert stored_labels(web_store, session_id).keys() >= set(positives)
+    assert len(stored_labels(web_store, session_id)) == 2 + 10 * rounds
+    assert median <= 500, f"the next batch took {ms} ms after Enter (target: 500 ms)"
