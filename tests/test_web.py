@@ -178,7 +178,6 @@ def test_label_digit_zeros_with_the_keyboard(live, driver, web_store, shots):
         scores = tile_texts(d, "label-grid", ".score")
         assert all(s.replace("-", "").replace(".", "").isdigit() for s in scores), scores
         if batch == 2:
-            d.save_screenshot(str(shots / "labeling.png"))
             # Several at once: click the first non-zero, Ctrl+click the others, one key labels all.
             others = [i for i in ids if labels_of[i] != "0"]
             if others:
@@ -214,6 +213,8 @@ def test_label_digit_zeros_with_the_keyboard(live, driver, web_store, shots):
             mark = tile_texts(d, "label-grid", ".mark")[n]
             assert mark == ("+1" if key == "1" else "\u22121")
         assert d.find_element(By.ID, "stat-pending").text.startswith("10 of 10 marked")
+        if batch == 2:
+            d.save_screenshot(str(shots / "labeling.png"))  # the README's picture: a marked batch
         before = d.find_element(By.ID, "stat-round").text
         keys(d, Keys.ENTER)
         wait(d, lambda d: d.find_element(By.ID, "stat-round").text == str(int(before) + 1)
@@ -239,12 +240,14 @@ def test_label_digit_zeros_with_the_keyboard(live, driver, web_store, shots):
     print(f"Enter -> next batch on screen (demo, 1,797 rows): {[t['ms'] for t in timings]} ms")
     d.save_screenshot(str(shots / "progress.png"))
 
-    # A reload shows the same state: the same session, round and labels.
+    # A reload shows the same state: the same session, round, labels and batch.
+    batch = tile_ids(d, "label-grid")
     d.refresh()
     wait(d, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true", what="reload")
     wait(d, lambda d: d.find_element(By.ID, "stat-round").text == "3" and len(tiles(d, "label-grid")) == 10,
          what="the session after a reload")
     assert d.find_element(By.ID, "stat-labels").text.startswith(f"{len(pressed)} (")
+    assert tile_ids(d, "label-grid") == batch
     assert Select(d.find_element(By.ID, "session-select")).first_selected_option.text == name
 
     # Labels: every label with its mark; relabel one with the keyboard (stored at once), and back.
@@ -281,7 +284,7 @@ def test_label_digit_zeros_with_the_keyboard(live, driver, web_store, shots):
     d.find_element(By.CSS_SELECTOR, "[data-browse=threshold]").click()
     wait(d, lambda d: tile_ids(d, "pred-grid") != top and len(tiles(d, "pred-grid")) == 40, what="threshold")
     marks = set(tile_texts(d, "pred-grid", ".mark"))
-    assert marks == {"predicted positive", "predicted negative"}  # both sides of the threshold
+    assert marks == {"pos", "neg"}  # both sides of the threshold
     d.find_element(By.CSS_SELECTOR, "[data-browse=bottom]").click()
     wait(d, lambda d: "lowest first" in d.find_element(By.ID, "pred-range").text, what="negatives")
     bottom = tile_ids(d, "pred-grid")

@@ -93,7 +93,8 @@ const labelGrid = new TileGrid($("label-grid"), {
 const predGrid = new TileGrid($("pred-grid"), {
   label: "Predictions", dataset, moreLikeThis: (item) => moreLikeThis(item),
   empty: "Apply the classifier to see its predictions.",
-  markText: (score) => (score > 0 ? "predicted positive" : "predicted negative"),
+  markText: (score) => (score > 0 ? "pos" : "neg"),
+  markAria: (score) => (score > 0 ? "predicted positive" : "predicted negative"),
 });
 const labelsGrid = new TileGrid($("labels-grid"), {
   label: "Labels of this session", dataset, empty: "No labels yet.",
@@ -169,7 +170,7 @@ function renderSessions() {
   const list = $("session-list");
   list.replaceChildren(...mine.map((s) => el("li", {},
     el("button", { type: "button", text: s.name, onclick: () => guard(() => openSession(s.id)) }),
-    el("span", { class: "muted", text: ` from ${s.source.replace("_", " ")}, ${s.created}` }))));
+    el("span", { class: "muted", text: ` from ${s.source.replace("_", " ")}, ${String(s.created).slice(0, 16)}` }))));
   if (!mine.length) list.append(el("li", { class: "muted", text: "None yet." }));
 }
 

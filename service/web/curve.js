@@ -4,7 +4,7 @@
 const NS = "http://www.w3.org/2000/svg";
 const W = 300;
 const H = 170;
-const M = { left: 34, right: 10, top: 10, bottom: 30 };
+const M = { left: 46, right: 10, top: 10, bottom: 30 };
 
 function svgEl(tag, attrs = {}, text) {
   const node = document.createElementNS(NS, tag);
@@ -32,16 +32,19 @@ export function drawCurve(svg, rounds) {
   svg.append(svgEl("title", {}, summary));
 
   const maxX = Math.max(10, ...points.map((p) => p.labeled));
+  // Zoom in on the range the points use (F1 near 1 would be a flat line on 0..1).
+  const low = Math.min(...points.map((p) => p.f1), 0.95);
+  const minY = points.length ? Math.max(0, Math.floor((low - 0.05) * 10) / 10) : 0;
   const x = (v) => M.left + (v / maxX) * (W - M.left - M.right);
-  const y = (v) => H - M.bottom - v * (H - M.top - M.bottom);
+  const y = (v) => H - M.bottom - ((v - minY) / (1 - minY)) * (H - M.top - M.bottom);
 
-  for (const v of [0, 0.5, 1]) {
+  for (const v of [minY, (minY + 1) / 2, 1]) {
     svg.append(svgEl("line", { x1: M.left, x2: W - M.right, y1: y(v), y2: y(v), class: "gridline" }));
-    svg.append(svgEl("text", { x: M.left - 4, y: y(v) + 4, "text-anchor": "end", class: "tick" }, v.toFixed(1)));
+    svg.append(svgEl("text", { x: M.left - 4, y: y(v) + 4, "text-anchor": "end", class: "tick" }, v.toFixed(2)));
   }
   // The "great" line: F1 0.95.
   svg.append(svgEl("line", { x1: M.left, x2: W - M.right, y1: y(0.95), y2: y(0.95), class: "target" }));
-  svg.append(svgEl("text", { x: M.left + 3, y: y(0.95) + 11, class: "tick target-label" }, "0.95 great"));
+  svg.append(svgEl("text", { x: M.left + 3, y: y(0.95) + 11, class: "tick target-label" }, "0.95: great"));
   svg.append(svgEl("text", { x: M.left, y: H - 8, class: "tick" }, "0"));
   svg.append(svgEl("text", { x: W - M.right, y: H - 8, "text-anchor": "end", class: "tick" }, String(maxX)));
   svg.append(svgEl("text", { x: (M.left + W - M.right) / 2, y: H - 4, "text-anchor": "middle", class: "axis" },

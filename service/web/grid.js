@@ -38,7 +38,7 @@ export class TileGrid {
    * @param {HTMLElement} root  an empty element; becomes the listbox
    * @param {object} opts  label: accessible name; dataset(): current dataset name;
    *   moreLikeThis(item): optional button per tile; empty: text when there are no items;
- *   markText(score): how a mark reads (default +1 / -0.5 ...)
+ *   markText(score), markAria(score): how a mark reads on the tile and to a screen reader
    */
   constructor(root, opts) {
     this.root = root;
@@ -135,7 +135,7 @@ export class TileGrid {
       const parts = [t.item.id];
       if (t.item.label) parts.push(`label ${t.item.label}`);
       if (t.item.score !== undefined && t.item.score !== null) parts.push(`score ${Number(t.item.score).toFixed(3)}`);
-      if (marked) parts.push(this.opts.markText ? this.opts.markText(score) : `marked ${markWord(score)} ${markText(score)}`);
+      if (marked) parts.push(this.opts.markAria ? this.opts.markAria(score) : `marked ${markWord(score)} ${markText(score)}`);
       t.node.setAttribute("aria-label", parts.join(", "));
     });
     if (this.opts.onChange) this.opts.onChange();
