@@ -25,6 +25,7 @@ const state = {
   undo: [], // [{changes: [{id, before}]}] for marks not sent yet
   sent: [], // ids of the last sent batch, in marking order (undo reaches them with DELETE)
   busy: false,
+  untrained: false, // labels were stored but the round after them failed to train
   findItems: [],
   findTitle: "",
   pred: { mode: "top", offset: 0, total: 0, positives: 0 },
@@ -82,7 +83,7 @@ function writeHash() {
 // -- grids ---------------------------------------------------------------------------------
 const dataset = () => state.dataset?.name || "";
 const findGrid = new TileGrid($("find-grid"), {
-  label: "Search results", dataset, moreLikeThis: (item) => moreLikeThis(item),
+  label: "Search results", dataset, moreLikeThis: (item) => moreLikeThis(item), keepSelection: true,
   empty: "Search by text or image, or show a sample.",
   onChange: () => updateSelectedCount(),
 });
@@ -181,6 +182,7 @@ function closeSession() {
   state.undo = [];
   state.sent = [];
   state.markOrder = [];
+  state.untrained = false;
 }
 
 async function openSession(id, tab = "label") {
@@ -232,7 +234,7 @@ async function startSession(e) {
     body.prompt = $("start-prompt").value.trim();
     if (!body.prompt) throw new Error("Type a prompt to start from, e.g. “photos of dogs”.");
   } else {
-    body.positive_ids = findGrid.items.filter((it) => findGrid.selected.has(it.id)).map((it) => it.id);
+    body.positive_ids = [...findGrid.selected];
     if (!body.positive_ids.length) {
       throw new Error("Select a few tiles first (click, Shift+click or Space): they start the session as positives.");
     }
@@ -289,8 +291,9 @@ function markTargets(score) {
     if (score !== undefined) state.markOrder.push(it.id);
   }
   state.undo.push({ changes });
-  const several = labelGrid.selected.size > 0;
-  if (several) labelGrid.clearSelection();
+  const current = labelGrid.current();
+  const several = labelGrid.selected.size > 1 || (labelGrid.selected.size === 1 && !labelGrid.selected.has(current?.id));
+  if (labelGrid.selected.size) labelGrid.clearSelection();
   else labelGrid.refresh();
   // One tile at a time: move on to the next one, as a person labeling a row would.
   if (!several && score !== undefined && labelGrid.focusIndex < labelGrid.tiles.length - 1) {
@@ -333,7 +336,7 @@ async function submitBatch() {
   if (state.busy || !state.session) return;
   const started = performance.now();
   const labels = state.markOrder.map((id) => ({ item_id: id, score: labelGrid.marks.get(id) }));
-  if (!labels.length) {
+  if (!labels.length && !state.untrained) {
     say("Mark some tiles first: 1 or + positive, 0 or - negative. Enter then trains a round.");
     return;
   }
@@ -343,13 +346,18 @@ async function submitBatch() {
   try {
     const sid = seg(state.session.id);
     const t = [performance.now()];
-    const stored = await post(`sessions/${sid}/labels`, { labels });
+    // Labels sent but not trained on (the training failed): Enter trains without new marks.
+    const stored = labels.length ? await post(`sessions/${sid}/labels`, { labels }) : { labels: state.session.labels };
     t.push(performance.now());
-    state.sent = labels.map((l) => l.item_id);
-    state.markOrder = [];
-    state.undo = [];
+    if (labels.length) {
+      state.sent = labels.map((l) => l.item_id);
+      state.markOrder = [];
+      state.undo = [];
+      state.untrained = true;
+    }
     say(`Sent ${labels.length} labels; training…`);
     const trained = await post(`sessions/${sid}/train`, { mode: "auto" });
+    state.untrained = false;
     t.push(performance.now());
     // The answers of /labels and /train are the new state: no need to read the session again.
     const { round, mode, bias, threshold, metrics } = trained;

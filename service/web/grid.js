@@ -1,6 +1,7 @@
 // A grid of item tiles: thumbnail (or a placeholder with id and label), score, mark. Keyboard:
 // arrows/Home/End move, Space selects, Shift extends, Ctrl+A selects all, Esc clears. Click
-// focuses and selects one, Shift+click a range, Ctrl/Cmd+click toggles one.
+// focuses and selects one (toggles one when picks add up across searches), Shift+click a
+// range, Ctrl/Cmd+click toggles one.
 // Everything from the API is set as text (textContent), never parsed as HTML.
 
 import { itemInfo, safeHttpUrl, showThumb } from "./api.js";
@@ -38,7 +39,8 @@ export class TileGrid {
    * @param {HTMLElement} root  an empty element; becomes the listbox
    * @param {object} opts  label: accessible name; dataset(): current dataset name;
    *   moreLikeThis(item): optional button per tile; empty: text when there are no items;
- *   markText(score), markAria(score): how a mark reads on the tile and to a screen reader
+ *   markText(score), markAria(score): how a mark reads on the tile and to a screen reader;
+ *   keepSelection: selected ids survive setItems (picking examples across several searches)
    */
   constructor(root, opts) {
     this.root = root;
@@ -59,7 +61,7 @@ export class TileGrid {
   setItems(items, { marks } = {}) {
     this.items = items;
     this.marks = new Map(marks || []);
-    this.selected.clear();
+    if (!this.opts.keepSelection) this.selected.clear(); // else picks add up across searches
     this.anchor = null;
     this.focusIndex = Math.min(this.focusIndex, Math.max(0, items.length - 1));
     this.root.replaceChildren();
@@ -192,7 +194,7 @@ export class TileGrid {
     if (e.shiftKey && this.anchor !== null) {
       if (!(e.ctrlKey || e.metaKey)) this.selected.clear();
       this.selectRange(this.anchor, index);
-    } else if (e.ctrlKey || e.metaKey) {
+    } else if (e.ctrlKey || e.metaKey || this.opts.keepSelection) {
       if (this.selected.has(id)) this.selected.delete(id);
       else this.selected.add(id);
       this.anchor = index;
