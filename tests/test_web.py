@@ -397,3 +397,56 @@ def test_next_batch_on_screen_within_500_ms_at_25k_rows(live, driver, web_store)
     print(f"load average per core {load:.1f}: asserting a median <= {limit} ms"
           + ("" if limit == 500 else " (the machine is busy with other work; the target is 500 ms)"))
     assert median <= limit, f"the next batch took {ms} ms after Enter (median {median:.0f} ms; limit {limit} ms)"
+
+
+# -- a CLIP dataset: search by text and by an uploaded image, start from a prompt -----------------
+def test_clip_dataset_text_and_image_search_and_a_prompt_session(live, driver, web_store, tiny_clip, tmp_path):
+    import httpx
+    from PIL import Image
+
+    from loaders.writer import DatasetWriter
+    from service.encoders import get_encoder
+
+    encoder = get_encoder("clip", web_store.settings, model=str(tiny_clip))
+    rng = np.random.default_rng(3)
+    images = [Image.fromarray(rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)) for _ in range(24)]
+    ids = [f"pic-{i:02d}" for i in range(len(images))]
+    writer = DatasetWriter(web_store, "pics", encoder.dim, "clip", model=str(tiny_clip), total=len(ids), progress=False)
+    writer.write(ids=ids, vectors=encoder.encode_images(images), labels=["noise"] * len(ids), urls=[""] * len(ids))
+    writer.finish()
+
+    d = driver
+    d.get(f"{live.url}#d=pics&t=find")
+    wait(d, lambda d: d.find_element(By.ID, "dataset-select").get_attribute("value") == "pics"
+         and d.find_element(By.ID, "text-query").is_enabled() and d.find_element(By.ID, "text-query").is_displayed()
+         and len(tiles(d, "find-grid")) == len(ids), what="the CLIP dataset")
+
+    # By an uploaded image: the item whose pixels were uploaded comes first.
+    upload = tmp_path / "query.png"
+    images[7].save(upload)
+    d.find_element(By.ID, "image-file").send_keys(str(upload))
+    d.find_element(By.CSS_SELECTOR, "#image-search button[type=submit]").click()
+    wait(d, lambda d: d.find_element(By.ID, "find-title").text.startswith("Like query.png"), what="image search")
+    assert tile_ids(d, "find-grid")[0] == "pic-07"
+
+    # By text: the page shows what the API returns, in its order.
+    box = d.find_element(By.ID, "text-query")
+    box.send_keys("a dog in the snow", Keys.ENTER)
+    wait(d, lambda d: "a dog in the snow" in d.find_element(By.ID, "find-title").text, what="text search")
+    expected = httpx.post(f"{live.url}datasets/pics/search", json={"text": "a dog in the snow", "k": 30}).json()
+    assert tile_ids(d, "find-grid") == [i["id"] for i in expected["items"]]
+
+    # A session from a prompt: its starting weights are the prompt's text embedding.
+    name = f"dogs_{uuid.uuid4().hex[:6]}"
+    d.find_element(By.ID, "session-name").clear()
+    d.find_element(By.ID, "session-name").send_keys(name)
+    d.find_element(By.ID, "start-prompt").send_keys("a dog in the snow", Keys.ENTER)
+    wait(d, lambda d: d.execute_script("return window.vectrain.state.session?.name") == name
+         and d.find_element(By.ID, "label-grid").is_displayed() and len(tiles(d, "label-grid")) == 10,
+         what="the prompt session's first batch")
+    session_id = d.execute_script("return window.vectrain.state.session.id")
+    info = httpx.get(f"{live.url}sessions/{session_id}").json()
+    assert info["source"] == "prompt" and info["prompt"] == "a dog in the snow" and info["name"] == name
+    weights = httpx.get(f"{live.url}sessions/{session_id}/weights").json()["weights"]
+    np.testing.assert_allclose(weights, encoder.encode_texts(["a dog in the snow"])[0], atol=1e-5)
+    no_page_errors(d)

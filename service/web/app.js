@@ -473,8 +473,9 @@ async function applyClassifier() {
 async function loadSessionSql() {
   const res = await get(`sessions/${seg(state.session.id)}/sql`);
   $("sql-function").textContent = res.function;
+  $("sql-view").textContent = res.view;
   $("sql-published").textContent = res.published
-    ? `published from round ${res.round}; use it in any query, e.g.`
+    ? `published from round ${res.round}; use them in any query, e.g. the example below.`
     : `not published yet (round ${res.round}): Apply publishes it.`;
   $("sql-statements").textContent = res.statements.map((s) => `${s.trim()};`).join("\n\n");
   $("sql-example").textContent = res.example;
