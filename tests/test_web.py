@@ -450,3 +450,40 @@ def test_clip_dataset_text_and_image_search_and_a_prompt_session(live, driver, w
     weights = httpx.get(f"{live.url}sessions/{session_id}/weights").json()["weights"]
     np.testing.assert_allclose(weights, encoder.encode_texts(["a dog in the snow"])[0], atol=1e-5)
     no_page_errors(d)
+
+
+# -- API keys: the page asks for one, sends it, and can forget it ---------------------------------
+def test_the_page_asks_for_an_api_key_and_sends_it(driver, web_store):
+    settings = web_store.settings.model_copy(update={"api_keys": "write-key-1", "read_api_keys": "read-key-1"})
+    with browser.LiveServer(create_app(settings, web_store)) as server:
+        d = driver
+        d.get(server.url)
+        dialog = d.find_element(By.ID, "key-dialog")
+        wait(d, lambda d: dialog.get_attribute("open") is not None, what="the key dialog")
+        assert "needs an API key" in d.find_element(By.ID, "key-reason").text
+
+        d.find_element(By.ID, "key-input").send_keys("not-a-key", Keys.ENTER)
+        wait(d, lambda d: dialog.get_attribute("open") is not None
+             and d.find_element(By.ID, "key-reason").text == "Unknown API key.", what="the refusal")
+
+        # A read key reads (datasets, the sample with its thumbnails fetched with the key) ...
+        d.find_element(By.ID, "key-input").send_keys("read-key-1", Keys.ENTER)
+        wait(d, lambda d: len(tiles(d, "find-grid")) == 30 and thumbs_settled(d, "find-grid"), what="the sample")
+        assert d.execute_script("return localStorage.getItem('vectrain.apiKey')") == "read-key-1"
+        # ... and may not write: the API's message is shown.
+        tiles(d, "find-grid")[0].click()
+        d.find_element(By.ID, "session-name").send_keys(f"keyed_{uuid.uuid4().hex[:6]}", Keys.ENTER)
+        wait(d, lambda d: d.find_element(By.ID, "error").is_displayed(), what="the refusal to write")
+        assert "may only read" in d.find_element(By.ID, "error-text").text
+
+        # Forget the key; a write key then starts a session.
+        d.find_element(By.ID, "forget-key").click()
+        wait(d, lambda d: dialog.get_attribute("open") is not None, what="the key dialog again")
+        assert d.execute_script("return localStorage.getItem('vectrain.apiKey')") is None
+        d.find_element(By.ID, "key-input").send_keys("write-key-1", Keys.ENTER)
+        wait(d, lambda d: dialog.get_attribute("open") is None and d.find_element(By.ID, "session-name").is_displayed(),
+             what="the page with the write key")
+        d.find_element(By.ID, "session-name").send_keys(Keys.ENTER)  # the name typed before is still there
+        wait(d, lambda d: d.find_element(By.ID, "tab-label").get_attribute("aria-selected") == "true"
+             and len(tiles(d, "label-grid")) == 10, what="a session started with the write key")
+        no_page_errors(d)
