@@ -143,7 +143,9 @@ async function chooseDataset(name, { keepSession = false } = {}) {
   state.dataset = await get(`datasets/${seg(info.name)}`);
   $("dataset-select").value = state.dataset.name;
   const d = state.dataset;
-  $("dataset-info").textContent = `${d.rows.toLocaleString()} items · ${d.encoder} · ${d.dim}-d · table ${d.table}`;
+  const index = { building: " · index building (search scans meanwhile)", missing: " · index missing (search scans)" };
+  $("dataset-info").textContent = `${d.rows.toLocaleString()} items · ${d.encoder} · ${d.dim}-d · table ${d.table}`
+    + (index[d.index] || "");
   const hasText = d.encoder.startsWith("clip");
   $("text-query").disabled = !hasText;
   $("start-prompt").disabled = !hasText;
