@@ -115,7 +115,14 @@ function showTab(tab, { focus = true } = {}) {
   writeHash();
   const loaders = { label: loadLabelView, results: loadResults, labels: loadLabels, sql: loadSql };
   const ready = loaders[tab] ? guard(loaders[tab]) : Promise.resolve();
-  if (focus) ready.then(() => GRIDS[tab]?.tiles.length && GRIDS[tab].focus());
+  if (focus) {
+    // Once the view has loaded, its grid takes the focus, unless the person has moved it.
+    const before = document.activeElement;
+    ready.then(() => {
+      const idle = document.activeElement === before || document.activeElement === document.body;
+      if (idle && !GRIDS[tab]?.hasFocus() && GRIDS[tab]?.tiles.length) GRIDS[tab].focus();
+    });
+  }
   return ready;
 }
 
@@ -202,7 +209,9 @@ function showFound(items, title) {
   state.findItems = items;
   $("find-title").textContent = title;
   if (state.tab !== "find") showTab("find", { focus: false });
-  return findGrid.setItems(items).then(() => findGrid.focus(0));
+  const shown = findGrid.setItems(items);
+  findGrid.focus(0); // now, not after the thumbnails: keys pressed meanwhile go to the new tiles
+  return shown;
 }
 
 async function moreLikeThis(item) {
@@ -279,6 +288,7 @@ function showBatch(res) {
     ? `Round ${res.round}: ${res.items.length} items to label (${res.strategy}); scores are the classifier's, threshold ${fmt(state.session.rounds.at(-1)?.threshold)}`
     : "Every item of this dataset is labeled.";
   const shown = labelGrid.setItems(res.items);
+  if (state.tab === "label") labelGrid.focus(0);
   renderProgress();
   return shown;
 }
@@ -377,7 +387,6 @@ async function submitBatch() {
     document.body.dataset.lastBatchMs = String(ms);
     $("stat-timing").textContent = `Round ${trained.round} trained; the next batch was on screen ${ms} ms after Enter.`;
     say(`Round ${trained.round}: ${state.session.labels.labeled} labels, CV F1 ${fmt(trained.metrics.cv_f1)}.`);
-    labelGrid.focus(0);
   } finally {
     state.busy = false;
     document.body.classList.remove("busy");
