@@ -150,6 +150,7 @@ def test_label_digit_zeros_with_the_keyboard(live, driver, web_store, shots):  #
     found = tile_ids(d, "find-grid")
     assert found[0] == zero  # an item is its own nearest neighbour
     assert sum(labels_of[i] == "0" for i in found) >= 25, [labels_of[i] for i in found]
+    wait(d, lambda d: thumbs_settled(d, "find-grid"), what="the thumbnails")
     d.save_screenshot(str(shots / "find.png"))
     other = next(i for i in found[1:] if labels_of[i] == "0")
     tiles(d, "find-grid")[found.index(other)].click()  # picks add up across searches
