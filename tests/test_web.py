@@ -115,6 +115,12 @@ def stored_labels(store, session_id):
     return {i: float(s) for i, s in rows}
 
 
+def mark_text(score):
+    """How the page writes a label: +1, \u22121, +0.5 (a true minus sign)."""
+    body = f"{abs(score):g}"
+    return ("+" if score > 0 else "\u2212") + body
+
+
 def focused_id(driver):
     return driver.execute_script("return document.activeElement.dataset.id || null")
 
@@ -133,6 +139,14 @@ def test_label_digit_zeros_with_the_keyboard(live, driver, web_store, shots):  #
     d = driver
     d.get(live.url)
     wait(d, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true", what="start")
+
+    # ? shows the keys; Esc closes them.
+    keys(d, "?")
+    help_dialog = d.find_element(By.ID, "help")
+    wait(d, lambda d: help_dialog.is_displayed(), what="the help")
+    assert "undo the last label" in help_dialog.text
+    keys(d, Keys.ESCAPE)
+    wait(d, lambda d: not help_dialog.is_displayed(), what="the help to close")
 
     # Choose the dataset; the page shows a fixed sample.
     Select(d.find_element(By.ID, "dataset-select")).select_by_value("digits")
@@ -207,6 +221,12 @@ def test_label_digit_zeros_with_the_keyboard(live, driver, web_store, shots):  #
                 keys(d, "z")
                 assert focused_id(d) == item_id
                 assert tile_texts(d, "label-grid", ".mark")[0] == ""
+            if batch == 0 and n == len(ids) - 1:
+                # A graded label: Shift with the digit key gives half a label.
+                ActionChains(d).key_down(Keys.SHIFT).send_keys(key).key_up(Keys.SHIFT).perform()
+                pressed[item_id] = 0.5 if key == "1" else -0.5
+                assert tile_texts(d, "label-grid", ".mark")[n] == ("+0.5" if key == "1" else "\u22120.5")
+                continue
             keys(d, key)  # marks the tile and moves to the next one
             pressed[item_id] = 1.0 if key == "1" else -1.0
             mark = tile_texts(d, "label-grid", ".mark")[n]
@@ -253,17 +273,16 @@ def test_label_digit_zeros_with_the_keyboard(live, driver, web_store, shots):  #
     keys(d, "b")
     wait(d, lambda d: len(tiles(d, "labels-grid")) == len(pressed), what="the labels")
     shown = dict(zip(tile_ids(d, "labels-grid"), tile_texts(d, "labels-grid", ".mark")))
-    assert shown == {i: "+1" if v > 0 else "\u22121" for i, v in pressed.items()}
-    first = tile_ids(d, "labels-grid")[0]
+    assert shown == {i: mark_text(v) for i, v in pressed.items()}
+    listed = tile_ids(d, "labels-grid")
+    n, first = next((n, i) for n, i in enumerate(listed) if abs(pressed[i]) == 1)
     flipped = "0" if pressed[first] > 0 else "1"
-    tiles(d, "labels-grid")[0].click()
+    tiles(d, "labels-grid")[n].click()
     keys(d, Keys.ESCAPE, flipped)
-    wait(d, lambda d: tile_texts(d, "labels-grid", ".mark")[0] == ("\u22121" if pressed[first] > 0 else "+1"),
-         what="the relabel")
+    wait(d, lambda d: tile_texts(d, "labels-grid", ".mark")[n] == mark_text(-pressed[first]), what="the relabel")
     assert stored_labels(store, session_id)[first] == -pressed[first]
     keys(d, "1" if flipped == "0" else "0")
-    wait(d, lambda d: tile_texts(d, "labels-grid", ".mark")[0] == ("+1" if pressed[first] > 0 else "\u22121"),
-         what="the label restored")
+    wait(d, lambda d: tile_texts(d, "labels-grid", ".mark")[n] == mark_text(pressed[first]), what="the label restored")
     assert stored_labels(store, session_id) == pressed
     keys(d, "x")  # remove a label
     wait(d, lambda d: first not in tile_ids(d, "labels-grid"), what="the label removed")
