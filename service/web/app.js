@@ -27,7 +27,6 @@ const state = {
   busy: false,
   untrained: false, // labels were stored but the round after them failed to train
   findItems: [],
-  findTitle: "",
   pred: { mode: "top", offset: 0, total: 0, positives: 0 },
   labels: [],
   labelsOffset: 0,
@@ -453,7 +452,8 @@ async function loadPredictions(mode = state.pred.mode, offset) {
   }
   state.pred.total = res.total;
   state.pred.positives = res.positives;
-  $("apply-info").textContent = `Round ${res.round}: ${res.positives.toLocaleString()} of ${res.total.toLocaleString()} items positive.`;
+  const stale = res.round < state.session.round ? ` The classifier is at round ${state.session.round} now: Apply again to update.` : "";
+  $("apply-info").textContent = `Round ${res.round}: ${res.positives.toLocaleString()} of ${res.total.toLocaleString()} items positive.${stale}`;
   if (offset === undefined) {
     offset = mode === "top" ? 0
       : mode === "threshold" ? Math.max(0, res.positives - PRED_PAGE / 2)
@@ -638,6 +638,16 @@ function wire() {
   $("error-close").addEventListener("click", clearError);
   $("help-button").addEventListener("click", () => $("help").showModal());
   for (const t of TABS) $(`tab-${t}`).addEventListener("click", () => showTab(t));
+  // The tab list: Left/Right (Home/End) move between the views, as in any tab list.
+  document.querySelector(".tabs").addEventListener("keydown", (e) => {
+    const moves = { ArrowLeft: -1, ArrowRight: 1, Home: -TABS.length, End: TABS.length };
+    if (!(e.key in moves)) return;
+    const i = Math.max(0, Math.min(TABS.length - 1, TABS.indexOf(state.tab) + moves[e.key]));
+    e.preventDefault();
+    e.stopPropagation();
+    showTab(TABS[i], { focus: false });
+    $(`tab-${TABS[i]}`).focus();
+  });
   $("dataset-select").addEventListener("change", (e) => guard(async () => {
     await chooseDataset(e.target.value);
     await sample();
