@@ -168,6 +168,12 @@ def one_blas_thread():
     return _blas.limit(limits=1, user_api="blas")
 
 
+def warm_up() -> None:
+    """Load what the first fit needs (scipy, the BLAS controller), e.g. when a service starts."""
+    with one_blas_thread():
+        pass
+
+
 def train(mode: str, X: np.ndarray, scores: np.ndarray, prior: np.ndarray, current: np.ndarray,
           fallback_threshold=None, folds: int = 5) -> Model:
     """Fit one round. `fallback_threshold(w, b)` supplies a label-free threshold when the labels

@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service import __version__
+from service import __version__, training
 from service.api import classify, datasets, sessions, sql
 from service.api.security import BodyLimit, Keys, _BodyTooLarge, authorize, public, split_keys
 from service.config import Settings, get_settings
@@ -55,6 +55,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None, own
         if owned:  # a load or build killed mid-way left an index missing: rebuild it, search meanwhile
             threading.Thread(target=_rebuild_indexes, args=(app.state.store,), name="index-rebuild",
                              daemon=True).start()
+        # The first training round would pay scipy's import (1-2 s): pay it now, in the background.
+        threading.Thread(target=training.warm_up, name="warm-up", daemon=True).start()
         try:
             yield
         finally:
