@@ -173,7 +173,8 @@ const items = new Map();
 export function itemInfo(dataset, id) {
   const key = `${dataset}\u0000${id}`;
   if (!items.has(key)) {
-    items.set(key, get(`datasets/${seg(dataset)}/items/${seg(id)}`).catch(() => null));
+    // `/meta` names any item, even one whose id ends in `/image`.
+    items.set(key, get(`datasets/${seg(dataset)}/items/${seg(id)}/meta`).catch(() => null));
     if (items.size > 5000) items.delete(items.keys().next().value);
   }
   return items.get(key);
