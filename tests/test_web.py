@@ -182,10 +182,16 @@ def test_label_digit_zeros_with_the_keyboard(live, driver, web_store, shots):  #
     assert stored_labels(store, session_id) == {zeros[0]: 1.0, zeros[1]: 1.0}
     assert "2 (2 positive, 0 negative)" == d.find_element(By.ID, "stat-labels").text
 
-    # Three batches, labeled with the keyboard from the true labels.
+    # Three batches, labeled with the keyboard from the true labels. Every digit has a stored
+    # thumbnail: when the service serves item images, every tile shows one (no placeholder).
+    import httpx
+
+    serves_images = httpx.get(f"{live.url}datasets/digits/items/{zeros[0]}/image").status_code == 200
     pressed = {zeros[0]: 1.0, zeros[1]: 1.0}
     for batch in range(3):
         wait(d, lambda d: thumbs_settled(d, "label-grid"), what="thumbnails")
+        if serves_images:
+            assert not d.find_elements(By.CSS_SELECTOR, "#label-grid .placeholder"), "a digit without its image"
         ids = tile_ids(d, "label-grid")
         assert len(ids) == 10 and not set(ids) & set(pressed), "a labeled item came back"
         scores = tile_texts(d, "label-grid", ".score")
