@@ -3,6 +3,11 @@
 Every loader hands it batches; it checks them, skips ids already stored (so a re-run resumes
 and a re-load adds nothing twice), inserts Arrow batches without building the vector index,
 shows progress, and at the end builds the index once and reports rows/s.
+
+Loaders that read pixels also hand it thumbnails (service.images.Thumbnail), stored with their
+rows in the same step. `triage(ids)` tells a loader which inputs need a row (read + encode),
+which only lack a thumbnail (read, no encoding: `add_thumbnails`), and skips the rest, so a
+re-run backfills thumbnails without encoding or duplicating anything.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import numpy as np
 import pyarrow as pa
 from tqdm import tqdm
 
+from service import thumbnails as thumbnail_store
 from service.errors import BadInput
+from service.images import Thumbnail
 from service.query import Query
 from service.store import Store
 from service.vectors import as_unit_vectors
@@ -29,6 +36,7 @@ class LoadSummary:
     loaded: int = 0
     skipped: int = 0  # already stored (resume / re-load)
     failed: int = 0  # unreadable inputs, reported by the loader
+    thumbnails: int = 0  # thumbnails stored by this run (with new rows, or backfilled)
     seconds: float = 0.0
     index_seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
@@ -38,16 +46,17 @@ class LoadSummary:
         return self.loaded / self.seconds if self.seconds > 0 else 0.0
 
     def line(self) -> str:
+        thumbnails = f", {self.thumbnails} thumbnails stored" if self.thumbnails else ""
         return (
             f"{self.dataset}: loaded {self.loaded}, skipped {self.skipped} already stored, "
-            f"failed {self.failed}, in {self.seconds:.1f} s ({self.rows_per_second:,.0f} rows/s; "
+            f"failed {self.failed}{thumbnails}, in {self.seconds:.1f} s ({self.rows_per_second:,.0f} rows/s; "
             f"index build {self.index_seconds:.1f} s)"
         )
 
     def as_dict(self) -> dict:
         return {
             "dataset": self.dataset, "loaded": self.loaded, "skipped": self.skipped, "failed": self.failed,
-            "seconds": round(self.seconds, 3), "index_seconds": round(self.index_seconds, 3),
+            "thumbnails": self.thumbnails, "seconds": round(self.seconds, 3), "index_seconds": round(self.index_seconds, 3),
             "rows_per_second": round(self.rows_per_second, 1), "failures": self.failures[:100],
         }
 
@@ -63,6 +72,7 @@ class DatasetWriter:
         self.table = items_table(dataset)
         self.existing: set[str] = {r[0] for r in store.query(
             Query.named("items.ids", db=store.database, items=self.table)).result_rows}
+        self.thumbnailed: set[str] = thumbnail_store.stored_ids(store, dataset)
         self.summary = LoadSummary(dataset)
         self._started = time.perf_counter()
         self._bar = tqdm(total=total, unit=f" {unit}", desc=f"load {dataset}", disable=not progress,
@@ -70,6 +80,22 @@ class DatasetWriter:
 
     def is_stored(self, item_id: str) -> bool:
         return item_id in self.existing
+
+    def needs_thumbnail(self, item_id: str) -> bool:
+        return item_id not in self.thumbnailed
+
+    def triage(self, ids, thumbnails: bool = True) -> tuple[list[int], list[int]]:
+        """Positions in `ids` of inputs to load (no row yet) and of stored rows that lack a
+        thumbnail (when the loader makes thumbnails); the others are complete and counted as
+        skipped here."""
+        new, backfill = [], []
+        for position, item_id in enumerate(ids):
+            if item_id not in self.existing:
+                new.append(position)
+            elif thumbnails and item_id not in self.thumbnailed:
+                backfill.append(position)
+        self.skip(len(ids) - len(new) - len(backfill))
+        return new, backfill
 
     def skip(self, n: int = 1) -> None:
         """Count inputs the loader skipped because their ids are already stored."""
@@ -81,13 +107,37 @@ class DatasetWriter:
         self.summary.failures.append(message)
         self._bar.update(1)
 
+    def add_thumbnails(self, ids, thumbnails: list[Thumbnail | None]) -> int:
+        """Backfill: thumbnails of rows already stored (counted as skipped rows). Returns
+        thumbnails stored."""
+        ids = [str(i) for i in ids]
+        if len(thumbnails) != len(ids):
+            raise BadInput(f"thumbnails: {len(thumbnails)} values for {len(ids)} ids")
+        stored = self._write_thumbnails(ids, thumbnails)
+        self.summary.skipped += len(ids)
+        self._bar.update(len(ids))
+        return stored
+
+    def _write_thumbnails(self, ids: list[str], thumbnails: list[Thumbnail | None]) -> int:
+        keep = [i for i, (item_id, thumb) in enumerate(zip(ids, thumbnails))
+                if thumb is not None and item_id not in self.thumbnailed]
+        keep = list({ids[i]: i for i in keep}.values())  # an id given twice is stored once
+        thumbnail_store.write(self.store, self.dataset, [ids[i] for i in keep], [thumbnails[i] for i in keep])
+        self.thumbnailed.update(ids[i] for i in keep)
+        self.summary.thumbnails += len(keep)
+        return len(keep)
+
     def write(self, ids, vectors, urls=None, labels=None, splits=None, metas=None,
-              normalized: bool = False) -> int:
-        """Insert one batch; ids already stored are skipped. Returns rows inserted."""
+              normalized: bool = False, thumbnails: list[Thumbnail | None] | None = None) -> int:
+        """Insert one batch; ids already stored are skipped. `thumbnails` (aligned with ids, None
+        where there is none) are stored for every id that lacks one, new or already stored.
+        Returns rows inserted."""
         ids = [str(i) for i in ids]
         n = len(ids)
         if n == 0:
             return 0
+        if thumbnails is not None and len(thumbnails) != n:
+            raise BadInput(f"thumbnails: {len(thumbnails)} values for {n} ids")
         vectors = np.asarray(vectors, dtype=np.float32)
         if not normalized:
             vectors = as_unit_vectors(vectors, dim=self.dim, what="vectors")
@@ -113,6 +163,10 @@ class DatasetWriter:
             self.store.insert_arrow(self.table, pa.table(data), settings=self.store.dialect.insert_settings())
             self.store.registry.forget(self.dataset)  # new rows are not indexed yet
             self.existing.update(ids[i] for i in keep)
+        if thumbnails is not None:
+            # After the rows: a load stopped in between leaves rows without thumbnails, which
+            # the next run backfills.
+            self._write_thumbnails(ids, thumbnails)
         self.summary.loaded += len(keep)
         self.summary.skipped += skipped
         self._bar.update(n)

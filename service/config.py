@@ -82,6 +82,12 @@ class Settings(BaseSettings):
 
     # -- loading --------------------------------------------------------------------------------
     insert_batch_rows: int = Field(10_000, description="Rows per insert when loading feature files.")
+    thumbnail_size: int = Field(256, ge=8, le=4096, description=(
+        "Long side of the thumbnail loaders store for every image they read (smaller images keep their size), "
+        "and the default `?size=` of `GET /datasets/{name}/items/{id}/image`."))
+    thumbnail_max_size: int = Field(1024, ge=8, le=4096, description="Largest `?size=` an image request may ask for.")
+    decode_workers: int = Field(0, ge=0, le=256, description="Threads decoding image files in `vectrain load images` "
+                                                             "(0: one per CPU core).")
 
     # -- encoders -------------------------------------------------------------------------------
     clip_model: str = Field("openai/clip-vit-base-patch32", description=(

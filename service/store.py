@@ -60,7 +60,10 @@ class Store:
         except ClickHouseError as exc:
             raise from_engine(exc, query.name or "a statement") from exc
 
-    def query(self, query: Query):
+    def query(self, query: Query, column_formats: dict[str, str] | None = None):
+        """column_formats as clickhouse-connect's, e.g. {"data": "bytes"} for a binary String."""
+        if column_formats:
+            return self._run(self.client.query, query, column_formats=column_formats)
         return self._run(self.client.query, query)
 
     def rows(self, query: Query) -> list[dict[str, Any]]:
