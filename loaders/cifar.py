@@ -7,7 +7,8 @@ or b'fine_labels' + b'coarse_labels' (CIFAR-100), b'filenames'.
 
 The archive (or extracted folder) is checked completely before anything is written, so a
 corrupt or truncated file leaves the dataset as it was. Rows stream one batch file at a time,
-ids already stored are skipped before encoding (resume), and DatasetWriter does the inserts.
+ids already stored are skipped before encoding (resume), each image's pixels are stored as a
+lossless thumbnail (rows stored without one get it on a re-run), and DatasetWriter does the inserts.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from loaders.writer import DatasetWriter, LoadSummary
 from service.config import Settings
 from service.encoders import check_dataset_encoder, get_encoder
 from service.errors import BadInput
+from service.images import Thumbnail, make_thumbnail
 from service.store import Store
 
 SPLITS = ("train", "test")
@@ -297,6 +300,7 @@ def load_cifar(store: Store, dataset: str, kind: str = "cifar10", path: str | Pa
         # pixels is cheap per image, so big chunks amortize inserts; CLIP chunks stay small so the
         # bar moves and memory stays flat.
         chunk = chunk_rows or (4096 if enc.name.startswith("pixels") else 256)
+        thumb_size = store.settings.thumbnail_size
         for s in splits:
             offset = 0
             for base in spec.members[s]:
@@ -304,14 +308,18 @@ def load_cifar(store: Store, dataset: str, kind: str = "cifar10", path: str | Pa
                     break
                 take = min(sizes[base], wanted[s] - offset)
                 ids = [f"{s}-{offset + i:05d}" for i in range(take)]
-                todo_any = any(not writer.is_stored(i) for i in ids)
+                todo_any = any(not writer.is_stored(i) or writer.needs_thumbnail(i) for i in ids)
                 batch = source.batch(base, len(fine), len(coarse)) if todo_any else None
                 for start in range(0, take, chunk):
-                    rows = [r for r in range(start, min(start + chunk, take)) if not writer.is_stored(ids[r])]
-                    writer.skip(min(chunk, take - start) - len(rows))
+                    new, backfill = writer.triage(ids[start:start + chunk])
+                    if backfill:  # rows stored without thumbnails: add them, no re-encoding
+                        rows = [start + p for p in backfill]
+                        writer.add_thumbnails([ids[r] for r in rows], _thumbnails(batch.images(rows), thumb_size))
+                    rows = [start + p for p in new]
                     if not rows:
                         continue
-                    vectors = enc.encode_arrays(batch.images(rows))
+                    pixels = batch.images(rows)
+                    vectors = enc.encode_arrays(pixels)
                     metas = []
                     for r in rows:
                         m = {"index": offset + r, "filename": batch.filenames[r], "label_index": int(batch.labels[r])}
@@ -323,12 +331,18 @@ def load_cifar(store: Store, dataset: str, kind: str = "cifar10", path: str | Pa
                         urls=[f"{kind}://{s}/{batch.filenames[r]}" for r in rows],
                         labels=[fine[batch.labels[r]] for r in rows],
                         splits=[s] * len(rows), metas=metas, normalized=True,
+                        thumbnails=_thumbnails(pixels, thumb_size),
                     )
                 offset += take
                 del batch
         return writer.finish(build_index=build_index)
     finally:
         source.close()
+
+
+def _thumbnails(pixels: np.ndarray, size: int) -> list[Thumbnail]:
+    """The archive's 32x32 pixels as lossless PNG thumbnails (exactly the loaded pixels)."""
+    return [make_thumbnail(Image.fromarray(np.ascontiguousarray(p)), size) for p in pixels]
 
 
 # -- writing archives in the official format (tests and benchmarks) ----------------------------

@@ -4,13 +4,15 @@
 Columns are read by name; only photo_id is required (photo_image_url when fetching). Images are
 read or fetched by a bounded thread pool with timeouts and retries; an image that is missing or
 broken is reported (summary + failure log) and skipped, never ends the run. A re-run skips the
-ids already stored before touching their images, and retries the ones that failed.
+ids already stored before touching their images, and retries the ones that failed. Every photo
+read is stored with a thumbnail; a re-run reads stored photos that lack one for their thumbnail
+only (no re-encoding).
 """
 
 from __future__ import annotations
 
 import csv
-import io
+import functools
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,11 +20,12 @@ from itertools import islice
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from loaders.writer import DatasetWriter, LoadSummary
 from service.encoders import check_dataset_encoder, get_encoder
 from service.errors import BadInput
+from service.images import ImageError, ImageTooLarge, make_thumbnail, open_image
 from service.store import Store
 
 # Kept in meta when present (all optional).
@@ -65,8 +68,10 @@ def sized_url(url: str, width: int) -> str:
 class ImageSource:
     """Gets one photo as an RGB PIL image: from the folder if given, else over HTTP."""
 
-    def __init__(self, folder: Path | None, width: int, timeout: float, retries: int):
+    def __init__(self, folder: Path | None, width: int, timeout: float, retries: int,
+                 max_pixels: int = 40_000_000):
         self.folder, self.width, self.timeout, self.retries = folder, width, timeout, max(1, retries)
+        self.max_pixels = max_pixels
         self._http = None
         if folder is None:
             import httpx
@@ -79,7 +84,7 @@ class ImageSource:
             for suffix in IMAGE_SUFFIXES:
                 path = self.folder / f"{photo_id}{suffix}"
                 if path.is_file():
-                    return _decode(path.read_bytes())
+                    return _decode(path.read_bytes(), self.max_pixels)
             raise FileNotFoundError(f"no {photo_id}.jpg in {self.folder}")
         if not image_url:
             raise ValueError("no photo_image_url")
@@ -92,7 +97,7 @@ class ImageSource:
                 if response.status_code == 404:
                     raise FileNotFoundError(f"HTTP 404 for {image_url}")
                 response.raise_for_status()
-                return _decode(response.content)
+                return _decode(response.content, self.max_pixels)
             except FileNotFoundError:
                 raise
             except Exception as exc:  # timeouts, resets, 5xx: retried
@@ -104,13 +109,12 @@ class ImageSource:
             self._http.close()
 
 
-def _decode(raw: bytes) -> Image.Image:
+def _decode(raw: bytes, max_pixels: int) -> Image.Image:
+    """Decoded now, in the worker thread, so a broken file fails here (pixels bounded first)."""
     try:
-        image = Image.open(io.BytesIO(raw))
-        image.load()  # decode now, in the worker thread, so a broken file fails here
-        return image.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ValueError(f"not a readable image ({exc})") from None
+        return open_image(raw, max_pixels, name="the file")
+    except (ImageError, ImageTooLarge) as exc:
+        raise ValueError(f"not a readable image ({exc.message})") from None
 
 
 def _row_meta(row: dict) -> dict:
@@ -143,7 +147,9 @@ def load_unsplash(store: Store, dataset: str, tsv: str | Path, images: str | Pat
     log_path = Path(failure_log) if failure_log else Path(settings.data_dir) / "logs" / f"unsplash-{dataset}-failures.tsv"
     total = count_rows(tsv)
     total = min(total, limit) if limit is not None else total
-    source = ImageSource(folder, settings.fetch_width, settings.fetch_timeout, settings.download_retries)
+    source = ImageSource(folder, settings.fetch_width, settings.fetch_timeout, settings.download_retries,
+                         settings.max_image_pixels)
+    fetch = functools.partial(_fetch, source, settings.thumbnail_size)
     log = None
     try:
         writer = DatasetWriter(store, dataset, enc.dim, enc.name, model=enc.model, total=total,
@@ -172,24 +178,34 @@ def load_unsplash(store: Store, dataset: str, tsv: str | Path, images: str | Pat
                         failed(photo_id or f"line {line_num}",
                                f"malformed TSV line {line_num}: {len(values)} fields, the header has {len(header)}")
                         continue
-                    if writer.is_stored(photo_id) or photo_id in seen:
-                        writer.skip(1)  # stored by an earlier run (or repeated in the file)
+                    if photo_id in seen:
+                        writer.skip(1)  # repeated in the file
                         continue
                     seen.add(photo_id)
                     chunk.append(row)
-                good, imgs = [], []
-                for row, (image, error) in zip(chunk, pool.map(_fetch, [source] * len(chunk), chunk)):
+                # New photos are read and encoded; stored ones without a thumbnail (an earlier
+                # version's load) are read for their thumbnail only; the rest are skipped.
+                new, backfill = writer.triage([r["photo_id"].strip() for r in chunk])
+                todo = [(chunk[p], True) for p in new] + [(chunk[p], False) for p in backfill]
+                good, imgs, thumbs, extra_ids, extra_thumbs = [], [], [], [], []
+                for (row, is_new), (image, thumb, error) in zip(todo, pool.map(fetch, [r for r, _ in todo])):
                     if error:
                         failed(row["photo_id"].strip(), error)
-                    else:
+                    elif is_new:
                         good.append(row)
                         imgs.append(image)
+                        thumbs.append(thumb)
+                    else:
+                        extra_ids.append(row["photo_id"].strip())
+                        extra_thumbs.append(thumb)
+                if extra_ids:
+                    writer.add_thumbnails(extra_ids, extra_thumbs)
                 if good:
                     writer.write(
                         ids=[r["photo_id"].strip() for r in good], vectors=enc.encode_images(imgs),
                         urls=[(r.get("photo_url") or "").strip() for r in good],
                         labels=[""] * len(good), splits=[""] * len(good),
-                        metas=[_row_meta(r) for r in good], normalized=True,
+                        metas=[_row_meta(r) for r in good], normalized=True, thumbnails=thumbs,
                     )
         summary = writer.finish()
     finally:
@@ -202,8 +218,10 @@ def load_unsplash(store: Store, dataset: str, tsv: str | Path, images: str | Pat
     return summary
 
 
-def _fetch(source: ImageSource, row: dict):
+def _fetch(source: ImageSource, thumbnail_size: int, row: dict):
+    """(image, thumbnail, None) or (None, None, error) for one row, in a worker thread."""
     try:
-        return source.get(row["photo_id"].strip(), (row.get("photo_image_url") or "").strip()), None
+        image = source.get(row["photo_id"].strip(), (row.get("photo_image_url") or "").strip())
+        return image, make_thumbnail(image, thumbnail_size), None
     except Exception as exc:
-        return None, f"{type(exc).__name__}: {exc}"
+        return None, None, f"{type(exc).__name__}: {exc}"

@@ -10,6 +10,7 @@ from PIL import Image
 
 from conftest import SHARED_DATA
 from loaders.unsplash import load_unsplash, sized_url
+from service import thumbnails
 from service.query import Query
 from service.errors import BadInput, NotFound
 
@@ -59,7 +60,9 @@ def test_local_images_one_missing_one_broken(store, tmp_path):
     (images / f"{ids[4]}.jpg").write_bytes(b"not a jpeg")  # broken; ids[5] has no file at all
     log = tmp_path / "failures.tsv"
     first = load_unsplash(store, "photos", tsv, images=images, encoder="pixels", progress=False, failure_log=log)
-    assert (first.loaded, first.failed, first.skipped) == (4, 2, 0)
+    assert (first.loaded, first.failed, first.skipped, first.thumbnails) == (4, 2, 0, 4)
+    thumb = thumbnails.get(store, "photos", ids[2])
+    assert (thumb.format, thumb.width, thumb.height) == ("png", 40, 24)  # small: kept losslessly
     logged = log.read_text()
     assert ids[4] in logged and ids[5] in logged and "not a readable image" in logged
     row = store.rows(Query.named("items.get", db=store.database, items="items_photos", id=ids[1]))[0]
@@ -72,7 +75,27 @@ def test_local_images_one_missing_one_broken(store, tmp_path):
     write_jpegs(images, ids[4:], seed=1)  # the missing photos appear: a re-run finishes them
     third = load_unsplash(store, "photos", tsv, images=images, encoder="pixels", progress=False, failure_log=log)
     assert (third.loaded, third.skipped, third.failed) == (2, 4, 0)
-    assert store.registry.count_rows("photos") == 6
+    assert store.registry.count_rows("photos") == 6 and thumbnails.count(store, "photos") == 6
+
+
+def test_rerun_backfills_thumbnails_of_stored_photos(store, tmp_path, monkeypatch):
+    ids = photo_ids(3)
+    tsv = write_tsv(tmp_path / "photos.tsv000", ids)
+    images = tmp_path / "images"
+    rng = np.random.default_rng(0)
+    images.mkdir()
+    for pid in ids:  # large enough for a resized WebP thumbnail
+        Image.fromarray(rng.integers(0, 256, (300, 500, 3), dtype=np.uint8)).save(images / f"{pid}.jpg")
+    load_unsplash(store, "photos", tsv, images=images, encoder="pixels", progress=False,
+                  failure_log=tmp_path / "f.log")
+    store.command(Query("ALTER TABLE thumbnails DELETE WHERE dataset = 'photos' AND id = {id:String}",
+                        {"id": ids[1]}, {"mutations_sync": 2}))
+    again = load_unsplash(store, "photos", tsv, images=images, encoder="pixels", progress=False,
+                          failure_log=tmp_path / "f.log")
+    assert (again.loaded, again.skipped, again.failed, again.thumbnails) == (0, 3, 0, 1)
+    thumb = thumbnails.get(store, "photos", ids[1])
+    assert (thumb.format, thumb.width, thumb.height) == ("webp", 256, 154)
+    assert store.scalar(Query("SELECT count() FROM thumbnails WHERE dataset = 'photos'")) == 3
 
 
 def test_limit_and_missing_optional_columns(store, tmp_path):
@@ -109,7 +132,7 @@ def test_fetch_over_http(store, tmp_path):
         s = load_unsplash(store, "web", tsv, encoder="pixels", progress=False, failure_log=tmp_path / "f.log")
     finally:
         server.shutdown()
-    assert (s.loaded, s.failed) == (3, 1)
+    assert (s.loaded, s.failed, s.thumbnails) == (3, 1, 3)
     assert "404" in (tmp_path / "f.log").read_text()
 
 
