@@ -51,6 +51,12 @@ class ItemNotFound(NotFound):
     code = "item_not_found"
 
 
+class NoImage(NotFound):
+    """The item exists but has no stored thumbnail and no http(s) url to redirect to."""
+
+    code = "no_image"
+
+
 class SessionNotFound(NotFound):
     code = "session_not_found"
 

@@ -186,10 +186,13 @@ class DatasetRegistry:
         return self.get(name)
 
     def drop(self, name: str) -> None:
+        from service import thumbnails
+
         self.get(name, count=False)
         with self.store.lock:
             self.forget(name)
             self.store.command(self.store.dialect.drop_table(self.store.database, items_table(name)))
+            thumbnails.delete(self.store, name)
             self.store.command(Query.named("datasets.delete", name=name))
 
     def forget(self, name: str) -> None:

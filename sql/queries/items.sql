@@ -37,3 +37,9 @@ SELECT name, rows
 FROM system.parts
 WHERE database = {db:String} AND table = {table:String} AND active AND rows > 0
 ORDER BY name
+
+-- name: item
+SELECT id, url, label, split, meta
+FROM {db:Identifier}.{items:Identifier}
+WHERE id = {id:String}
+LIMIT 1
