@@ -40,6 +40,7 @@ class LoadSummary:
     seconds: float = 0.0
     index_seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the loader left out on purpose, and why
 
     @property
     def rows_per_second(self) -> float:
@@ -57,7 +58,7 @@ class LoadSummary:
         return {
             "dataset": self.dataset, "loaded": self.loaded, "skipped": self.skipped, "failed": self.failed,
             "thumbnails": self.thumbnails, "seconds": round(self.seconds, 3), "index_seconds": round(self.index_seconds, 3),
-            "rows_per_second": round(self.rows_per_second, 1), "failures": self.failures[:100],
+            "rows_per_second": round(self.rows_per_second, 1), "failures": self.failures[:100], "notes": self.notes,
         }
 
 

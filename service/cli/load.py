@@ -46,6 +46,8 @@ def _print_summary(obj: Context, summary) -> None:
     if obj.as_json:
         return echo_json(summary.as_dict())
     click.echo(summary.line())
+    for line in getattr(summary, "notes", []):
+        click.echo(f"  note: {line}", err=True)
     for line in summary.failures[:10]:
         click.echo(f"  failed: {line}", err=True)
     if len(summary.failures) > 10:
@@ -97,4 +99,27 @@ def load_unsplash_cmd(obj: Context, name: str, tsv: str, images: str | None, enc
 
     summary = load_unsplash(obj.store("vectrain load"), name, tsv, images=images, encoder=encoder,
                             limit=limit, failure_log=failure_log)
+    _print_summary(obj, summary)
+
+
+@load.command("images")
+@click.argument("name")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--encoder", default="clip", show_default=True, help=ENCODER_HELP)
+@click.option("--labels", type=click.Choice(["folders", "none"]), default="folders", show_default=True,
+              help="folders: DIR/[split/]label/file names each image's label; none: no labels")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="Read at most the first N files (sorted)")
+@click.option("--failure-log", type=click.Path(dir_okay=False), default=None,
+              help="Where to append files that could not be read (default data/logs/images-NAME-failures.tsv)")
+@click.pass_obj
+@handle_errors
+def load_images_cmd(obj: Context, name: str, folder: str, encoder: str, labels: str, limit: int | None,
+                    failure_log: str | None) -> None:
+    """Load every image under FOLDER (recursively). A top-level train/, test/ or val/ (valid/,
+    validation/) folder names the split, the folder below it the label. Ids are paths relative to
+    FOLDER: re-running resumes. Unreadable files are logged and skipped."""
+    from loaders.images import load_images
+
+    summary = load_images(obj.store("vectrain load"), name, folder, encoder=encoder, labels=labels, limit=limit,
+                          failure_log=failure_log)
     _print_summary(obj, summary)
