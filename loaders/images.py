@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+from PIL import Image
 
 from loaders.writer import DatasetWriter, LoadSummary
 from service.encoders import PixelsEncoder, check_dataset_encoder, get_encoder
@@ -148,11 +149,12 @@ def _read(file: ImageFile, encoder, min_sides: tuple[int, int], max_pixels: int,
         if not isinstance(encoder, PixelsEncoder):
             return decoded.image, thumbnail, meta, None  # CLIP encodes whole batches in the main thread
         # pixels is plain numpy: encoded here, in parallel, from the thumbnail-sized image when
-        # that still has the encoder's resolution (a quarter of the resizing work).
+        # that still has the encoder's resolution, resized with an integer reduction first.
         source = small if min(small.size) >= encoder.size else decoded.image
-        if not source.getbbox():
+        square = source.resize((encoder.size, encoder.size), Image.Resampling.BICUBIC, reducing_gap=2.0)
+        if not square.getbbox():
             return None, None, None, "all black: the pixels encoder gives it no direction (a zero vector)"
-        return encoder.encode_images([source])[0], thumbnail, meta, None
+        return encoder.encode_images([square])[0], thumbnail, meta, None
     except VectrainError as exc:
         return None, None, None, exc.message
     except OSError as exc:
