@@ -158,9 +158,13 @@ pixels = the 32x32 vector):
 
 {table(["source", "files", "decode ms", "thumbnail ms", "pixels ms", "total ms"], steps)}
 
-Derived, not measured: at {cpu / summary.loaded * 1000:.1f} CPU ms per image (all threads, chDB included), the
-load needs both cores to itself for {2000 / (cpu / summary.loaded * 1000):,.0f} images/s; it reached
-{summary.loaded / wall:,.0f} images/s with the cores shared as above.
+Target: >= 500 images/s end to end with `pixels`. Measured: {summary.loaded / wall:,.0f} images/s with the
+cores shared as above ({"met" if summary.loaded / wall >= 500 else "not met"}). Derived, not measured: at
+{cpu / summary.loaded * 1000:.1f} CPU ms per image (all threads, chDB included) the load would need both cores to
+itself for {2000 / (cpu / summary.loaded * 1000):,.0f} images/s. PNG and WebP decoding is most of the cost
+(JPEG is decoded at a reduced scale by the decoder itself); a folder of JPEGs costs about half.
+The tiny CLIP row is bounded by CLIP's image preprocessing and the model, which run in the main
+thread, batch by batch, while the pool decodes the next batch.
 
 Labels and splits matched the folders for every image; the {len(failing)} bad files were logged
 and skipped; the re-run loaded 0. Thumbnails stored: {", ".join(f"{r['n']:,} {r['format']} (avg {r['bytes'] / 1024:.1f} KB)" for r in thumbs)}.
