@@ -177,9 +177,9 @@ def load_images(store: Store, dataset: str, root: str | Path, encoder: str = "cl
     enc = get_encoder(encoder, settings)  # a bad spec or a missing model fails before any file is read
     check_dataset_encoder(store, dataset, enc)
     found = scan(root.absolute(), labels)
-    entries = found.entries[:limit] if limit is not None else found.entries
-    if not any(isinstance(e, ImageFile) for e in entries):
+    if not any(isinstance(e, ImageFile) for e in found.entries):
         raise BadInput(f"{root} holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))}); nothing was loaded.")
+    entries = found.entries[:limit] if limit is not None else found.entries
     log_path = Path(failure_log) if failure_log else Path(settings.data_dir) / "logs" / f"images-{dataset}-failures.tsv"
     # What decoding must keep: the thumbnail's long side, and the encoder's input on the short side.
     min_sides = (settings.thumbnail_size, enc.size if isinstance(enc, PixelsEncoder) else CLIP_INPUT)

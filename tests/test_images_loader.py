@@ -157,7 +157,8 @@ def test_bad_arguments_change_nothing(store, folder, tmp_path):
         load_images(store, "x", root, encoder="nope", progress=False)
     with pytest.raises(NotFound):
         store.registry.get("x")
-    load_images(store, "x", root, encoder="pixels@size=8", limit=2, progress=False, failure_log=tmp_path / "f")
+    nothing = load_images(store, "x", root, encoder="pixels@size=8", limit=0, progress=False, failure_log=tmp_path / "f")
+    assert (nothing.loaded, nothing.failed, store.registry.count_rows("x")) == (0, 0, 0)
     with pytest.raises(BadInput, match="was loaded with encoder pixels@size=8"):
         load_images(store, "x", root, encoder="pixels", progress=False)
 
