@@ -58,8 +58,21 @@ class Settings(BaseSettings):
         "a 422 that points at the paths without a budget."))
 
     # -- analysts' SQL --------------------------------------------------------------------------
-    sql_max_execution_time: float = Field(10.0, description="Seconds one `POST /sql` statement may run.")
-    sql_max_result_rows: int = Field(10_000, description="Rows one `POST /sql` statement may return.")
+    sql_max_execution_time: float = Field(10.0, description="Seconds one `POST /sql` / `vectrain sql` statement may "
+                                                          "run (422 above).")
+    sql_max_result_rows: int = Field(10_000, description="Rows one statement may return; more are cut "
+                                                         "(`truncated: true`).")
+    sql_max_result_bytes: int = Field(100_000_000, description="Bytes one statement may return; more are cut.")
+    sql_max_memory_usage: int = Field(1_000_000_000, description="Bytes of memory one statement may use (413 above).")
+    sql_max_rows_to_read: int = Field(50_000_000, description="Rows one statement may read from tables and table "
+                                                              "functions (413 above): a few scans of a 1M-row table.")
+    sql_max_query_length: int = Field(100_000, description="Characters of SQL text in one statement.")
+    sql_pool_size: int = Field(4, description="Statements that run at once, each on an engine handle of its own.")
+    sql_pool_wait_seconds: float = Field(2.0, description="How long a statement waits for a free handle before a 429.")
+    sql_database_url: str | None = Field(None, description=(
+        "On a ClickHouse server, the account `POST /sql` runs as, e.g. "
+        "`http://vectrain_reader:PASS@host:8123/vectrain` (SELECT on this database only, no SOURCES grants; "
+        "the compose stack creates one). Unset: the account of `VECTRAIN_DATABASE_URL`."))
 
     # -- vector search --------------------------------------------------------------------------
     ann_ef_search: int = Field(256, description="Floor of the HNSW candidate list "
