@@ -60,6 +60,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None, own
         try:
             yield
         finally:
+            if app.state.analyst is not None:
+                app.state.analyst.close()
+                app.state.analyst = None
             if owned:
                 app.state.store.close()
 
@@ -80,6 +83,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None, own
     app.state.store = store
     app.state.settings = settings
     app.state.keys = Keys(settings)
+    app.state.analyst = None  # AnalystSQL, opened at the first POST /sql (service.api.deps)
+    app.state.analyst_lock = threading.Lock()
     app.add_middleware(CORSMiddleware, allow_origins=split_keys(settings.cors_origins),
                        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
                        allow_headers=["Authorization", "Content-Type", "If-None-Match"], max_age=600)

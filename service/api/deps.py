@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from fastapi import Request, UploadFile
 
+from service.analyst_sql import AnalystSQL
 from service.errors import TooLarge
 from service.store import Store
 
 
 def get_store(request: Request) -> Store:
     return request.app.state.store
+
+
+def get_analyst(request: Request) -> AnalystSQL:
+    """The app's pool for analysts' SQL, opened at the first POST /sql."""
+    state = request.app.state
+    with state.analyst_lock:
+        if state.analyst is None:
+            state.analyst = AnalystSQL.for_store(get_store(request))
+        return state.analyst
 
 
 def read_upload(file: UploadFile, limit: int, what: str) -> bytes:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from service.analyst_sql import AnalystSQL
 from service.cli import evaluate, load, session
 from service.cli.common import Context, echo_json, echo_table, handle_errors
 
@@ -128,11 +129,13 @@ def search(obj: Context, dataset: str, item_id: str | None, vector_file: str | N
 @click.pass_obj
 @handle_errors
 def sql(obj: Context, query: str, max_rows: int | None) -> None:
-    """Run read-only SQL (the same guard as POST /sql)."""
+    """Run read-only SQL (the same check and limits as POST /sql)."""
     def local(store):
-        from service.api.sql import readonly_query
-
-        return readonly_query(store, query, max_rows=max_rows)
+        analyst = AnalystSQL.for_store(store)
+        try:
+            return analyst.run(query, max_rows=max_rows)
+        finally:
+            analyst.close()
 
     result = obj.call("POST", "/sql", json={"query": query, "max_rows": max_rows}, local=local)
     if obj.as_json:
