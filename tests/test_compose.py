@@ -1,9 +1,11 @@
 """docker-compose.yml cannot run here (no Docker engine); check what it promises."""
 
+import re
 from pathlib import Path
 
 import yaml
 
+from service.config import Settings
 from service.engine import Target
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,7 +18,8 @@ def test_compose_services_ports_and_environment():
     ch = services["clickhouse"]
     image, tag = ch["image"].split(":")
     assert image == "clickhouse/clickhouse-server"
-    assert tuple(int(x) for x in tag.split(".")[:2]) >= (25, 8)
+    # POST /sql checks statements with parseQueryToJSON/formatQueryFromJSON (26.9, as in chDB 4.4).
+    assert tuple(int(x) for x in tag.split(".")[:2]) >= (26, 9)
     assert "8123:8123" in ch["ports"]
     assert "healthcheck" in ch and any("clickhouse-data" in v for v in ch["volumes"])
     svc = services["vectrain"]
@@ -29,6 +32,35 @@ def test_compose_services_ports_and_environment():
     assert target.password == ch["environment"]["CLICKHOUSE_PASSWORD"]
     # serving on 0.0.0.0 needs keys: compose must refuse to start without one (no default key)
     assert svc["environment"]["VECTRAIN_API_KEYS"].startswith("${VECTRAIN_API_KEYS:?")
+
+
+def test_sql_runs_as_a_reader_account_with_select_on_vectrain_only():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    ch, svc = compose["services"]["clickhouse"], compose["services"]["vectrain"]
+    mount = next(v for v in ch["volumes"] if "/docker-entrypoint-initdb.d" in v)
+    source, target = mount.split(":")[:2]
+    assert target == "/docker-entrypoint-initdb.d"
+    init_dir = (ROOT / source).resolve()
+    assert init_dir.is_dir() and init_dir.is_relative_to(ROOT)
+    reader = Target.parse(svc["environment"]["VECTRAIN_SQL_DATABASE_URL"])
+    main = Target.parse(svc["environment"]["VECTRAIN_DATABASE_URL"])
+    assert (reader.kind, reader.host, reader.port, reader.database) == (main.kind, main.host, main.port, main.database)
+    assert reader.username != main.username
+
+    sql = "\n".join(p.read_text() for p in sorted(init_dir.glob("*.sql")))
+    statements = [s.strip() for s in re.sub(r"--[^\n]*", "", sql).split(";") if s.strip()]
+    users = [s for s in statements if s.upper().startswith("CREATE USER")]
+    assert len(users) == 1
+    assert re.search(rf"\bCREATE USER IF NOT EXISTS {reader.username}\b", users[0])
+    assert f"BY '{reader.password}'" in users[0]
+    grants = [" ".join(s.split()) for s in statements if s.upper().startswith("GRANT")]
+    assert grants == [f"GRANT SELECT ON {main.database}.* TO {reader.username}"]
+    # The profile's caps leave room for the limits the service sends by default.
+    profile = next(s for s in statements if s.upper().startswith("CREATE SETTINGS PROFILE"))
+    caps = {name: float(cap) for name, cap in re.findall(r"(\w+) = \d+ MAX (\d+)", profile)}
+    defaults = Settings()
+    for name in ("max_execution_time", "max_memory_usage", "max_rows_to_read", "max_result_rows", "max_result_bytes"):
+        assert getattr(defaults, f"sql_{name}") <= caps[name], name
 
 
 def test_dockerfile_serves_on_all_interfaces():
