@@ -521,12 +521,15 @@ class AnalystSQL:
         url = store.settings.sql_database_url
         if not url:
             return cls(store.new_client, store.database, store.settings)
-        target = Target.parse(url)
+        try:
+            target = Target.parse(url)
+        except BadInput as exc:
+            raise ServiceUnavailable(exc.message.replace("VECTRAIN_DATABASE_URL", "VECTRAIN_SQL_DATABASE_URL")) from None
         if target.kind != "http" or store.target.kind != "http":
-            raise BadInput("VECTRAIN_SQL_DATABASE_URL names a reader account on the ClickHouse server of "
-                           "VECTRAIN_DATABASE_URL; it does not apply to the embedded engine.")
+            raise ServiceUnavailable("VECTRAIN_SQL_DATABASE_URL names a reader account on the ClickHouse server "
+                                     "of VECTRAIN_DATABASE_URL; it does not apply to the embedded engine.")
         if (target.database or store.database) != store.database:
-            raise BadInput(f"VECTRAIN_SQL_DATABASE_URL must name the database {store.database!r}.")
+            raise ServiceUnavailable(f"VECTRAIN_SQL_DATABASE_URL must name the database {store.database!r}.")
         return cls(target.new_client, store.database, store.settings)
 
     def engine_limits(self) -> dict[str, Any]:

@@ -474,3 +474,9 @@ def test_cli_sql_runs_the_same_check(store, make_dataset, tmp_path, monkeypatch)
         assert json.loads(r.output)["rows"] == [[20]]
     finally:
         get_settings.cache_clear()
+
+
+def test_a_reader_url_only_applies_to_a_server(api, store):
+    store.settings.sql_database_url = "http://reader:pw@localhost:8123/" + store.database
+    r = api.post("/sql", json={"query": "SELECT 1"})
+    assert r.status_code == 503 and "VECTRAIN_SQL_DATABASE_URL" in r.json()["detail"]
