@@ -2,22 +2,14 @@
 
 The engine's `readonly` setting is not a sandbox: under readonly=1 ClickHouse still writes files
 with INTO OUTFILE, reads files and fetches URLs through table functions (schema inference in
-DESCRIBE and EXPLAIN included) and runs KILL QUERY. So what a statement is, is decided here, with
-ClickHouse's own parser, before anything runs:
+DESCRIBE and EXPLAIN included) and runs KILL QUERY. So what a statement is, is decided with
+ClickHouse's own parser before anything runs (sql/queries/analyst.sql):
 
-1. `parseQueryToJSON` parses the text, passed as a bound value (never run), into the engine's
-   AST as JSON; it refuses multi-statements and anything it cannot represent faithfully.
-2. `check_statement` walks that tree against allow-lists: SELECT / WITH ... SELECT, EXPLAIN of
-   such a SELECT, a few SHOW forms, over this database's tables, a few harmless system tables and
-   table functions, and no dangerous function anywhere. Unknown node types or clauses (SETTINGS,
-   INTO OUTFILE, FORMAT, a clause added by a newer engine) are refused, not ignored.
-3. The statement that runs is `formatQueryFromJSON` of the checked tree, and it is parsed once
-   more exactly as the client sends it (with `FORMAT Native` appended): the tree must come back
-   identical, so what runs is what was checked.
-
-DESCRIBE and SHOW CREATE TABLE have no JSON form in this engine version; DESCRIBE's table
-expression is checked as `SELECT * FROM <it>`, and SHOW CREATE TABLE must name a table of this
-database (see `_check_describe`, `_check_show_create`).
+1. `parseQueryToJSON` parses the text, a bound value (never run), into the engine's AST as JSON;
+   it refuses multi-statements and anything it cannot represent faithfully.
+2. service.sqlcheck walks that tree against allow-lists and refuses anything else.
+3. What runs is `formatQueryFromJSON` of the checked tree, parsed once more exactly as the
+   client sends it (with `FORMAT Native` appended): the tree must come back identical.
 
 The engine enforces the rest on every handle: time, memory, rows read and rows returned, with
 readonly=1 applied last so nothing can lower it. Statements run on a small pool of handles; a
@@ -41,343 +33,19 @@ from clickhouse_connect.driver.exceptions import Error as ClientError
 from service.config import Settings
 from service.errors import (BadInput, Forbidden, ServiceUnavailable, TimeBudgetExceeded, TooBusy, TooLarge,
                             engine_code)
+from service.query import Query
+from service.sqlcheck import (READ_ONLY, Refused, check_describe, check_show_create, check_statement,
+                              describe_source, refuse)
 
 if TYPE_CHECKING:
     from service.store import Store
 
 ClientFactory = Callable[[], Client]
 
-READ_ONLY = ("SQL here is read-only (SELECT, WITH ... SELECT, SHOW TABLES/COLUMNS/DATABASES, SHOW CREATE "
-             "TABLE, DESCRIBE and EXPLAIN over this database's tables)")
-
-# Table functions that only generate data. Every other one reads files, URLs, object stores,
-# other servers or other tables (file, url, s3, remote, mysql, executable, merge, view, ...).
-# (zeros() is refused by the engine itself under readonly=1; system.zeros works.)
-ALLOWED_TABLE_FUNCTIONS = frozenset({
-    "numbers", "numbers_mt", "generateSeries", "generate_series", "generateRandom", "values",
-})
-# System tables that only generate data; the rest describe the server, its users and queries.
-ALLOWED_SYSTEM_TABLES = frozenset({"one", "numbers", "numbers_mt", "zeros", "zeros_mt"})
-
-# Every table function of ClickHouse 26.9 (chDB 4.4), lower-cased. A function call with one of
-# these names is refused wherever it appears (e.g. `x IN url(...)`), unless allowed above;
-# tests/test_security_sql.py checks this list against the engine's system.table_functions.
-TABLE_FUNCTIONS = frozenset(name.lower() for name in """
-    SQLStandardValues arrowstream azureBlobStorage azureBlobStorageCluster bigquery cluster
-    clusterAllReplicas cosn deltaLake deltaLakeAzure deltaLakeAzureCluster deltaLakeCluster deltaLakeLocal
-    deltaLakeS3 deltaLakeS3Cluster dictionary eval executable file fileCluster filesystem format fuzzJSON
-    fuzzQuery gcs generateRandom generateSeries generate_series hdfs hdfsCluster hudi hudiCluster iceberg
-    icebergAzure icebergAzureCluster icebergCluster icebergHDFS icebergHDFSCluster icebergLocal
-    icebergLocalCluster icebergS3 icebergS3Cluster input jdbc loop merge mergeTreeAnalyzeIndexes
-    mergeTreeAnalyzeIndexesUUID mergeTreeCodecBlockCounts mergeTreeIndex mergeTreeProjection mergeTreeTextIndex
-    mongodb mysql null numbers numbers_mt odbc oss paimon paimonAzure paimonAzureCluster paimonCluster
-    paimonHDFS paimonHDFSCluster paimonLocal paimonS3 paimonS3Cluster postgresql primes prometheusQuery
-    prometheusQueryRange python redis remote remoteSecure s3 s3Cluster sqlite timeSeriesData
-    timeSeriesMetricFamilies timeSeriesMetrics timeSeriesSamples timeSeriesSelector timeSeriesTags url
-    urlCluster values view viewExplain viewIfPermitted ytsaurus zeros zeros_mt
-""".split())
-# Also regular functions; allowed where a regular function is meant (format('{} {}', a, b)).
-REGULAR_FUNCTIONS_NAMED_LIKE_TABLE_FUNCTIONS = frozenset({"format"})
-
-# Regular functions (lower-cased, aliases included) that read files, reach the network or other
-# tables by name, write to logs or Keeper, or reveal the server's configuration, paths, hosts,
-# ports or certificates.
-DENIED_FUNCTIONS = frozenset(name.lower() for name in """
-    file catboostEvaluate modelEvaluate naiveBayesClassifier naiveBayesClassifierWithProb
-    naiveBayesClassifierWithAllProbs joinGet joinGetOrNull hasColumnInTable
-    aiClassify aiEmbed aiExtract aiFilter aiGenerate aiRedact aiSimilarity aiTranslate
-    getSetting getSettingOrDefault getServerSetting getMergeTreeSetting getMacro getServerPort tcpPort
-    getClientHTTPHeader currentRequestURL currentHandler hostName hostname FQDN fullHostName displayName
-    serverUUID buildId getOSKernelVersion showCertificate zookeeperSessionUptime
-    currentProfiles enabledProfiles defaultProfiles currentRoles enabledRoles defaultRoles
-    addressToLine addressToLineWithInlines addressToSymbol demangle trap logTrace generateSerialID
-""".split())
-# Whole families: dictionaries (external sources), the geobase (server files), filesystem
-# sizes of the server's disks, and engine-internal functions.
-DENIED_FUNCTION_PREFIXES = ("dict", "region", "filesystem", "__")
-
-IN_FUNCTIONS = frozenset(name.lower() for name in """
-    in notIn globalIn globalNotIn nullIn notNullIn globalNullIn globalNotNullIn inIgnoreSet notInIgnoreSet
-    globalInIgnoreSet globalNotInIgnoreSet nullInIgnoreSet notNullInIgnoreSet globalNullInIgnoreSet
-    globalNotNullInIgnoreSet
-""".split())
-
-EXPLAIN_KINDS = frozenset({"EXPLAIN", "EXPLAIN AST", "EXPLAIN SYNTAX", "EXPLAIN QUERY TREE",
-                           "EXPLAIN PIPELINE", "EXPLAIN ESTIMATE"})
-# EXPLAIN's own options (the engine refuses any other name after EXPLAIN).
-EXPLAIN_OPTIONS = frozenset("""
-    actions column_structure compact compact_repeated_processor_chains description distributed dump_ast
-    dump_passes dump_tree estimates graph header indexes indices input_headers json keep_logical_steps
-    oneline optimize passes pretty projections query_tree_passes run_passes run_query_tree_passes
-    single_record sorting
-""".split())
-
-_OUTPUT = {"is_outfile_append", "is_outfile_truncate", "is_into_outfile_with_stdout"}
-_MATCHER = {"transformers"}
-# The AST node types a checked statement may hold, with the keys each may carry. A type or key
-# not listed here is refused: this is what is allowed, not a list of what is not.
-NODE_KEYS: dict[str, frozenset[str]] = {t: frozenset(k) for t, k in {
-    "SelectWithUnionQuery": {"union_mode", "list_of_modes", "list_of_selects"} | _OUTPUT,
-    "SelectIntersectExceptQuery": {"children", "final_operator"},
-    "SelectQuery": {
-        "with", "select", "tables", "prewhere", "where", "group_by", "having", "window", "qualify", "order_by",
-        "limit_by", "limit_by_length", "limit_by_offset", "limit_length", "limit_offset", "interpolate",
-        "distinct", "group_by_all", "group_by_with_totals", "group_by_with_rollup", "group_by_with_cube",
-        "group_by_with_grouping_sets", "group_by_with_constant_keys", "limit_with_ties", "order_by_all",
-        "limit_by_all", "recursive_with",
-    },
-    "ExpressionList": {"children"},
-    "Function": {"name", "arguments", "parameters", "alias", "is_operator", "is_window_function",
-                 "is_lambda_function", "kind", "nulls_action", "window_definition", "window_name"},
-    "Identifier": {"name", "name_parts", "alias"},
-    "Literal": {"value", "alias"},
-    "Asterisk": _MATCHER,
-    "QualifiedAsterisk": {"qualifier"} | _MATCHER,
-    "ColumnsRegexpMatcher": {"pattern"} | _MATCHER,
-    "ColumnsListMatcher": {"column_list"} | _MATCHER,
-    "QualifiedColumnsRegexpMatcher": {"pattern", "qualifier"} | _MATCHER,
-    "QualifiedColumnsListMatcher": {"column_list", "qualifier"} | _MATCHER,
-    "ColumnsTransformerList": {"children"},
-    "ColumnsApplyTransformer": {"func_name", "lambda", "lambda_arg", "parameters", "column_name_prefix"},
-    "ColumnsExceptTransformer": {"children", "is_strict", "pattern"},
-    "ColumnsReplaceTransformer": {"children", "is_strict"},
-    "ColumnsReplaceTransformerReplacement": {"children", "name"},
-    "TablesInSelectQuery": {"children"},
-    "TablesInSelectQueryElement": {"table_expression", "table_join", "array_join"},
-    "TableExpression": {"database_and_table_name", "table_function", "subquery", "final", "sample_size",
-                        "sample_offset"},
-    "TableIdentifier": {"name", "name_parts", "alias"},
-    "TableJoin": {"kind", "locality", "strictness", "on_expression", "using_expression_list"},
-    "ArrayJoin": {"kind", "expression_list"},
-    "Subquery": {"children", "alias", "cte_name"},
-    "WithElement": {"name", "subquery", "aliases"},
-    "OrderByElement": {"direction", "nulls_direction", "nulls_direction_was_explicitly_specified", "collation",
-                       "with_fill", "fill_from", "fill_to", "fill_step", "fill_staleness", "expression"},
-    "InterpolateElement": {"column", "expr"},
-    "WindowDefinition": {"parent_window_name", "partition_by", "order_by", "frame_is_default", "frame_type",
-                         "frame_begin_type", "frame_begin_offset", "frame_begin_preceding", "frame_end_type",
-                         "frame_end_offset", "frame_end_preceding"},
-    "WindowListElement": {"name", "definition"},
-    "SampleRatio": {"numerator", "denominator"},
-}.items()}
-
-# What a refused key means, for the message.
-_CLAUSES = {
-    "out_file": "INTO OUTFILE", "compression": "INTO OUTFILE", "compression_level": "INTO OUTFILE",
-    "is_outfile_append": "INTO OUTFILE", "is_outfile_truncate": "INTO OUTFILE",
-    "is_into_outfile_with_stdout": "INTO OUTFILE",
-    "format_ast": "a FORMAT clause (results come back as JSON)",
-    "settings": "a SETTINGS clause (the server sets the limits)",
-}
-_STATEMENTS = {
-    "KillQueryQuery": "KILL", "SystemQuery": "SYSTEM", "SetQuery": "SET", "UseQuery": "USE",
-    "InsertQuery": "INSERT", "CreateQuery": "CREATE", "DropQuery": "DROP/TRUNCATE", "AlterQuery": "ALTER",
-    "RenameQuery": "RENAME", "OptimizeQuery": "OPTIMIZE", "DeleteQuery": "DELETE", "UpdateQuery": "UPDATE",
-    "CheckTableQuery": "CHECK TABLE", "QueryParameter": "a query parameter ({name:Type})",
-}
-
-
-class Refused(Forbidden):
-    """The check refused the statement before it ran (the handle that parsed it stays healthy)."""
-
-
-def refuse(why: str) -> Refused:
-    return Refused(f"{READ_ONLY}: {why}. Nothing was run.")
-
 
 def _engine_refused(why: str) -> Forbidden:
     """The engine itself refused (readonly, access rights): the handle saw an error."""
     return Forbidden(f"{READ_ONLY}: {why}. Nothing was changed.")
-
-
-class _Checker:
-    """Walks one parsed statement (parseQueryToJSON's tree) and raises Forbidden on the first
-    thing that is not allowed."""
-
-    def __init__(self, database: str):
-        self.database = database
-
-    # -- statements --------------------------------------------------------------------------
-    def statement(self, ast: Any) -> str:
-        """Check a whole statement; returns its kind (select, explain, show)."""
-        kind = _type(ast)
-        if kind == "SelectWithUnionQuery":
-            self.tree(ast)
-            return "select"
-        if kind == "ExplainQuery":
-            self._explain(ast)
-            return "explain"
-        if kind == "ShowTablesQuery":
-            self._show_tables(ast)
-            return "show"
-        if kind == "ShowColumnsQuery":
-            self._show_columns(ast)
-            return "show"
-        raise refuse(f"{_STATEMENTS.get(kind, kind)} statements are not allowed")
-
-    def _explain(self, ast: dict) -> None:
-        self._keys(ast, {"kind", "settings", "query"} | _OUTPUT)
-        if ast.get("kind") not in EXPLAIN_KINDS:
-            raise refuse(f"{ast.get('kind')} is not allowed (use one of {', '.join(sorted(EXPLAIN_KINDS))})")
-        options = ast.get("settings")
-        if options is not None:
-            self._keys(options, {"changes"}, "SetQuery")
-            for change in options.get("changes") or []:
-                value = change.get("value") if isinstance(change, dict) else None
-                if (not isinstance(change, dict) or set(change) != {"name", "value"}
-                        or change["name"] not in EXPLAIN_OPTIONS or not isinstance(value, dict)
-                        or not isinstance(value.get("value"), int)):
-                    raise refuse("EXPLAIN takes only its own options (indexes = 1, actions = 1, ...)")
-        query = ast.get("query")
-        if _type(query) != "SelectWithUnionQuery":
-            raise refuse("EXPLAIN must explain a SELECT")
-        self.tree(query)
-
-    def _show_tables(self, ast: dict) -> None:
-        self._keys(ast, {"databases", "full", "from", "like", "not_like", "case_insensitive_like",
-                         "limit_length"} | _OUTPUT, "SHOW")
-        if "from" in ast:
-            source = ast["from"]
-            if ast.get("databases") or _type(source) != "Identifier" or set(source) - {"type", "name"}:
-                raise refuse("SHOW ... FROM takes this database's name")
-            self._database(source.get("name"))
-        self._limit(ast)
-
-    def _show_columns(self, ast: dict) -> None:
-        self._keys(ast, {"database", "table", "extended", "full", "like", "not_like", "case_insensitive_like",
-                         "limit_length"} | _OUTPUT, "SHOW")
-        if ast.get("database"):
-            self._database(ast["database"])
-        self._limit(ast)
-
-    def _limit(self, ast: dict) -> None:
-        if "limit_length" in ast:
-            limit = ast["limit_length"]
-            if _type(limit) != "Literal" or not isinstance((limit.get("value") or {}).get("value"), int):
-                raise refuse("SHOW ... LIMIT takes a number")
-
-    def _database(self, name: Any) -> None:
-        if name != self.database:
-            raise refuse(f"only this database ({self.database}) can be read, not {name!r}")
-
-    # -- SELECT trees ---------------------------------------------------------------------------
-    def tree(self, root: dict) -> None:
-        """Every node of a SELECT tree, iteratively (a deep query must not exhaust the stack)."""
-        stack: list[tuple[Any, str]] = [(root, "expr")]
-        while stack:
-            node, where = stack.pop()
-            kind = _type(node)
-            if kind is None:
-                raise refuse("the statement has a shape this check does not know")
-            allowed = NODE_KEYS.get(kind)
-            if allowed is None:
-                raise refuse(f"{_STATEMENTS.get(kind, kind)} is not allowed here")
-            self._keys(node, allowed)
-            if kind == "Literal":
-                continue  # data, not code
-            if kind == "TableIdentifier":
-                self._table(node)
-            elif kind == "Function":
-                self._function(node, where)
-                args = node.get("arguments")
-                if (node["name"].lower() in IN_FUNCTIONS and _type(args) == "ExpressionList"
-                        and len(args.get("children") or []) == 2):
-                    self._keys(args, NODE_KEYS["ExpressionList"])
-                    first, second = args["children"]
-                    stack.append((first, "expr"))
-                    stack.append((second, "in"))  # `x IN t` reads table t; `x IN f(...)` may be a table function
-                    stack.extend(self._children(node, skip={"arguments"}))
-                    continue
-            elif kind == "Identifier" and where == "in":
-                self._table(node)
-            elif kind == "ColumnsApplyTransformer" and "func_name" in node:
-                self._function({"name": node["func_name"]}, "expr")
-            elif kind == "TableExpression" and "table_function" in node:
-                stack.append((node["table_function"], "table"))
-                stack.extend(self._children(node, skip={"table_function"}))
-                continue
-            stack.extend(self._children(node))
-
-    @staticmethod
-    def _children(node: dict, skip: frozenset[str] | set[str] = frozenset()) -> list[tuple[Any, str]]:
-        out = []
-        for key, value in node.items():
-            if key in skip or key == "type":
-                continue
-            values = value if isinstance(value, list) else [value]
-            for item in values:
-                if isinstance(item, dict):
-                    out.append((item, "expr"))
-                elif isinstance(item, list):
-                    raise refuse("the statement has a shape this check does not know")
-        return out
-
-    def _function(self, node: dict, where: str) -> None:
-        name = node.get("name")
-        if not isinstance(name, str):
-            raise refuse("a function without a name")
-        if node.get("kind") not in (None, "WINDOW_FUNCTION", "LAMBDA_FUNCTION"):
-            raise refuse(f"{name} ({node.get('kind')}) is not allowed")
-        lower = name.lower()
-        if lower in DENIED_FUNCTIONS or lower.startswith(DENIED_FUNCTION_PREFIXES):
-            raise refuse(f"the function {name} is not allowed: it reaches files, the network, other tables "
-                         "or the server's configuration")
-        if where == "table":
-            if name not in ALLOWED_TABLE_FUNCTIONS:
-                raise refuse(f"the table function {name} is not allowed (allowed: "
-                             f"{', '.join(sorted(ALLOWED_TABLE_FUNCTIONS))})")
-            return
-        if lower in TABLE_FUNCTIONS and name not in ALLOWED_TABLE_FUNCTIONS and not (
-                where == "expr" and lower in REGULAR_FUNCTIONS_NAMED_LIKE_TABLE_FUNCTIONS):
-            raise refuse(f"the table function {name} is not allowed (allowed: "
-                         f"{', '.join(sorted(ALLOWED_TABLE_FUNCTIONS))})")
-
-    def _table(self, node: dict) -> None:
-        parts = node.get("name_parts") or [node.get("name")]
-        if not all(isinstance(p, str) and p for p in parts) or len(parts) > 2:
-            raise refuse("a table name this check does not understand")
-        if len(parts) == 1:
-            return  # this database's table (or a WITH name)
-        database, table = parts
-        if database == "system" and table in ALLOWED_SYSTEM_TABLES:
-            return
-        if database == "system":
-            raise refuse(f"system.{table} is not allowed (allowed: "
-                         f"{', '.join('system.' + t for t in sorted(ALLOWED_SYSTEM_TABLES))})")
-        self._database(database)
-
-    @staticmethod
-    def _keys(node: Any, allowed: frozenset[str] | set[str], what: str | None = None) -> None:
-        if not isinstance(node, dict):
-            raise refuse("the statement has a shape this check does not know")
-        for key, value in node.items():
-            if key == "type":
-                continue
-            if key in _OUTPUT:
-                if value is not False:
-                    raise refuse(f"{_CLAUSES[key]} is not allowed")
-                continue
-            if key not in allowed:
-                if what == "SHOW":
-                    clause = f"SHOW ... {key.upper()}" if key != "format_ast" else _CLAUSES[key]
-                else:
-                    clause = _CLAUSES.get(key) or f"'{key}' in {what or node.get('type')}"
-                raise refuse(f"{clause} is not allowed")
-
-
-def _type(node: Any) -> str | None:
-    return node.get("type") if isinstance(node, dict) else None
-
-
-def check_statement(ast: Any, database: str) -> str:
-    """Raise Forbidden unless the parsed statement is allowed; returns its kind."""
-    return _Checker(database).statement(ast)
-
-
-# -- DESCRIBE and SHOW CREATE TABLE (no JSON form in this engine version) ----------------------
-_DESCRIBE = "DESCRIBE TABLE "
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_SHOW_CREATE = re.compile(rf"SHOW CREATE TABLE (?:({_NAME})\.)?({_NAME})")
 
 
 def _comparable(ast: Any, client_format: bool = False) -> Any:
@@ -588,29 +256,28 @@ class AnalystSQL:
         }
 
     @staticmethod
-    def _parse(client: Client, function: str, text: str) -> str | None:
-        """The engine's parser applied to `text` (a bound value, never run); None when the
-        statement has no JSON form (parseQueryToJSON's BAD_ARGUMENTS)."""
+    def _parse(client: Client, query: Query) -> str | None:
+        """The engine's parser applied to a bound value (never run); None when the statement
+        has no JSON form (parseQueryToJSON's BAD_ARGUMENTS)."""
         try:
-            return client.query(f"SELECT {function}({{q:String}})", parameters={"q": text}).result_rows[0][0]
+            return client.query(query.sql, parameters=dict(query.parameters)).result_rows[0][0]
         except DatabaseError as exc:
-            if function == "parseQueryToJSON" and engine_code(exc) == _BAD_ARGUMENTS:
+            if query.name != "analyst.canonical" and engine_code(exc) == _BAD_ARGUMENTS:
                 return None
             if engine_code(exc) == _UNKNOWN_FUNCTION:
-                raise ServiceUnavailable(f"This ClickHouse server has no {function}(), which POST /sql needs to check "
-                           "statements; use ClickHouse 26.9 or later.") from None
+                raise ServiceUnavailable("This ClickHouse server cannot parse statements for POST /sql "
+                                         "(no parseQueryToJSON); use ClickHouse 26.9 or later.") from None
             raise BadInput(f"ClickHouse rejected the query: {_engine_message(exc, drop_scope=True)}") from None
 
     def _checked(self, client: Client, query: str) -> str:
         """The statement to run, once the engine's parser has shown it is allowed."""
-        parsed = self._parse(client, "parseQueryToJSON", query)
+        parsed = self._parse(client, Query.named("analyst.parse", statement=query))
         if parsed is None:
             return self._checked_without_json(client, query)  # DESCRIBE, SHOW CREATE TABLE, or refused
         ast = _load(parsed)
         check_statement(ast, self.database)
-        statement, reparsed = client.query(
-            "SELECT formatQueryFromJSON({j:String}) AS s, parseQueryToJSON(concat(s, '\\n FORMAT Native'))",
-            parameters={"j": parsed}).result_rows[0]
+        formatted = Query.named("analyst.format_checked", tree=parsed)
+        statement, reparsed = client.query(formatted.sql, parameters=dict(formatted.parameters)).result_rows[0]
         # The client appends "\n FORMAT Native" to what it sends: that exact text must parse back to
         # the tree that was checked, plus that format.
         try:
@@ -622,49 +289,19 @@ class AnalystSQL:
         return statement
 
     def _checked_without_json(self, client: Client, query: str) -> str:
-        canonical = self._parse(client, "formatQuerySingleLine", query)
-        if canonical.startswith(_DESCRIBE):
-            return self._check_describe(client, canonical)
-        match = _SHOW_CREATE.fullmatch(canonical)
-        if match:
-            return self._check_show_create(client, canonical, match)
-        kind = canonical.split(" ", 2)
-        raise refuse(f"{' '.join(kind[:2])} statements are not allowed")
-
-    def _check_describe(self, client: Client, canonical: str) -> str:
-        """DESCRIBE TABLE <x>: <x> must be a table expression the SELECT check allows, and nothing
-        else may follow it (no SETTINGS, INTO OUTFILE or FORMAT)."""
-        source = canonical[len(_DESCRIBE):]
-        parsed = self._parse(client, "parseQueryToJSON", f"SELECT * FROM {source}")
-        if parsed is None:
-            raise refuse("DESCRIBE takes one table, allowed table function or subquery, and nothing after it")
-        ast = _load(parsed)
-        selects = (ast.get("list_of_selects") or {}).get("children") or []
-        select = selects[0] if len(selects) == 1 else {}
-        tables = ((select.get("tables") or {}).get("children")) or []
-        expression = tables[0].get("table_expression") if len(tables) == 1 else None
-        if (set(ast) - {"type", "union_mode", "list_of_selects"} - _OUTPUT or set(select) != {"type", "select", "tables"}
-                or set(tables[0] if tables else {}) != {"type", "table_expression"}
-                or not isinstance(expression, dict)
-                or len(set(expression) & {"database_and_table_name", "table_function", "subquery"}) != 1
-                or set(expression) - {"type", "database_and_table_name", "table_function", "subquery"}):
-            raise refuse("DESCRIBE takes one table, allowed table function or subquery, and nothing after it")
-        check_statement(ast, self.database)
-        rows = [r[0] for r in client.query(f"EXPLAIN AST {canonical}").result_rows]
-        if len(rows) < 3 or rows[0] != "DescribeQuery (children 2)" or not rows[1].startswith(" TableExpression ") \
-                or rows[-1] != " Identifier Native":
-            raise refuse("DESCRIBE takes one table, allowed table function or subquery, and nothing after it")
-        return canonical
-
-    def _check_show_create(self, client: Client, canonical: str, match: re.Match) -> str:
-        database, _table = match.groups()
-        if database is not None:
-            _Checker(self.database)._database(database)
-        rows = [r[0] for r in client.query(f"EXPLAIN AST {canonical}").result_rows]
-        expected = 3 if database is not None else 2
-        if not rows or not rows[0].startswith("ShowCreateTableQuery ") or not rows[0].endswith(f"(children {expected})"):
-            raise refuse("SHOW CREATE TABLE takes one table of this database")
-        return canonical
+        """DESCRIBE and SHOW CREATE TABLE (no JSON form): checked from the engine's one-line
+        rendering of the statement, which is also what runs."""
+        canonical = self._parse(client, Query.named("analyst.canonical", statement=query))
+        source = describe_source(canonical)
+        if source is not None:
+            parsed = self._parse(client, Query.named("analyst.parse_table_expression", source=source))
+            if parsed is None:
+                raise refuse("DESCRIBE takes one table, allowed table function or subquery, and nothing after it")
+            check_describe(_load(parsed), self.database)
+            return canonical
+        if check_show_create(canonical, self.database):
+            return canonical
+        raise refuse(f"{' '.join(canonical.split(' ', 2)[:2])} statements are not allowed")
 
     def _error(self, exc: DatabaseError) -> Exception:
         """An engine error as a message the analyst can act on, chosen by the engine's error code."""

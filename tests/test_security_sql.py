@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from service.analyst_sql import (ALLOWED_TABLE_FUNCTIONS, DENIED_FUNCTIONS, TABLE_FUNCTIONS, AnalystSQL,
-                                 _engine_message)
+from service.analyst_sql import AnalystSQL, _engine_message
+from service.sqlcheck import ALLOWED_TABLE_FUNCTIONS, DENIED_FUNCTIONS, TABLE_FUNCTIONS
 
 
 def refused(response) -> bool:
@@ -343,7 +343,8 @@ def test_what_runs_is_what_was_checked(store, monkeypatch):
         analyst.close()
     assert result["rows"] == [[0], [1], [2]]
     assert sent[-1] == "SELECT number FROM numbers(3)\n FORMAT Native"
-    assert any("parseQueryToJSON(concat(s, '\\n FORMAT Native'))" in s for s in sent)
+    assert any("formatQueryFromJSON" in s and "parseQueryToJSON(concat(statement, '\\n FORMAT Native'))" in s
+               for s in sent)
 
 
 # -- limits ----------------------------------------------------------------------------------------------
