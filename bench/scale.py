@@ -139,11 +139,16 @@ def run(args) -> dict:
     store.client.insert("bench_labels", [["b", i] for i in labeled], column_names=["session_id", "item_id"],
                         database="scale")
     bare_variants = {}
-    for label, ef in (("ef 1x fetch", LABELED + K), ("ef 2x fetch", 2 * (LABELED + K))):
+    variants = [("ef 1x fetch", LABELED + K, 0), ("ef 2x fetch", 2 * (LABELED + K), 0)]
+    if args.quantization != "f32":
+        # a quantized index orders by approximate distances; rescoring reads the exact vectors back
+        variants.append(("ef 2x fetch, rescoring", 2 * (LABELED + K), 1))
+    for label, ef, rescoring in variants:
         sql = (f"SELECT id, url, 1 - {dist} AS s FROM {table_name} WHERE id NOT IN "
                f"(SELECT item_id FROM scale.bench_labels WHERE session_id = 'b') ORDER BY {dist} LIMIT {K}")
         settings_ = {"vector_search_index_fetch_multiplier": (LABELED + K) // K,
-                     "max_limit_for_vector_search_queries": LABELED + K, "hnsw_candidate_list_size_for_search": ef}
+                     "max_limit_for_vector_search_queries": LABELED + K, "hnsw_candidate_list_size_for_search": ef,
+                     "vector_search_with_rescoring": rescoring}
         times, rows = timed(lambda: bare(sql, {}, settings_), reps)
         got = [r[0] for r in rows]
         bare_variants[label] = {"p50": percentiles(times)[0], "p95": percentiles(times)[1], "rows": len(got),
