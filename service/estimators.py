@@ -1,0 +1,273 @@
+"""How good is a classifier over a whole dataset? Estimates from a session's audit labels.
+
+Pure functions (numpy and scipy, no database); service.session_audit feeds them a session's labels.
+
+The sampling design
+-------------------
+A session's labels arrive two ways. Items a strategy chose (top, boundary, ...) or a user
+picked are known exactly once labeled, but they were chosen on purpose and say nothing about the
+rest. Audit items are uniform random draws from the items unlabeled at the moment of the draw
+(a secret salt; a draw waiting for its label is served again until it is labeled, so a client
+cannot re-draw). Audit labels are held out of training: the classifier being measured never
+saw them.
+
+The estimator: stratified by the classifier's prediction
+--------------------------------------------------------
+Fix the classifier h being measured (a round's weights, bias and threshold). Every item's
+prediction is known; only the labels of the unlabeled items are not. In each stratum s
+(predicted positive, predicted negative) the one unknown is x_s, the number of positives among
+the n_s items of s that are unlabeled now. An audit draw i was uniform over the items unlabeled
+at its time: those unlabeled now, plus those labeled since (the draw itself included), and the
+latter are known. So the part of draw i's pool in stratum s held x_s + d1_i positives among
+n_s + d1_i + d0_i items, where d1_i and d0_i count the positive and negative items of s labeled
+since the draw. Given that the draw landed in s, it was positive with probability
+
+    (x_s + d1_i) / (n_s + d1_i + d0_i)
+
+and the product over a stratum's draws is the exact likelihood of x_s under sequential uniform
+draws without replacement, however the other labels were chosen (they enter only as known
+counts). For one batch of m draws and no other labels it is the hypergeometric likelihood.
+
+Prior and interval: a Jeffreys prior on the positive rate of the items nobody chose on purpose
+(the unlabeled ones and the audit draws, m_s of them, k_s positive): x_s + k_s ~
+BetaBinomial(n_s + m_s, 1/2, 1/2). In the simple-random-sample case the posterior is then
+BetaBinomial(n_s, k + 1/2, m - k + 1/2) for k positives in m draws (tests check this). In
+general it is computed exactly on the integers 0..n_s (or on a refined grid when n_s is large).
+The strata are independent a posteriori. With PP the classifier's predicted positives over the
+dataset (known exactly), TP = TP_known + x_+ and FN = FN_known + x_-:
+
+    precision = TP / PP,  recall = TP / (TP + FN),  F1 = 2 TP / (PP + TP + FN),  positives = TP + FN
+
+The point estimates plug in the maximum-likelihood x_s (in a simple random sample that is the
+Horvitz-Thompson estimate N k / m, unbiased). Monte Carlo draws of (x_+, x_-) from the posterior
+give each quantity's posterior; the interval is its equal-tailed 95% credible interval (2.5% and
+97.5% quantiles), widened to hold the point estimate when a skewed posterior leaves it outside.
+Jeffreys intervals keep close to nominal frequentist coverage for binomial rates, including when
+a stratum's audit draws hold no positives at all (a rare error class), where a normal
+approximation would claim certainty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import betaln, gammaln
+
+PRIOR = (0.5, 0.5)  # Jeffreys
+LEVEL = 0.95
+GRID = 4001  # posterior points per stratum when the stratum is larger than this
+SAMPLES = 20_000
+CHUNK = 256  # draws per block of the likelihood (memory: CHUNK x GRID floats)
+
+
+@dataclass(frozen=True)
+class Labels:
+    """A session's labeled items under one classifier; arrays of equal length.
+
+    predicted  the classifier says positive            positive  the label says positive
+    first      when the item was first labeled (any increasing clock, e.g. ns)
+    audit      an audit draw                           draw      audit draws: when drawn (same clock)
+    position   audit draws: order within their batch (draws of one batch share `draw`)
+    """
+
+    predicted: np.ndarray
+    positive: np.ndarray
+    first: np.ndarray
+    audit: np.ndarray
+    draw: np.ndarray
+    position: np.ndarray
+
+    @classmethod
+    def of(cls, predicted, positive, first, audit=None, draw=None, position=None) -> "Labels":
+        n = len(predicted)
+        audit = np.zeros(n, bool) if audit is None else np.asarray(audit, bool)
+        fields = (np.asarray(predicted, bool), np.asarray(positive, bool), np.asarray(first, np.int64), audit,
+                  np.zeros(n, np.int64) if draw is None else np.asarray(draw, np.int64),
+                  np.zeros(n, np.int64) if position is None else np.asarray(position, np.int64))
+        if any(len(f) != n for f in fields):
+            raise ValueError("Labels: arrays of different lengths")
+        return cls(*fields)
+
+    def __len__(self) -> int:
+        return len(self.predicted)
+
+
+@dataclass(frozen=True)
+class Draws:
+    """One stratum's audit draws: the label of each, and the known counts of its pool."""
+
+    positive: np.ndarray  # bool
+    d1: np.ndarray  # positives of the stratum labeled since the draw (the draw included)
+    d0: np.ndarray  # negatives of the stratum labeled since the draw (the draw included)
+
+    def __len__(self) -> int:
+        return len(self.positive)
+
+
+def draws_by_stratum(labels: Labels) -> dict[bool, Draws]:
+    """For every audit draw, the known part of its pool: items of its stratum labeled after the
+    draw. A non-audit item counts when it was first labeled after the draw; an audit item when
+    it was drawn at or after it (earlier draws were out of the pool: labeled, or waiting for a
+    label and so never drawn again)."""
+    audit = labels.audit
+    rank = np.empty(len(labels), np.int64)  # order of audit draws: by draw time, then position
+    idx = np.flatnonzero(audit)
+    order = idx[np.lexsort((labels.position[idx], labels.draw[idx]))]
+    rank[order] = np.arange(len(order))
+    out = {}
+    for stratum in (True, False):
+        mine = idx[labels.predicted[idx] == stratum]
+        counts = {}
+        for pos in (True, False):
+            cat = (labels.predicted == stratum) & (labels.positive == pos)
+            firsts = np.sort(labels.first[cat & ~audit])
+            ranks = np.sort(rank[cat & audit])
+            later = len(firsts) - np.searchsorted(firsts, labels.draw[mine], side="right")
+            drawn_since = len(ranks) - np.searchsorted(ranks, rank[mine], side="left")
+            counts[pos] = (later + drawn_since).astype(np.int64)
+        out[stratum] = Draws(labels.positive[mine].copy(), counts[True], counts[False])
+    return out
+
+
+def _log_likelihood(x: np.ndarray, n: int, draws: Draws) -> np.ndarray:
+    x = x.astype(np.float64)
+    out = np.zeros(len(x))
+    if len(draws):
+        # Draws with the same (label, d1, d0) contribute the same term: group them.
+        keys = np.stack([draws.positive.astype(np.int64), draws.d1, draws.d0], axis=1)
+        unique, weight = np.unique(keys, axis=0, return_counts=True)
+        with np.errstate(divide="ignore"):
+            for start in range(0, len(unique), CHUNK):
+                u, w = unique[start:start + CHUNK], weight[start:start + CHUNK, None]
+                term = np.where(u[:, 0:1] == 1, np.log(x[None, :] + u[:, 1:2]), np.log(n - x[None, :] + u[:, 2:3]))
+                out += (w * term).sum(axis=0)
+    return out
+
+
+def _log_prior(x: np.ndarray, n: int, draws: Draws, prior=PRIOR) -> np.ndarray:
+    """Jeffreys on the positives of the items nobody chose on purpose: the n unlabeled ones and
+    the audit draws (so a simple random sample gets the textbook beta-binomial posterior)."""
+    a, b = prior
+    total, k = n + len(draws), float(draws.positive.sum())
+    y = x.astype(np.float64) + k
+    return gammaln(total + 1) - gammaln(y + 1) - gammaln(total - y + 1) + betaln(y + a, total - y + b) - betaln(a, b)
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """Of x, the positives among a stratum's unlabeled items: points, their probabilities, and
+    the maximum-likelihood value (the point estimate: in a simple random sample it is the
+    Horvitz-Thompson estimate, N k / m, rounded down)."""
+
+    values: np.ndarray
+    probs: np.ndarray
+    mle: int
+
+
+def stratum_posterior(n: int, draws: Draws, prior=PRIOR, grid: int = GRID) -> Posterior:
+    """Posterior of x, the positives among the n unlabeled items of a stratum, given its draws.
+
+    Exact on 0..n when n < grid; otherwise on a grid refined around where the mass is."""
+    n = int(n)
+    if n < 0:
+        raise ValueError(f"a stratum cannot hold {n} unlabeled items")
+    if n == 0:
+        return Posterior(np.zeros(1, np.int64), np.ones(1), 0)
+
+    def log_post(values):
+        return _log_prior(values, n, draws, prior) + _log_likelihood(values, n, draws)
+
+    if n + 1 <= grid:
+        values = np.arange(n + 1, dtype=np.int64)
+    else:
+        coarse = np.unique(np.round(np.linspace(0, n, grid)).astype(np.int64))
+        lp = log_post(coarse)
+        keep = np.flatnonzero(lp > np.max(lp) - 40)  # e^-40: nothing outside matters
+        if len(keep) == 0:
+            keep = np.arange(len(coarse))
+        lo = coarse[max(keep[0] - 1, 0)]
+        hi = coarse[min(keep[-1] + 1, len(coarse) - 1)]
+        values = (np.arange(lo, hi + 1, dtype=np.int64) if hi - lo + 1 <= grid
+                  else np.unique(np.round(np.linspace(lo, hi, grid)).astype(np.int64)))
+    ll = _log_likelihood(values, n, draws)
+    lp = _log_prior(values, n, draws, prior) + ll
+    if not np.isfinite(np.max(lp)):  # draws inconsistent with every x: fall back to the prior
+        lp = _log_prior(values, n, draws, prior)
+    p = np.exp(lp - np.max(lp))
+    if len(values) > 1 and values[-1] - values[0] + 1 > len(values):
+        # An uneven grid: weigh each point by the width of integers it stands for.
+        edges = np.concatenate([[values[0]], (values[1:] + values[:-1]) / 2, [values[-1]]])
+        p = p * np.maximum(np.diff(edges), 0.5)
+    return Posterior(values, p / p.sum(), int(values[int(np.argmax(ll))]))
+
+
+def _metrics(tp, fn, pp: int):
+    """precision, recall, F1 and positives from counts (arrays or scalars); NaN where undefined."""
+    tp = np.asarray(tp, np.float64)
+    positives = tp + np.asarray(fn, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = tp / pp if pp else np.full(tp.shape, np.nan)
+        recall = np.where(positives > 0, tp / positives, np.nan)
+        f1 = np.where(pp + positives > 0, 2 * tp / (pp + positives), np.nan)
+    return {"precision": precision, "recall": recall, "f1": f1, "positives": positives}
+
+
+def estimate(labels: Labels, n_items: int, predicted_positive: int, samples: int = SAMPLES, seed: int = 0,
+             prior=PRIOR, level: float = LEVEL) -> dict:
+    """Precision, recall, F1 and the number of positives of a classifier over all n_items, each
+    with a `level` interval (module docstring). `predicted_positive` is how many of the n_items
+    the classifier calls positive; `labels` hold every labeled item's prediction and label.
+
+    Point estimates plug in the maximum-likelihood counts (unbiased in the simple-random-sample
+    case); intervals are the posterior's equal-tailed quantiles, widened to hold the point
+    estimate when a skewed posterior leaves it just outside (e.g. no positive draws at all)."""
+    n_labeled = len(labels)
+    n_plus = int(predicted_positive) - int(labels.predicted.sum())  # unlabeled, predicted positive
+    n_minus = int(n_items) - n_labeled - n_plus
+    if n_plus < 0 or n_minus < 0:
+        raise ValueError(f"inconsistent counts: {n_items} items, {n_labeled} labeled, "
+                         f"{predicted_positive} predicted positive")
+    pools = draws_by_stratum(labels)
+    rng = np.random.default_rng(seed)
+    posterior = {s: stratum_posterior(n, pools[s], prior) for s, n in ((True, n_plus), (False, n_minus))}
+    x = {s: rng.choice(p.values, size=samples, p=p.probs) for s, p in posterior.items()}
+    pred, pos = labels.predicted, labels.positive
+    tp_known, fn_known, pp = int(np.sum(pred & pos)), int(np.sum(~pred & pos)), int(predicted_positive)
+    draws = _metrics(tp_known + x[True], fn_known + x[False], pp)
+    point = _metrics(tp_known + posterior[True].mle, fn_known + posterior[False].mle, pp)
+    tail = (1 - level) / 2
+    out: dict = {}
+    for name, values in draws.items():
+        finite = values[np.isfinite(values)]
+        mid = float(point[name])
+        if not np.isfinite(mid) or len(finite) < samples / 2:  # undefined (e.g. no positives at all)
+            out[name] = out[f"{name}_low"] = out[f"{name}_high"] = None
+            continue
+        low, high = np.quantile(finite, [tail, 1 - tail])
+        out[name], out[f"{name}_low"], out[f"{name}_high"] = mid, float(min(low, mid)), float(max(high, mid))
+    out["audited"] = int(labels.audit.sum())
+    out["labeled"] = n_labeled
+    out["items"] = int(n_items)
+    out["predicted_positive"] = pp
+    return out
+
+
+def stop_hint(f1_low: float | None, f1_high: float | None, f1: float | None, earlier: list[float | None],
+              max_width: float, max_change: float, rounds: int) -> tuple[bool, str]:
+    """Whether labeling more is unlikely to pay: the F1 interval is narrower than max_width and
+    the F1 estimates of the `rounds` earlier rounds' classifiers (on the same audit labels) are
+    all within max_change of the current one. Returns (stop, the reason in words)."""
+    if f1 is None or f1_low is None or f1_high is None:
+        return False, "F1 is undefined: no positives found yet"
+    width = f1_high - f1_low
+    if width > max_width:
+        return False, f"the F1 interval is {width:.3f} wide; stop when it is narrower than {max_width:g}"
+    recent = [e for e in earlier[-rounds:] if e is not None] if rounds else []
+    if len(recent) < rounds:
+        return False, f"the F1 interval is {width:.3f} wide; waiting for {rounds} earlier rounds to compare"
+    moved = max((abs(e - f1) for e in recent), default=0.0)
+    if moved > max_change:
+        return False, f"F1 moved {moved:.3f} over the last {rounds} rounds (more than {max_change:g})"
+    return True, (f"the F1 interval is {width:.3f} wide and F1 moved {moved:.3f} over the last {rounds} rounds: "
+                  "more labels are unlikely to change the classifier much")
