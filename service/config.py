@@ -93,6 +93,17 @@ class Settings(BaseSettings):
     session_boundary_pool: int = Field(200, description="Candidates ranked for `boundary` and `mixed` batches on "
                                                         "large datasets.")
 
+    # -- audit estimates of a session's classifier (GET /sessions/{id} "estimate") --------------
+    estimate_min_audit: int = Field(10, description="Audit labels a session needs before it reports an estimate "
+                                                    "of its classifier over the whole dataset.")
+    estimate_stop_width: float = Field(0.1, description=(
+        "The stop hint fires when the estimate's 95% F1 interval is narrower than this and F1 moved less than "
+        "`VECTRAIN_ESTIMATE_STOP_CHANGE` over the last `VECTRAIN_ESTIMATE_STOP_ROUNDS` rounds."))
+    estimate_stop_change: float = Field(0.02, description="Largest move of the F1 estimate over the last rounds "
+                                                          "for the stop hint.")
+    estimate_stop_rounds: int = Field(3, description="Earlier rounds whose F1 (on the same audit labels) the stop "
+                                                     "hint compares with the current one.")
+
     # -- loading --------------------------------------------------------------------------------
     insert_batch_rows: int = Field(10_000, description="Rows per insert when loading feature files.")
     thumbnail_size: int = Field(256, ge=8, le=4096, description=(

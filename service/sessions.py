@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from service import claims, training
+from service import claims, session_audit, training
 from service.errors import BadInput, Conflict, ItemNotFound, NotFound, RoundNotFound, SessionNotFound
 from service.query import Query
 from service.store import Store
-from service.validation import (Strategy, TrainMode, check_ids, check_int, check_k, check_offset, check_round,
-                                check_score, check_text, exactly_one)
+from service.validation import (Strategy, TrainMode, check_fraction, check_ids, check_int, check_k, check_offset,
+                                check_round, check_score, check_text, exactly_one)
 from service.vectors import as_unit_vectors
 from service.names import FUNCTION_PREFIX, function_name, items_table, validate_name, view_name
 
@@ -32,8 +32,9 @@ MAX_NAME = 63 - len(FUNCTION_PREFIX)  # the session's view is clf_<name>
 
 # -- sessions ----------------------------------------------------------------------------------
 def create_session(store: Store, dataset: str, name: str, *, prompt: str | None = None,
-                   vector=None, positive_ids: list[str] | None = None) -> dict[str, Any]:
+                   vector=None, positive_ids: list[str] | None = None, audit_rate: float = 0.0) -> dict[str, Any]:
     validate_name(name, "session")
+    audit_rate = check_fraction(audit_rate, "audit_rate", 0.0, 1.0, high_open=False)
     if len(name) > MAX_NAME or "__" in name:
         raise BadInput(f"Session name {name!r}: at most {MAX_NAME} characters and no '__' "
                        f"(it names the SQL view {FUNCTION_PREFIX}<name> and function)", field="name")
@@ -68,7 +69,7 @@ def create_session(store: Store, dataset: str, name: str, *, prompt: str | None 
         raise taken
     store.command(Query.named("sessions.insert", id=session_id, dataset=dataset, name=name, source=source,
                               prompt=prompt or "", examples=examples, init_weights=weights.tolist(),
-                              version=time.time_ns()))
+                              audit_rate=audit_rate, version=time.time_ns()))
     threshold = label_free_threshold(store, dataset, weights, 0.0)
     _insert_round(store, session_id, 0, "init", weights, 0.0, threshold,
                   {"mode": "init", "labeled": 0, "positives": 0, "negatives": 0, "source": source,
@@ -103,6 +104,8 @@ def get_session(store: Store, session_id: str) -> dict[str, Any]:
         "rounds": rounds,
         "function": function_name(store.database, s["name"]),
         "view": f"{store.database}.{view_name(s['name'])}",
+        "audit_rate": float(s["audit_rate"]),
+        "estimate": session_audit.estimate(store, s),
     }
 
 
@@ -161,6 +164,7 @@ class State:
     dataset: str
     round: dict  # the latest round, with its weights
     labeled: int
+    audit_rate: float = 0.0  # share of each batch drawn for the audit (service.session_audit)
 
 
 class _StateCache:
@@ -187,7 +191,7 @@ class _StateCache:
             raise RoundNotFound(f"Session {session_id!r} has no rounds", session=session_id)
         r = rows[0]
         state = State(r["id"], r["dataset"], {**_round_summary(r), "weights": np.asarray(r["weights"], np.float32)},
-                      int(r["labeled"]))
+                      int(r["labeled"]), float(r["audit_rate"]))
         if cache is not None:
             with self._lock:
                 cache[session_id] = state
@@ -223,15 +227,14 @@ STATES = _StateCache()
 
 
 # -- next batch --------------------------------------------------------------------------------
-def next_batch(store: Store, session_id: str, k: int = 10, strategy: str = "mixed") -> dict[str, Any]:
-    """k unlabeled items chosen by `strategy`; exactly k whenever k unlabeled items remain."""
-    from service.batches import choose
-
+def next_batch(store: Store, session_id: str, k: int = 10, strategy: str = "mixed", audit: int | None = None,
+               record: bool = True) -> dict[str, Any]:
+    """k unlabeled items chosen by `strategy`, `audit` of them random audit draws (`record`: the
+    caller may write them; service.session_audit); exactly k whenever k unlabeled items remain."""
     k = check_k(k, store.settings)
     strategy = Strategy.parse(strategy, "strategy")
     state = STATES.get(store, session_id)
-    items = choose(store, state.dataset, state.id, state.round, state.labeled, k, strategy)
-    return {"items": items, "strategy": strategy.value, "round": state.round["round"]}
+    return session_audit.next_batch(store, state, k, strategy, audit, record)
 
 
 # -- labels ------------------------------------------------------------------------------------
@@ -240,20 +243,20 @@ def add_labels(store: Store, session_id: str, labels: list[dict]) -> dict[str, A
     s = session_row(store, session_id)
     if not isinstance(labels, list) or not labels:
         raise BadInput('labels: give a non-empty list of {"item_id", "score"}', field="labels")
-    ids, scores = [], []
+    ids, scores, provenance = [], [], []
     for n, label in enumerate(labels[: store.settings.max_ids + 1]):
         if not isinstance(label, dict) or "item_id" not in label or "score" not in label:
             raise BadInput(f'labels[{n}]: expected {{"item_id": ..., "score": ...}}; nothing was stored',
                            field="labels")
         scores.append(check_score(label["score"], f"labels[{n}]"))
         ids.append(label["item_id"])
+        provenance.append(session_audit.provenance(label, f"labels[{n}]"))
     ids = check_ids(ids, "labels", store.settings)
     _require_items(store, s["dataset"], ids, "labels")
     version = time.time_ns()
-    # One INSERT: a block this size is written atomically, and it is on disk when insert returns.
+    # One INSERT (with provenance): a block this size is written atomically, on disk when it returns.
     with STATES.label_lock(s["id"]):
-        store.insert("labels", [[s["id"], i, sc, version] for i, sc in zip(ids, scores)],
-                     column_names=["session_id", "item_id", "score", "version"])
+        session_audit.insert_labels(store, s["id"], ids, scores, provenance, version)
         counts = label_counts(store, s["id"])
         STATES.set_labeled(store, s["id"], counts["labeled"])
     return {"stored": len(ids), "labels": counts}
@@ -287,8 +290,8 @@ def remove_labels(store: Store, session_id: str, item_ids: list[str]) -> dict[st
 
 def get_labels(store: Store, session_id: str) -> list[dict]:
     s = session_row(store, session_id)
-    return [{"item_id": r["item_id"], "score": float(r["score"]), "labeled": str(r["labeled"])}
-            for r in store.rows(Query.named("sessions.labels", session_id=s["id"]))]
+    return [{"item_id": r["item_id"], "score": float(r["score"]), "labeled": str(r["labeled"]),
+             **session_audit.provenance_of(r)} for r in store.rows(Query.named("sessions.labels", session_id=s["id"]))]
 
 
 # -- training ----------------------------------------------------------------------------------
@@ -297,8 +300,8 @@ def train_round(store: Store, session_id: str, mode: str = "auto") -> dict[str, 
     mode = TrainMode.parse(mode, "mode").value
     rows = store.rows(Query.named("sessions.labeled_vectors", session_id=s["id"], **_items(store, s["dataset"])))
     if not rows:
-        raise BadInput("This session has no labels yet: label some items (POST /sessions/{id}/labels) first",
-                       session=s["id"])
+        raise BadInput("This session has no labels to train on yet (audit labels are held out to measure it): "
+                       "label some items (POST /sessions/{id}/labels) first", session=s["id"])
     X = np.asarray([r["vector"] for r in rows], dtype=np.float32)
     scores = np.asarray([r["score"] for r in rows], dtype=np.float64)
     prior = np.asarray(s["init_weights"], dtype=np.float32)

@@ -75,9 +75,14 @@ def authorize(request: Request) -> None:
         require_write(request)
 
 
+def may_write(request: Request) -> bool:
+    """Whether the caller may write (no keys configured, or a write key)."""
+    return not request.app.state.keys.enabled or getattr(request.state, "role", None) == "write"
+
+
 def require_write(request: Request) -> None:
     """Refuse a read key (for routes that write only for some bodies, e.g. stored zero-shot)."""
-    if request.app.state.keys.enabled and getattr(request.state, "role", None) != "write":
+    if not may_write(request):
         raise Forbidden("This API key may only read; this request writes (use a key from VECTRAIN_API_KEYS).")
 
 

@@ -12,13 +12,14 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query
+from fastapi import Request as FastAPIRequest
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from service import sessions as svc
 from service.api.deps import get_store
 from service.api.models import ERRORS, Request
-from service.api.security import reads
+from service.api.security import may_write, reads
 from service.store import Store
 from service.validation import Strategy, TrainMode
 
@@ -32,17 +33,29 @@ class CreateSession(Request):
     prompt: str | None = Field(None, description="start from this text's embedding (needs a text encoder)")
     vector: list[float] | None = Field(None, description="start from this vector")
     positive_ids: list[str] | None = Field(None, description="start from the normalized mean of these items")
+    audit_rate: float = Field(0.0, ge=0, le=1, description="Share of each next batch drawn uniformly at random "
+                                                           "for the audit (e.g. 0.2: 2 of 10), unless a request "
+                                                           "says otherwise. Audit labels measure the classifier "
+                                                           "(the session's estimate) and are held out of training")
 
 
 class NextRequest(Request):
     k: int = Field(10, ge=1, description="How many items (at most VECTRAIN_SEARCH_MAX_K)")
     strategy: Strategy = Strategy.mixed
+    audit: int | None = Field(None, ge=0, description="How many of the k items are random audit draws (at most "
+                                                       "k; default: the session's audit_rate). Audit draws "
+                                                       "waiting for a label are served again first")
 
 
 class Label(Request):
     item_id: str = Field(min_length=1)
     # The range is checked by the service (one message for API and CLI), not here.
     score: float = Field(description="in [-1, 1]: +1 positive, -1 negative, graded in between", strict=True)
+    source: str | None = Field(None, description="How the item was sampled, as the next batch said (its `source`: "
+                                                 "audit, mixed, top, boundary, random), or user (default: picked by "
+                                                 "hand). Only items the service drew for the audit may say audit, and "
+                                                 "those are audit labels whatever is sent")
+    round: int | None = Field(None, ge=0, description="The round of the next batch that served the item")
 
 
 class LabelBatch(Request):
@@ -69,6 +82,35 @@ class RoundInfo(BaseModel):
     created: str
 
 
+class Estimate(BaseModel):
+    """The current classifier over the whole dataset, estimated from the audit labels: stratified
+    by the classifier's prediction, exact for audit draws that are uniform over the items
+    unlabeled at their time; 95% intervals (Jeffreys posterior)."""
+
+    round: int = Field(description="the round whose classifier is measured (the latest)")
+    precision: float | None
+    precision_low: float | None
+    precision_high: float | None
+    recall: float | None
+    recall_low: float | None
+    recall_high: float | None
+    f1: float | None
+    f1_low: float | None
+    f1_high: float | None
+    positives: float | None = Field(description="estimated positives in the whole dataset")
+    positives_low: float | None
+    positives_high: float | None
+    audited: int = Field(description="audit labels the estimate uses")
+    audit_pending: int = Field(description="audit items served and not labeled yet (not used)")
+    labeled: int
+    items: int
+    predicted_positive: int = Field(description="items the classifier calls positive (exact)")
+    stop: bool = Field(description="hint: the F1 interval is narrower than VECTRAIN_ESTIMATE_STOP_WIDTH and F1 "
+                                   "moved less than VECTRAIN_ESTIMATE_STOP_CHANGE over the last rounds")
+    stop_reason: str
+    history: list[dict[str, Any]] = Field(description="F1 of the latest rounds' classifiers on the same audit labels")
+
+
 class SessionInfo(BaseModel):
     id: str
     dataset: str
@@ -81,6 +123,8 @@ class SessionInfo(BaseModel):
     rounds: list[RoundInfo]
     function: str = Field(description="the published SQL function (after apply)")
     view: str = Field(description="the published view, database.clf_<name> (after apply)")
+    audit_rate: float = Field(0.0, description="share of each next batch drawn for the audit")
+    estimate: Estimate | None = Field(None, description="null until VECTRAIN_ESTIMATE_MIN_AUDIT audit labels")
 
 
 class SessionSummary(BaseModel):
@@ -95,12 +139,14 @@ class BatchItem(BaseModel):
     id: str
     url: str
     score: float = Field(description="the classifier's score dot(w, v) + b")
+    source: str = Field(description="audit (a uniform random draw), or the strategy that chose it")
 
 
 class NextBatch(BaseModel):
     items: list[BatchItem]
     strategy: str
     round: int
+    audit: int = Field(description="how many of the items are audit draws")
 
 
 class LabelsStored(BaseModel):
@@ -117,6 +163,10 @@ class StoredLabel(BaseModel):
     item_id: str
     score: float
     labeled: str
+    source: str = Field(description="how the item was sampled: audit, the strategy of the batch that served it, "
+                                    "or user (never served: picked from a search, or an example)")
+    audit: bool = Field(description="a uniform random audit draw (held out of training)")
+    round: int | None = Field(description="the round whose classifier served it")
 
 
 class LabelList(BaseModel):
@@ -189,7 +239,7 @@ RoundParam = Annotated[int | None, Query(alias="round", ge=0, description="A rou
 def create_session(body: CreateSession, store: StoreDep):
     """Start a classifier from a prompt, a vector or example items (round 0). Give exactly one."""
     return svc.create_session(store, body.dataset, body.name, prompt=body.prompt, vector=body.vector,
-                              positive_ids=body.positive_ids)
+                              positive_ids=body.positive_ids, audit_rate=body.audit_rate)
 
 
 @router.get("/sessions", response_model=list[SessionSummary])
@@ -199,22 +249,28 @@ def list_sessions(store: StoreDep):
 
 @router.get("/sessions/{session_id}", response_model=SessionInfo)
 def get_session(session_id: str, store: StoreDep):
-    """The session, its rounds (threshold, metrics) and label counts."""
+    """The session, its rounds (threshold, metrics), label counts, and the `estimate` of the
+    current classifier over the whole dataset from its audit labels (precision, recall, F1 and
+    positives with 95% intervals, and a stop hint), null until there are enough."""
     return svc.get_session(store, session_id)
 
 
 @router.post("/sessions/{session_id}/next", response_model=NextBatch)
 @reads
-def next_batch(session_id: str, store: StoreDep, body: NextRequest | None = None):
+def next_batch(session_id: str, store: StoreDep, request: FastAPIRequest, body: NextRequest | None = None):
     """k items not yet labeled in this session. `mixed` (default) returns likely positives and
-    the items nearest the decision threshold; `top` is the seeds' query; `random` a baseline."""
+    the items nearest the decision threshold; `top` is the seeds' query; `random` a baseline.
+    `audit` of them (default: the session's audit_rate) are uniform random draws that measure the
+    classifier (`source: audit`); draws waiting for a label come back first. New draws are
+    recorded, so they need a key that may write: a read key previews with `"audit": 0`."""
     body = body or NextRequest()
-    return svc.next_batch(store, session_id, body.k, body.strategy)
+    return svc.next_batch(store, session_id, body.k, body.strategy, audit=body.audit, record=may_write(request))
 
 
 @router.post("/sessions/{session_id}/labels", response_model=LabelsStored)
 def add_labels(session_id: str, body: LabelBatch, store: StoreDep):
-    """Store labels, all or none; re-labeling an item replaces its label."""
+    """Store labels, all or none; re-labeling an item replaces its label. Send each item's `source`
+    and `round` from the next batch that served it: every label records how it was sampled."""
     return svc.add_labels(store, session_id, [label.model_dump() for label in body.labels])
 
 

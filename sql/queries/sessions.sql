@@ -2,12 +2,12 @@
 -- published classifier) is built by service/vectorsql.py; these are the plain queries.
 
 -- name: insert
-INSERT INTO sessions (id, dataset, name, source, prompt, examples, init_weights, version)
+INSERT INTO sessions (id, dataset, name, source, prompt, examples, init_weights, audit_rate, version)
 VALUES ({id:String}, {dataset:String}, {name:String}, {source:String}, {prompt:String},
-        {examples:Array(String)}, {init_weights:Array(Float32)}, {version:UInt64})
+        {examples:Array(String)}, {init_weights:Array(Float32)}, {audit_rate:Float32}, {version:UInt64})
 
 -- name: get
-SELECT id, dataset, name, source, prompt, examples, init_weights, created
+SELECT id, dataset, name, source, prompt, examples, init_weights, audit_rate, created
 FROM sessions FINAL
 WHERE id = {id:String} AND deleted = 0
 
@@ -27,7 +27,7 @@ FROM labels FINAL
 WHERE session_id = {session_id:String} AND removed = 0
 
 -- name: labels
-SELECT item_id, score, labeled
+SELECT item_id, score, labeled, source, audit, served_round
 FROM labels FINAL
 WHERE session_id = {session_id:String} AND removed = 0
 ORDER BY item_id
@@ -38,9 +38,11 @@ FROM labels FINAL
 WHERE session_id = {session_id:String} AND item_id = {item_id:String} AND removed = 0
 
 -- name: labeled_vectors
--- Labels joined to their items' vectors, for training.
+-- Labels joined to their items' vectors, for training. Audit labels are held out: they measure
+-- the classifier (service/session_audit.py), which must not have seen them.
 SELECT l.item_id AS item_id, l.score AS score, i.vector AS vector
-FROM (SELECT item_id, score FROM labels FINAL WHERE session_id = {session_id:String} AND removed = 0) AS l
+FROM (SELECT item_id, score FROM labels FINAL
+      WHERE session_id = {session_id:String} AND removed = 0 AND audit = 0) AS l
 INNER JOIN (SELECT id, vector FROM {db:Identifier}.{items:Identifier}
             WHERE id IN (SELECT item_id FROM labels WHERE session_id = {session_id:String})) AS i
 ON l.item_id = i.id
@@ -88,10 +90,11 @@ ORDER BY round
 
 -- name: state
 -- What a next batch needs, in one round trip: the session, its latest round and its label count.
-SELECT s.id AS id, s.dataset AS dataset, s.name AS name, r.round AS round, r.mode AS mode, r.weights AS weights,
-       r.bias AS bias, r.threshold AS threshold, r.metrics AS metrics, r.created AS created,
+SELECT s.id AS id, s.dataset AS dataset, s.name AS name, s.audit_rate AS audit_rate, r.round AS round,
+       r.mode AS mode, r.weights AS weights, r.bias AS bias, r.threshold AS threshold, r.metrics AS metrics,
+       r.created AS created,
        (SELECT count() FROM labels FINAL WHERE session_id = {session_id:String} AND removed = 0) AS labeled
-FROM (SELECT id, dataset, name FROM sessions FINAL WHERE id = {session_id:String} AND deleted = 0) AS s
+FROM (SELECT id, dataset, name, audit_rate FROM sessions FINAL WHERE id = {session_id:String} AND deleted = 0) AS s
 INNER JOIN (SELECT session_id, round, mode, weights, bias, threshold, metrics, created
             FROM rounds FINAL WHERE session_id = {session_id:String} ORDER BY round DESC LIMIT 1) AS r
 ON r.session_id = s.id
