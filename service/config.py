@@ -92,6 +92,9 @@ class Settings(BaseSettings):
         "rows; above it, among the `VECTRAIN_SESSION_BOUNDARY_POOL` nearest to the weights."))
     session_boundary_pool: int = Field(200, description="Candidates ranked for `boundary` and `mixed` batches on "
                                                         "large datasets.")
+    search_max_examples: int = Field(64, description=(
+        "Examples (positive and negative, ids and vectors) in one search: best_score computes one dot product "
+        "per example and row."))
 
     # -- audit estimates of a session's classifier (GET /sessions/{id} "estimate") --------------
     estimate_min_audit: int = Field(10, description="Audit labels a session needs before it reports an estimate "

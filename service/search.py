@@ -87,8 +87,17 @@ def query_vector(store: Store, dataset: str, *, item_id: str | None = None, vect
 
 
 def search(store: Store, dataset: str, *, item_id: str | None = None, vector=None, text: str | None = None,
-           image=None, k: int = 10, exclude_ids: list[str] | None = None, exact: bool = False) -> SearchResult:
-    """Search by a stored item, a vector, a text or a decoded image, excluding a list of ids."""
+           image=None, k: int = 10, exclude_ids: list[str] | None = None, exact: bool = False,
+           **examples) -> SearchResult:
+    """Search by a stored item, a vector, a text or a decoded image, excluding a list of ids; or
+    by positive and negative examples (service.recommend: positive_ids, negative_ids,
+    positive_vectors, negative_vectors, strategy)."""
+    if any(v is not None for v in examples.values()):
+        from service.recommend import recommend
+
+        exactly_one("(a single query, or positive and negative examples)", item_id=item_id, vector=vector,
+                    text=text, image=image, examples=True)
+        return recommend(store, dataset, k=k, exclude_ids=exclude_ids, exact=exact, **examples)
     k = check_k(k, store.settings)
     exclude = check_ids(list(exclude_ids or []), "exclude_ids", store.settings, allow_empty=True)
     store.registry.get(dataset, count=False)

@@ -32,9 +32,12 @@ MAX_NAME = 63 - len(FUNCTION_PREFIX)  # the session's view is clf_<name>
 
 # -- sessions ----------------------------------------------------------------------------------
 def create_session(store: Store, dataset: str, name: str, *, prompt: str | None = None,
-                   vector=None, positive_ids: list[str] | None = None, audit_rate: float = 0.0) -> dict[str, Any]:
+                   vector=None, positive_ids: list[str] | None = None, negative_ids: list[str] | None = None,
+                   audit_rate: float = 0.0) -> dict[str, Any]:
     validate_name(name, "session")
     audit_rate = check_fraction(audit_rate, "audit_rate", 0.0, 1.0, high_open=False)
+    if negative_ids is not None and positive_ids is None:
+        raise BadInput("negative_ids go with positive_ids: the session starts from both", field="negative_ids")
     if len(name) > MAX_NAME or "__" in name:
         raise BadInput(f"Session name {name!r}: at most {MAX_NAME} characters and no '__' "
                        f"(it names the SQL view {FUNCTION_PREFIX}<name> and function)", field="name")
@@ -42,6 +45,7 @@ def create_session(store: Store, dataset: str, name: str, *, prompt: str | None 
     info = store.registry.get(dataset)
     dim = int(info["dim"])
     examples: list[str] = []
+    negatives: list[str] = []
     if prompt is not None:
         from service.encoders import text_vectors
 
@@ -51,15 +55,10 @@ def create_session(store: Store, dataset: str, name: str, *, prompt: str | None 
         weights = as_unit_vectors(weights, dim=dim, what=f"the {info['encoder']} text embedding")[0]
     elif vector is not None:
         weights = as_unit_vectors(vector, dim=dim, what="vector")[0]
-    else:
-        examples = check_ids(positive_ids, "positive_ids", store.settings)
-        rows = store.rows(Query.named("sessions.vectors_of", ids=examples, **_items(store, dataset)))
-        missing = sorted(set(examples) - {r["id"] for r in rows})
-        if missing:
-            raise ItemNotFound(f"positive_ids: {len(missing)} not in dataset {dataset!r}, e.g. {missing[:5]}",
-                               dataset=dataset, items=missing[:5])
-        mean = np.mean([np.asarray(r["vector"], dtype=np.float64) for r in rows], axis=0)
-        weights = as_unit_vectors(mean, dim=dim, what="the mean of positive_ids")[0]
+    else:  # the average_vector of the examples (search's strategy): the mean of positives alone
+        from service.recommend import session_start
+
+        weights, examples, negatives = session_start(store, dataset, positive_ids, negative_ids)
     session_id = uuid.uuid4().hex[:16]
     taken = Conflict(f"A session named {name!r} already exists; pick another name (the name becomes the SQL "
                      f"view {FUNCTION_PREFIX}{name})", session_name=name)
@@ -68,14 +67,15 @@ def create_session(store: Store, dataset: str, name: str, *, prompt: str | None 
     if not claims.claim(store, "session", name, session_id):  # another request won the name
         raise taken
     store.command(Query.named("sessions.insert", id=session_id, dataset=dataset, name=name, source=source,
-                              prompt=prompt or "", examples=examples, init_weights=weights.tolist(),
-                              audit_rate=audit_rate, version=time.time_ns()))
+                              prompt=prompt or "", examples=examples, negatives=negatives,
+                              init_weights=weights.tolist(), audit_rate=audit_rate, version=time.time_ns()))
     threshold = label_free_threshold(store, dataset, weights, 0.0)
     _insert_round(store, session_id, 0, "init", weights, 0.0, threshold,
                   {"mode": "init", "labeled": 0, "positives": 0, "negatives": 0, "source": source,
                    "threshold_source": "score distribution (Otsu)"})
-    if examples:  # the examples are positives the user already gave: store them as labels
-        add_labels(store, session_id, [{"item_id": i, "score": 1.0} for i in examples])
+    if examples:  # the examples are labels the user already gave: store them as such
+        add_labels(store, session_id, [{"item_id": i, "score": 1.0} for i in examples]
+                   + [{"item_id": i, "score": -1.0} for i in negatives])
     return get_session(store, session_id)
 
 

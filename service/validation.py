@@ -40,6 +40,13 @@ class Strategy(Choice):
     random = "random"  # a uniform sample of the unlabeled rows (a baseline)
 
 
+class Recommend(Choice):
+    """How a search combines positive and negative examples (Qdrant's recommend strategies)."""
+
+    average_vector = "average_vector"  # one query: avg(pos) + (avg(pos) - avg(neg)), normalized
+    best_score = "best_score"  # max similarity to a positive, or minus the squared max to a negative
+
+
 class TrainMode(Choice):
     auto = "auto"  # class-balanced logistic regression with a bias, a prior and a calibrated threshold
     seed = "seed"  # the seeds' exact update (SGD on BCE, no bias)

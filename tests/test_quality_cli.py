@@ -1,5 +1,5 @@
-"""The CLI of audits and estimates, over the service's HTTP path on the test store: one line per
-figure, one line and a non-zero exit on bad input."""
+"""The CLI of audits, estimates and example searches, over the service's HTTP path on the test
+store: one line per figure, one line and a non-zero exit on bad input."""
 
 import json
 import uuid
@@ -27,10 +27,10 @@ def test_session_with_audit_shows_its_estimate(cli, make_dataset, store):
     vectors, labels, ids = make_dataset(n=200, clusters=3)
     truth = {i: labels[n] == labels[0] for n, i in enumerate(ids)}
     r = cli("--json", "session", "create", "toy", "c_" + uuid.uuid4().hex[:8], "--positive", ids[0],
-            "--audit-rate", "0.25")
+            "--negative", ids[int(np.flatnonzero(labels != labels[0])[0])], "--audit-rate", "0.25")
     assert r.exit_code == 0, r.output
     s = json.loads(r.output)
-    assert s["audit_rate"] == 0.25 and s["labels"]["labeled"] == 1
+    assert s["audit_rate"] == 0.25 and s["labels"]["labeled"] == 2
     r = cli("session", "show", s["id"])
     assert "estimate: not enough audit labels yet" in r.output
     for _ in range(2):
@@ -50,3 +50,14 @@ def test_session_with_audit_shows_its_estimate(cli, make_dataset, store):
     assert r.exit_code != 0 and "audit must be from 0 to 3" in r.output
     r = cli("session", "label", s["id"], f"{ids[150]}=1", "--source", "audit")
     assert r.exit_code != 0 and "never drawn" in r.output and "Traceback" not in r.output
+
+
+def test_search_by_examples(cli, make_dataset):
+    vectors, labels, ids = make_dataset(n=200)
+    r = cli("--json", "search", "toy", "--positive", ids[0], "--positive", ids[1], "--negative", ids[2], "-k", "4",
+            "--strategy", "best_score")
+    assert r.exit_code == 0, r.output
+    got = [i["id"] for i in json.loads(r.output)["items"]]
+    assert len(got) == 4 and not set(got) & set(ids[:3])
+    r = cli("search", "toy", "--id", ids[0], "--positive", ids[1])
+    assert r.exit_code != 0 and "exactly one" in r.output

@@ -13,6 +13,7 @@ from service.api.security import reads
 from service.images import open_image
 from service.search import search
 from service.store import Store
+from service.validation import Recommend
 
 router = APIRouter(tags=["datasets"], responses=ERRORS)
 StoreDep = Annotated[Store, Depends(get_store)]
@@ -37,6 +38,16 @@ class SearchRequest(Request):
     vector: list[float] | None = Field(None, description="Search by this vector (normalized for you)")
     text: str | None = Field(None, description="Search by a text, embedded with the dataset's encoder "
                                                "(CLIP datasets), e.g. \"dogs in the snow\"")
+    positive_ids: list[str] | None = Field(None, description="Search by examples (instead of item_id, vector or "
+                                                             "text): stored items like the ones you want")
+    negative_ids: list[str] | None = Field(None, description="Stored items unlike the ones you want")
+    positive_vectors: list[list[float]] | None = Field(None, description="Vectors like the ones you want")
+    negative_vectors: list[list[float]] | None = Field(None, description="Vectors unlike the ones you want")
+    strategy: Recommend | None = Field(
+        None, description="How examples combine, as in Qdrant's recommend API. average_vector (default): one "
+                          "query, avg(positives) + (avg(positives) - avg(negatives)). best_score: each item "
+                          "scores its highest similarity to a positive if that is at least its highest to a "
+                          "negative, else minus the square of the latter. Examples given by id never come back")
     k: int = Field(10, ge=1, description="How many items (at most VECTRAIN_SEARCH_MAX_K)")
     exclude_ids: list[str] = Field(default_factory=list, description="Ids never to return")
     exact: bool = Field(False, description="Scan every row instead of using the HNSW index")
@@ -46,7 +57,7 @@ class SearchItem(BaseModel):
     id: str
     url: str
     label: str
-    score: float = Field(description="cosine similarity, higher is closer")
+    score: float = Field(description="cosine similarity, higher is closer (best_score: that strategy's score)")
 
 
 class SearchResponse(BaseModel):
@@ -72,10 +83,13 @@ def get_dataset(name: str, store: StoreDep):
 @router.post("/datasets/{name}/search", response_model=SearchResponse)
 @reads
 def search_dataset(name: str, body: SearchRequest, store: StoreDep):
-    """Nearest items, best first. Give exactly one of item_id, vector or text. Returns exactly k
-    items whenever k non-excluded items exist."""
+    """Nearest items, best first. Give exactly one of item_id, vector or text; or examples:
+    positive_ids / negative_ids / positive_vectors / negative_vectors with a `strategy`. Returns
+    exactly k items whenever k non-excluded items exist."""
+    examples = {field: getattr(body, field) for field in ("positive_ids", "negative_ids", "positive_vectors",
+                                                            "negative_vectors", "strategy")}
     result = search(store, name, item_id=body.item_id, vector=body.vector, text=body.text, k=body.k,
-                    exclude_ids=body.exclude_ids, exact=body.exact)
+                    exclude_ids=body.exclude_ids, exact=body.exact, **examples)
     return SearchResponse(items=result.items, plan=result.plan, seconds=result.seconds)
 
 

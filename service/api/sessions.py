@@ -33,6 +33,10 @@ class CreateSession(Request):
     prompt: str | None = Field(None, description="start from this text's embedding (needs a text encoder)")
     vector: list[float] | None = Field(None, description="start from this vector")
     positive_ids: list[str] | None = Field(None, description="start from the normalized mean of these items")
+    negative_ids: list[str] | None = Field(
+        None, description="with positive_ids: items that are not what you want. The start is "
+                          "avg(positives) + (avg(positives) - avg(negatives)), as search's average_vector; "
+                          "the examples are stored as labels (+1 and -1)")
     audit_rate: float = Field(0.0, ge=0, le=1, description="Share of each next batch drawn uniformly at random "
                                                            "for the audit (e.g. 0.2: 2 of 10), unless a request "
                                                            "says otherwise. Audit labels measure the classifier "
@@ -239,7 +243,8 @@ RoundParam = Annotated[int | None, Query(alias="round", ge=0, description="A rou
 def create_session(body: CreateSession, store: StoreDep):
     """Start a classifier from a prompt, a vector or example items (round 0). Give exactly one."""
     return svc.create_session(store, body.dataset, body.name, prompt=body.prompt, vector=body.vector,
-                              positive_ids=body.positive_ids, audit_rate=body.audit_rate)
+                              positive_ids=body.positive_ids, negative_ids=body.negative_ids,
+                              audit_rate=body.audit_rate)
 
 
 @router.get("/sessions", response_model=list[SessionSummary])

@@ -10,6 +10,7 @@ import numpy as np
 from service.analyst_sql import AnalystSQL
 from service.cli import evaluate, load, session
 from service.cli.common import Context, echo_json, echo_table, handle_errors
+from service.validation import Recommend
 
 
 @click.group()
@@ -96,18 +97,30 @@ def datasets(obj: Context) -> None:
 @click.option("--vector-file", type=click.Path(exists=True, dir_okay=False),
               help="Search by a vector: .npy, or a text file of numbers")
 @click.option("--text", help="Search by text (datasets encoded with clip)")
+@click.option("--positive", "positive_ids", multiple=True, help="Search by examples: an item like the ones you "
+                                                                  "want (repeatable)")
+@click.option("--negative", "negative_ids", multiple=True, help="An item unlike the ones you want (repeatable)")
+@click.option("--strategy", type=click.Choice(Recommend.values()), default=None,
+              help="How examples combine (default average_vector)")
 @click.option("-k", default=10, show_default=True, type=int)
 @click.option("--exclude", multiple=True, help="An id never to return (repeatable)")
 @click.option("--exact", is_flag=True, help="Full scan instead of the HNSW index")
 @click.pass_obj
 @handle_errors
 def search(obj: Context, dataset: str, item_id: str | None, vector_file: str | None, text: str | None,
+           positive_ids: tuple[str, ...], negative_ids: tuple[str, ...], strategy: str | None,
            k: int, exclude: tuple[str, ...], exact: bool) -> None:
-    """Nearest items to a stored item, a vector or a text, best first."""
-    if sum(x is not None for x in (item_id, vector_file, text)) != 1:
-        raise click.UsageError("give exactly one of --id, --vector-file or --text")
+    """Nearest items to a stored item, a vector or a text, or to positive and negative examples
+    (never returned themselves), best first."""
+    examples = bool(positive_ids or negative_ids)
+    if sum(x is not None for x in (item_id, vector_file, text)) + examples != 1:
+        raise click.UsageError("give exactly one of --id, --vector-file or --text, or --positive/--negative examples")
+    if strategy and not examples:
+        raise click.UsageError("--strategy goes with --positive/--negative examples")
     vector = _read_vector(vector_file) if vector_file else None
-    body = {"item_id": item_id, "vector": vector, "text": text, "k": k, "exclude_ids": list(exclude), "exact": exact}
+    body = {"item_id": item_id, "vector": vector, "text": text, "k": k, "exclude_ids": list(exclude), "exact": exact,
+            "positive_ids": list(positive_ids) or None, "negative_ids": list(negative_ids) or None,
+            "strategy": strategy}
     body = {key: value for key, value in body.items() if value is not None}
 
     def local(store):

@@ -28,21 +28,25 @@ def session() -> None:
 @click.option("--prompt", help='Start from this text, e.g. "dogs in the snow" (needs a text encoder)')
 @click.option("--vector-file", type=click.Path(exists=True, dir_okay=False), help="Start from a vector (.npy)")
 @click.option("--positive", "positive_ids", multiple=True, help="Start from these example items (repeatable)")
+@click.option("--negative", "negative_ids", multiple=True,
+              help="With --positive: items unlike the ones you want (repeatable)")
 @click.option("--audit-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of each batch drawn at random to measure the classifier (e.g. 0.2)")
 @click.pass_obj
 @handle_errors
 def create(obj: Context, dataset: str, name: str, prompt: str | None, vector_file: str | None,
-           positive_ids: tuple[str, ...], audit_rate: float) -> None:
+           positive_ids: tuple[str, ...], negative_ids: tuple[str, ...], audit_rate: float) -> None:
     """Create session NAME on DATASET (round 0)."""
     vector = np.load(vector_file).astype(np.float32).ravel().tolist() if vector_file else None
     body = {"dataset": dataset, "name": name, "prompt": prompt, "vector": vector,
-            "positive_ids": list(positive_ids) or None, "audit_rate": audit_rate}
+            "positive_ids": list(positive_ids) or None, "negative_ids": list(negative_ids) or None,
+            "audit_rate": audit_rate}
     if sum(v is not None for v in (prompt, vector, body["positive_ids"])) != 1:
         raise click.UsageError("give exactly one of --prompt, --vector-file or --positive")
     out = obj.call("POST", "/sessions", json=body,
                    local=lambda store: svc.create_session(store, dataset, name, prompt=prompt, vector=vector,
-                                                          positive_ids=body["positive_ids"], audit_rate=audit_rate))
+                                                          positive_ids=body["positive_ids"],
+                                                          negative_ids=body["negative_ids"], audit_rate=audit_rate))
     _show(obj, out)
 
 

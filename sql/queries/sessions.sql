@@ -2,12 +2,13 @@
 -- published classifier) is built by service/vectorsql.py; these are the plain queries.
 
 -- name: insert
-INSERT INTO sessions (id, dataset, name, source, prompt, examples, init_weights, audit_rate, version)
+INSERT INTO sessions (id, dataset, name, source, prompt, examples, negatives, init_weights, audit_rate, version)
 VALUES ({id:String}, {dataset:String}, {name:String}, {source:String}, {prompt:String},
-        {examples:Array(String)}, {init_weights:Array(Float32)}, {audit_rate:Float32}, {version:UInt64})
+        {examples:Array(String)}, {negatives:Array(String)}, {init_weights:Array(Float32)}, {audit_rate:Float32},
+        {version:UInt64})
 
 -- name: get
-SELECT id, dataset, name, source, prompt, examples, init_weights, audit_rate, created
+SELECT id, dataset, name, source, prompt, examples, negatives, init_weights, audit_rate, created
 FROM sessions FINAL
 WHERE id = {id:String} AND deleted = 0
 
@@ -47,9 +48,6 @@ INNER JOIN (SELECT id, vector FROM {db:Identifier}.{items:Identifier}
             WHERE id IN (SELECT item_id FROM labels WHERE session_id = {session_id:String})) AS i
 ON l.item_id = i.id
 ORDER BY l.item_id
-
--- name: vectors_of
-SELECT id, vector FROM {db:Identifier}.{items:Identifier} WHERE id IN {ids:Array(String)}
 
 -- name: insert_round
 INSERT INTO rounds (session_id, round, mode, weights, bias, threshold, metrics)

@@ -12,7 +12,7 @@
 --                first_version: when the item was first labeled (a re-label keeps it), which orders
 --                labels against audit draws.
 --   sessions     audit_rate: the share of each batch drawn for the audit unless a request says
---                otherwise.
+--                otherwise; negatives: the items a session was started with as negative examples.
 
 CREATE TABLE IF NOT EXISTS audit_draws
 (
@@ -35,4 +35,5 @@ ALTER TABLE labels
     ADD COLUMN IF NOT EXISTS first_version UInt64 DEFAULT 0;
 
 ALTER TABLE sessions
-    ADD COLUMN IF NOT EXISTS audit_rate Float32 DEFAULT 0;
+    ADD COLUMN IF NOT EXISTS audit_rate Float32 DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS negatives Array(String) DEFAULT [];
