@@ -8,7 +8,7 @@ import click
 import numpy as np
 
 from service.analyst_sql import AnalystSQL
-from service.cli import evaluate, load, session
+from service.cli import audit, evaluate, load, session
 from service.cli.common import Context, echo_json, echo_table, handle_errors
 from service.validation import Recommend
 
@@ -170,6 +170,7 @@ def _read_vector(path: str) -> list[float]:
 main.add_command(load.load)
 main.add_command(session.session)
 main.add_command(evaluate.eval_group)
+main.add_command(audit.audit)
 
 if __name__ == "__main__":
     main()
