@@ -28,6 +28,15 @@ and the product over a stratum's draws is the exact likelihood of x_s under sequ
 draws without replacement, however the other labels were chosen (they enter only as known
 counts). For one batch of m draws and no other labels it is the hypergeometric likelihood.
 
+A draw and its pool are measured alike, as items the classifier has not trained on. Audit labels
+are held out of training, so a draw's stratum is the classifier's own decision; the labels it did
+train on (strategy picks, examples) enter the pools with their cross-fitted decision (`unseen`:
+the decision of a cross-validation fold model that did not train on them). With the trained
+decision instead, the items the strategy labeled near the threshold would look solved in the
+pools they were drawn from, and the estimate would read every audit error as a sign of many more
+hidden ones. The known totals (TP, FN among labeled items) use the classifier's own decisions:
+the estimand is the classifier's F1 over the whole dataset, labeled items included.
+
 Prior and interval: a Jeffreys prior on the positive rate of the items nobody chose on purpose
 (the unlabeled ones and the audit draws, m_s of them, k_s positive): x_s + k_s ~
 BetaBinomial(n_s + m_s, 1/2, 1/2). In the simple-random-sample case the posterior is then
@@ -69,6 +78,8 @@ class Labels:
     first      when the item was first labeled (any increasing clock, e.g. ns)
     audit      an audit draw                           draw      audit draws: when drawn (same clock)
     position   audit draws: order within their batch (draws of one batch share `draw`)
+    unseen     what the classifier decides on the item when it has not trained on it: for items it
+               trained on, a cross-fitted decision; else (audit draws, later labels) `predicted`
     """
 
     predicted: np.ndarray
@@ -77,14 +88,16 @@ class Labels:
     audit: np.ndarray
     draw: np.ndarray
     position: np.ndarray
+    unseen: np.ndarray
 
     @classmethod
-    def of(cls, predicted, positive, first, audit=None, draw=None, position=None) -> "Labels":
+    def of(cls, predicted, positive, first, audit=None, draw=None, position=None, unseen=None) -> "Labels":
         n = len(predicted)
         audit = np.zeros(n, bool) if audit is None else np.asarray(audit, bool)
         fields = (np.asarray(predicted, bool), np.asarray(positive, bool), np.asarray(first, np.int64), audit,
                   np.zeros(n, np.int64) if draw is None else np.asarray(draw, np.int64),
-                  np.zeros(n, np.int64) if position is None else np.asarray(position, np.int64))
+                  np.zeros(n, np.int64) if position is None else np.asarray(position, np.int64),
+                  np.asarray(predicted if unseen is None else unseen, bool))
         if any(len(f) != n for f in fields):
             raise ValueError("Labels: arrays of different lengths")
         return cls(*fields)
@@ -109,18 +122,20 @@ def draws_by_stratum(labels: Labels) -> dict[bool, Draws]:
     """For every audit draw, the known part of its pool: items of its stratum labeled after the
     draw. A non-audit item counts when it was first labeled after the draw; an audit item when
     it was drawn at or after it (earlier draws were out of the pool: labeled, or waiting for a
-    label and so never drawn again)."""
+    label and so never drawn again). Strata are the `unseen` decisions: a draw and the pool it
+    came from are measured alike, as items the classifier has not trained on."""
     audit = labels.audit
+    stratum_of = labels.unseen
     rank = np.empty(len(labels), np.int64)  # order of audit draws: by draw time, then position
     idx = np.flatnonzero(audit)
     order = idx[np.lexsort((labels.position[idx], labels.draw[idx]))]
     rank[order] = np.arange(len(order))
     out = {}
     for stratum in (True, False):
-        mine = idx[labels.predicted[idx] == stratum]
+        mine = idx[stratum_of[idx] == stratum]
         counts = {}
         for pos in (True, False):
-            cat = (labels.predicted == stratum) & (labels.positive == pos)
+            cat = (stratum_of == stratum) & (labels.positive == pos)
             firsts = np.sort(labels.first[cat & ~audit])
             ranks = np.sort(rank[cat & audit])
             later = len(firsts) - np.searchsorted(firsts, labels.draw[mine], side="right")

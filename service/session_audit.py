@@ -142,6 +142,13 @@ def insert_labels(store: Store, session_id: str, ids: list[str], scores: list[fl
                               rounds=[int(r) for r in rounds], version=int(version)))
 
 
+def store_unseen(store: Store, session_id: str, round_no: int, item_ids: list[str], unseen) -> None:
+    """Keep a training round's cross-fitted decisions (service.training.Model.unseen)."""
+    if unseen is not None and len(item_ids):
+        store.insert("unseen_decisions", [[session_id, int(round_no), i, int(u)] for i, u in zip(item_ids, unseen)],
+                     column_names=["session_id", "round", "item_id", "positive"])
+
+
 # -- the estimate ------------------------------------------------------------------------------
 _counts_cache: OrderedDict = OrderedDict()  # (database, session, round, rows) -> (items, predicted positive)
 _cache_lock = threading.Lock()
@@ -160,22 +167,8 @@ def estimate(store: Store, session: dict) -> dict[str, Any] | None:
                                     limit=settings.estimate_stop_rounds + 1))
     if not rounds:
         return None
-    classifiers = {"weights": [np.asarray(r["weights"], np.float32).tolist() for r in rounds],
-                   "biases": [float(r["bias"]) for r in rounds], "thresholds": [float(r["threshold"]) for r in rounds]}
-    where = {"db": store.database, "items": items_table(session["dataset"])}
-    predicted = _predicted_counts(store, session, rounds, classifiers, where)
-    rows = store.rows(Query.named("audit.labeled_decisions", session_id=session["id"], **classifiers, **where))
-
-    def column(name, dtype):
-        return np.asarray([r[name] for r in rows], dtype)
-
-    decisions = np.asarray([r["decisions"] for r in rows], bool).reshape(len(rows), len(rounds))
     per_round = []
-    for i, r in enumerate(rounds):
-        labels = estimators.Labels.of(predicted=decisions[:, i], positive=column("score", np.float64) > 0,
-                                      first=column("first", np.int64), audit=column("audit", bool),
-                                      draw=column("batch", np.int64), position=column("position", np.int64))
-        items, positive = predicted[int(r["round"])]
+    for labels, items, positive, r in estimate_inputs(store, session, rounds):
         try:
             per_round.append(estimators.estimate(labels, items, positive, seed=int(r["round"])))
         except ValueError:  # rows deleted or added under the labels: counts that do not add up
@@ -189,6 +182,32 @@ def estimate(store: Store, session: dict) -> dict[str, Any] | None:
     return {"round": int(rounds[0]["round"]), **current, "audit_pending": pending, "stop": stop,
             "stop_reason": reason,
             "history": [{"round": int(r["round"]), "f1": e["f1"]} for r, e in zip(rounds, per_round)][::-1]}
+
+
+def estimate_inputs(store: Store, session: dict, rounds: list[dict]):
+    """Per round (weights, bias, threshold): the estimator's Labels, the dataset's items and the
+    round's predicted positives among them."""
+    classifiers = {"weights": [np.asarray(r["weights"], np.float32).tolist() for r in rounds],
+                   "biases": [float(r["bias"]) for r in rounds], "thresholds": [float(r["threshold"]) for r in rounds]}
+    where = {"db": store.database, "items": items_table(session["dataset"])}
+    predicted = _predicted_counts(store, session, rounds, classifiers, where)
+    rows = store.rows(Query.named("audit.labeled_decisions", session_id=session["id"], **classifiers, **where))
+
+    def column(name, dtype):
+        return np.asarray([r[name] for r in rows], dtype)
+
+    decisions = np.asarray([r["decisions"] for r in rows], bool).reshape(len(rows), len(rounds))
+    unseen = {}  # round -> item -> the decision of a fold model that did not train on it
+    for u in store.rows(Query.named("audit.unseen", session_id=session["id"], rounds=[int(r["round"]) for r in rounds])):
+        unseen.setdefault(int(u["round"]), {})[u["item_id"]] = bool(u["positive"])
+    for i, r in enumerate(rounds):
+        crossfit = unseen.get(int(r["round"]), {})
+        labels = estimators.Labels.of(predicted=decisions[:, i], positive=column("score", np.float64) > 0,
+                                      first=column("first", np.int64), audit=column("audit", bool),
+                                      draw=column("batch", np.int64), position=column("position", np.int64),
+                                      unseen=[crossfit.get(x["item_id"], decisions[n, i]) for n, x in enumerate(rows)])
+        items, positive = predicted[int(r["round"])]
+        yield labels, items, positive, r
 
 
 def _predicted_counts(store: Store, session: dict, rounds: list[dict], classifiers: dict,

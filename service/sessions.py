@@ -316,6 +316,7 @@ def train_round(store: Store, session_id: str, mode: str = "auto") -> dict[str, 
     while not claims.claim(store, "round", f"{s['id']}:{round_no}", claimant):
         round_no += 1
     _insert_round(store, s["id"], round_no, mode, model.weights, model.bias, model.threshold, model.metrics)
+    session_audit.store_unseen(store, s["id"], round_no, [r["item_id"] for r in rows], model.unseen)
     STATES.set_round(store, s["id"], get_round(store, s["id"], round_no))
     return {"round": round_no, "mode": mode, "bias": model.bias, "threshold": model.threshold,
             "metrics": model.metrics}

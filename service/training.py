@@ -30,6 +30,9 @@ class Model:
     bias: float
     threshold: float
     metrics: dict = field(default_factory=dict)
+    # Per training label, the decision of a fold model that did not train on it (cross-fitted):
+    # what the classifier decides on an item it has not seen. None without cross-validation.
+    unseen: np.ndarray | None = None
 
 
 def targets(scores: np.ndarray) -> np.ndarray:
@@ -193,10 +196,13 @@ def train(mode: str, X: np.ndarray, scores: np.ndarray, prior: np.ndarray, curre
     k = min(folds, n_pos, int((~positive).sum()))
     if k >= 2:
         oof = np.empty(len(scores))
+        unseen = np.empty(len(scores), dtype=bool)
         for idx in _folds(positive, k):
             train_idx = np.setdiff1d(np.arange(len(scores)), idx)
             wf, bf = fit(X[train_idx], scores[train_idx])
             oof[idx] = X[idx] @ wf + bf
+            # The fold model's own threshold, calibrated as the full model's is (on its training scores).
+            unseen[idx] = oof[idx] > best_threshold(X[train_idx] @ wf + bf, positive[train_idx])[0]
         t_oof, _ = best_threshold(oof, positive)
         metrics["cv_folds"] = k
         metrics["cv_f1"] = round(f1_score(oof > t_oof, positive), 4)
@@ -208,6 +214,8 @@ def train(mode: str, X: np.ndarray, scores: np.ndarray, prior: np.ndarray, curre
         metrics["threshold_source"] = "labels"
     else:
         threshold = fallback_threshold(w, b) if fallback_threshold else 0.0
+        unseen = None
         metrics["cv_f1"] = None
         metrics["threshold_source"] = "score distribution (too few labels of a class)"
-    return Model(weights=np.asarray(w, dtype=np.float32), bias=float(b), threshold=float(threshold), metrics=metrics)
+    return Model(weights=np.asarray(w, dtype=np.float32), bias=float(b), threshold=float(threshold), metrics=metrics,
+                 unseen=unseen)

@@ -77,6 +77,20 @@ def test_labels_after_a_draw_are_in_its_pool_and_earlier_draws_are_not():
     assert list(draws.d1) == [3, 1] and list(draws.d0) == [1, 1]
 
 
+def test_items_the_classifier_trained_on_enter_the_pools_as_unseen():
+    """A positive the strategy labeled after draw A is predicted positive by the classifier that
+    trained on it, but a classifier that had not seen it (cross-fitted) says negative: it was in
+    draw A's pool as a hidden positive of the predicted-negative stratum, and counts there."""
+    labels = Labels.of(predicted=[False, True, False], positive=[False, True, False], first=[11, 20, 40],
+                       audit=[True, False, False], draw=[10, 0, 0], position=[0, 0, 0],
+                       unseen=[False, False, False])
+    draws = draws_by_stratum(labels)[False]
+    assert list(draws.d1) == [1] and list(draws.d0) == [2]
+    trained = Labels.of(predicted=[False, True, False], positive=[False, True, False], first=[11, 20, 40],
+                        audit=[True, False, False], draw=[10, 0, 0], position=[0, 0, 0])
+    assert list(draws_by_stratum(trained)[False].d1) == [0]
+
+
 def simulate(rng, n=1500, rounds=12, strategy_k=8, audit_k=2):
     """A classifier with a known score; each round a strategy labels the top unlabeled items by
     score (on purpose, adaptive: it skips what the audit took), after a uniform audit draw."""

@@ -96,6 +96,20 @@ def test_a_client_cannot_claim_an_audit_label_and_audit_labels_never_train(api, 
     assert r.json()["metrics"]["labeled"] == 1  # 11 labels, 10 of them held out
 
 
+def test_training_keeps_cross_fitted_decisions_of_its_labels(api, store, make_dataset):
+    vectors, labels, ids = make_dataset(n=300, clusters=3)
+    s = _session(api, vector=vectors[0].tolist())
+    api.post(f"/sessions/{s['id']}/labels", json={"labels": [
+        {"item_id": ids[i], "score": 1.0 if labels[i] == labels[0] else -1.0} for i in range(40)]})
+    r = api.post(f"/sessions/{s['id']}/train", json={})
+    assert r.json()["metrics"]["cv_folds"] >= 2
+    rows = store.client.query("SELECT item_id, positive FROM unseen_decisions WHERE session_id = {s:String} "
+                              "AND round = 1", parameters={"s": s["id"]}).result_rows
+    assert sorted(i for i, _ in rows) == sorted(ids[:40])
+    agree = np.mean([bool(p) == (labels[ids.index(i)] == labels[0]) for i, p in rows])
+    assert agree > 0.9  # separable clusters: models that did not see an item still get it right
+
+
 def test_read_keys_preview_batches_but_draw_nothing(settings, store, make_dataset):
     from fastapi.testclient import TestClient
 

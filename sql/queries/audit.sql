@@ -106,3 +106,9 @@ INNER JOIN (SELECT id, vector FROM {db:Identifier}.{items:Identifier}
 LEFT JOIN (SELECT item_id, batch, position FROM audit_draws WHERE session_id = {session_id:String}) AS d
        ON d.item_id = l.item_id AND d.batch = l.served_batch
 ORDER BY l.item_id
+
+-- name: unseen
+-- The cross-fitted decisions of rounds' training labels (service/training.py's cross-validation).
+SELECT round, item_id, positive
+FROM unseen_decisions
+WHERE session_id = {session_id:String} AND round IN {rounds:Array(UInt32)}

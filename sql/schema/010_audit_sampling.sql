@@ -11,6 +11,9 @@
 --                or user: picked by hand), the round that served it, the audit draw's batch, and
 --                first_version: when the item was first labeled (a re-label keeps it), which orders
 --                labels against audit draws.
+--   unseen_decisions  per training round, each training label's cross-fitted decision (from the
+--                round's cross-validation: a fold model that did not train on it), so the estimate
+--                measures the items a round trained on as it measures audit draws, unseen.
 --   sessions     audit_rate: the share of each batch drawn for the audit unless a request says
 --                otherwise; negatives: the items a session was started with as negative examples.
 
@@ -26,6 +29,16 @@ CREATE TABLE IF NOT EXISTS audit_draws
 )
 ENGINE = MergeTree
 ORDER BY (session_id, item_id, batch);
+
+CREATE TABLE IF NOT EXISTS unseen_decisions
+(
+    session_id  String,
+    round       UInt32,
+    item_id     String,
+    positive    UInt8                     -- the decision of a fold model that did not train on the item
+)
+ENGINE = MergeTree
+ORDER BY (session_id, round, item_id);
 
 ALTER TABLE labels
     ADD COLUMN IF NOT EXISTS source LowCardinality(String) DEFAULT 'user',
