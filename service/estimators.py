@@ -48,12 +48,17 @@ dataset (known exactly), TP = TP_known + x_+ and FN = FN_known + x_-:
     precision = TP / PP,  recall = TP / (TP + FN),  F1 = 2 TP / (PP + TP + FN),  positives = TP + FN
 
 The point estimates plug in the maximum-likelihood x_s (in a simple random sample that is the
-Horvitz-Thompson estimate N k / m, unbiased). Monte Carlo draws of (x_+, x_-) from the posterior
-give each quantity's posterior; the interval is its equal-tailed 95% credible interval (2.5% and
-97.5% quantiles), widened to hold the point estimate when a skewed posterior leaves it outside.
-Jeffreys intervals keep close to nominal frequentist coverage for binomial rates, including when
-a stratum's audit draws hold no positives at all (a rare error class), where a normal
-approximation would claim certainty.
+Horvitz-Thompson estimate N k / m, unbiased). Intervals: each stratum's equal-tailed credible
+interval for x_s (exact on its posterior, widened to hold its MLE, as the modified Jeffreys
+interval is at zero successes), at level 0.95^(1/2) when both strata are
+uncertain. Every quantity is monotone in x_+ and x_- (each grows with x_+; recall and F1 shrink
+with x_-, positives grow), so the box of the two intervals maps to an interval for each that
+holds the truth whenever both strata's intervals do: at least 95% when each covers at its level.
+A joint-posterior quantile of F1 would be narrower, but it misses whenever the truth sits in a
+corner (many positives left among the predicted positives and few among the negatives) that
+no single stratum finds unlikely. Jeffreys intervals keep close to nominal frequentist coverage
+for binomial rates, including when a stratum's draws hold no positives at all (a rare error
+class), where a normal approximation would claim certainty.
 """
 
 from __future__ import annotations
@@ -66,7 +71,6 @@ from scipy.special import betaln, gammaln
 PRIOR = (0.5, 0.5)  # Jeffreys
 LEVEL = 0.95
 GRID = 4001  # posterior points per stratum when the stratum is larger than this
-SAMPLES = 20_000
 CHUNK = 256  # draws per block of the likelihood (memory: CHUNK x GRID floats)
 
 
@@ -228,15 +232,19 @@ def _metrics(tp, fn, pp: int):
     return {"precision": precision, "recall": recall, "f1": f1, "positives": positives}
 
 
-def estimate(labels: Labels, n_items: int, predicted_positive: int, samples: int = SAMPLES, seed: int = 0,
-             prior=PRIOR, level: float = LEVEL) -> dict:
+def _bounds(posterior: Posterior, level: float) -> tuple[int, int]:
+    """The equal-tailed `level` interval of a stratum's posterior, widened to hold its MLE."""
+    cdf = np.cumsum(posterior.probs)
+    tail = (1 - level) / 2
+    low = int(posterior.values[min(np.searchsorted(cdf, tail), len(cdf) - 1)])
+    high = int(posterior.values[min(np.searchsorted(cdf, 1 - tail), len(cdf) - 1)])
+    return min(low, posterior.mle), max(high, posterior.mle)
+
+
+def estimate(labels: Labels, n_items: int, predicted_positive: int, prior=PRIOR, level: float = LEVEL) -> dict:
     """Precision, recall, F1 and the number of positives of a classifier over all n_items, each
     with a `level` interval (module docstring). `predicted_positive` is how many of the n_items
-    the classifier calls positive; `labels` hold every labeled item's prediction and label.
-
-    Point estimates plug in the maximum-likelihood counts (unbiased in the simple-random-sample
-    case); intervals are the posterior's equal-tailed quantiles, widened to hold the point
-    estimate when a skewed posterior leaves it just outside (e.g. no positive draws at all)."""
+    the classifier calls positive; `labels` hold every labeled item's prediction and label."""
     n_labeled = len(labels)
     n_plus = int(predicted_positive) - int(labels.predicted.sum())  # unlabeled, predicted positive
     n_minus = int(n_items) - n_labeled - n_plus
@@ -244,23 +252,24 @@ def estimate(labels: Labels, n_items: int, predicted_positive: int, samples: int
         raise ValueError(f"inconsistent counts: {n_items} items, {n_labeled} labeled, "
                          f"{predicted_positive} predicted positive")
     pools = draws_by_stratum(labels)
-    rng = np.random.default_rng(seed)
     posterior = {s: stratum_posterior(n, pools[s], prior) for s, n in ((True, n_plus), (False, n_minus))}
-    x = {s: rng.choice(p.values, size=samples, p=p.probs) for s, p in posterior.items()}
+    uncertain = sum(len(p.values) > 1 for p in posterior.values())
+    per_stratum = level ** (1 / max(uncertain, 1))  # both strata inside their intervals: at least `level`
+    (plus_low, plus_high), (minus_low, minus_high) = (_bounds(posterior[s], per_stratum) for s in (True, False))
     pred, pos = labels.predicted, labels.positive
     tp_known, fn_known, pp = int(np.sum(pred & pos)), int(np.sum(~pred & pos)), int(predicted_positive)
-    draws = _metrics(tp_known + x[True], fn_known + x[False], pp)
+    # Every quantity grows with x_+; recall and F1 shrink with x_-, positives grow with it.
     point = _metrics(tp_known + posterior[True].mle, fn_known + posterior[False].mle, pp)
-    tail = (1 - level) / 2
+    low = _metrics(tp_known + plus_low, fn_known + minus_high, pp)
+    high = _metrics(tp_known + plus_high, fn_known + minus_low, pp)
+    low["positives"] = tp_known + fn_known + plus_low + minus_low
+    high["positives"] = tp_known + fn_known + plus_high + minus_high
     out: dict = {}
-    for name, values in draws.items():
-        finite = values[np.isfinite(values)]
-        mid = float(point[name])
-        if not np.isfinite(mid) or len(finite) < samples / 2:  # undefined (e.g. no positives at all)
-            out[name] = out[f"{name}_low"] = out[f"{name}_high"] = None
-            continue
-        low, high = np.quantile(finite, [tail, 1 - tail])
-        out[name], out[f"{name}_low"], out[f"{name}_high"] = mid, float(min(low, mid)), float(max(high, mid))
+    for name in ("precision", "recall", "f1", "positives"):
+        values = [float(point[name]), float(low[name]), float(high[name])]
+        if not all(np.isfinite(values)):  # undefined (e.g. no positives at all)
+            values = [None, None, None]
+        out[name], out[f"{name}_low"], out[f"{name}_high"] = values
     out["audited"] = int(labels.audit.sum())
     out["labeled"] = n_labeled
     out["items"] = int(n_items)

@@ -170,7 +170,7 @@ def estimate(store: Store, session: dict) -> dict[str, Any] | None:
     per_round = []
     for labels, items, positive, r in estimate_inputs(store, session, rounds):
         try:
-            per_round.append(estimators.estimate(labels, items, positive, seed=int(r["round"])))
+            per_round.append(estimators.estimate(labels, items, positive))
         except ValueError:  # rows deleted or added under the labels: counts that do not add up
             return None
     current = per_round[0]
