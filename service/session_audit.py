@@ -125,10 +125,11 @@ def provenance_of(row: dict) -> dict:
 
 
 def insert_labels(store: Store, session_id: str, ids: list[str], scores: list[float],
-                  provenance: list[tuple[str, int]], version: int) -> None:
+                  reported: list[tuple[str, int]], version: int) -> None:
     """Store a batch of labels with their provenance (sql/queries/audit.sql): one INSERT. A label
-    that claims to be an audit label must be one: else nothing is stored."""
-    sources, rounds = [p[0] for p in provenance], [p[1] for p in provenance]
+    that claims to be an audit label must be one: else nothing is stored. `reported`: each
+    label's (source, round), from `provenance`."""
+    sources, rounds = [p[0] for p in reported], [p[1] for p in reported]
     claimed = [i for i, source in zip(ids, sources) if source == "audit"]
     if claimed:
         drawn = {r["item_id"] for r in store.rows(Query.named("audit.drawn_among", session_id=session_id,
