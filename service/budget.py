@@ -1,7 +1,7 @@
 """A time budget for synchronous batch work (kNN, zero-shot, tourney, eval) in one request.
 
 An HTTP request should not hold a worker for minutes: work that passes its budget stops with a
-clear error that points at the paths without one (the CLI, or a background job).
+clear error that points at the paths without one: a background job (`"wait": false`), or the CLI.
 """
 
 from __future__ import annotations
@@ -11,10 +11,16 @@ import time
 from service.errors import TimeBudgetExceeded
 
 
+# What a request over its budget should do instead (the endpoints that take "wait": false).
+AS_A_JOB = ('send "wait": false to run it as a background job (the answer is 202 with the job; follow it at '
+            'GET /jobs/{id}), or give it less to do per request.')
+
+
 class Deadline:
-    def __init__(self, seconds: float | None, what: str):
+    def __init__(self, seconds: float | None, what: str, instead: str = AS_A_JOB):
         self.seconds = seconds
         self.what = what
+        self.instead = instead
         self.started = time.monotonic()
 
     @classmethod
@@ -34,8 +40,7 @@ class Deadline:
     def error(self) -> TimeBudgetExceeded:
         return TimeBudgetExceeded(
             f"{self.what} takes longer than {self.seconds:g} s, the time budget of a synchronous request "
-            "(VECTRAIN_BATCH_TIME_BUDGET): classify fewer items per request, or run it from the CLI "
-            "(vectrain eval ...), which has no budget.", budget_seconds=self.seconds)
+            f"(VECTRAIN_BATCH_TIME_BUDGET): {self.instead}", budget_seconds=self.seconds)
 
     def sql_settings(self) -> dict:
         """max_execution_time for a statement that should end with the budget."""

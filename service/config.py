@@ -116,6 +116,12 @@ class Settings(BaseSettings):
     decode_workers: int = Field(0, ge=0, le=256, description="Threads decoding image files in `vectrain load images` "
                                                              "(0: one per CPU core).")
 
+    # -- jobs: long work in the running service --------------------------------------------------
+    job_workers: int = Field(2, ge=1, le=16, description="Jobs that run at once (at most one per dataset); more wait "
+                                                         "queued.")
+    job_progress_seconds: float = Field(2.0, gt=0, description="How often a running job's progress is written to the "
+                                                               "`jobs` table (`GET /jobs/{id}` is always current).")
+
     # -- encoders -------------------------------------------------------------------------------
     clip_model: str = Field("openai/clip-vit-base-patch32", description=(
         "CLIP weights: a HuggingFace hub id, or a local directory saved with `save_pretrained` (offline)."))

@@ -69,9 +69,19 @@ class LabelSetNotFound(NotFound):
     code = "labelset_not_found"
 
 
+class JobNotFound(NotFound):
+    code = "job_not_found"
+
+
 class Conflict(VectrainError):
     status_code = 409
     code = "conflict"
+
+
+class DatasetBusy(Conflict):
+    """A job (or a synchronous write) is already changing this dataset."""
+
+    code = "dataset_busy"
 
 
 class TooLarge(VectrainError):

@@ -11,7 +11,9 @@ structured error code. The dataset registry is `store.registry` (service.registr
 
 from __future__ import annotations
 
+import copy
 import threading
+from contextlib import contextmanager
 from typing import Any, Iterator
 
 import pyarrow as pa
@@ -89,6 +91,17 @@ class Store:
 
     def command(self, query: Query) -> Any:
         return self._run(self.client.command, query)
+
+    @contextmanager
+    def apart(self) -> Iterator["Store"]:
+        """This store on a client of its own, for long work (a job): a chDB client runs one call at
+        a time, so long work on the shared client would stall every request queued behind it."""
+        other = copy.copy(self)
+        other.client = self.new_client()
+        try:
+            yield other
+        finally:
+            other.client.close()
 
     def command_apart(self, query: Query) -> Any:
         """Run a long statement (an index build) on a handle of its own, so it never queues

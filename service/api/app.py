@@ -16,16 +16,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import __version__, training
-from service.api import audit, classify, datasets, items, sessions, sql
+from service.api import audit, classify, datasets, items, jobs, sessions, sql
 from service.api.security import BodyLimit, Keys, _BodyTooLarge, authorize, public, split_keys
 from service.config import Settings, get_settings
 from service.errors import VectrainError
+from service.runner import JobRunner
 from service.query import Query
 from service.store import Store
 
 log = logging.getLogger("vectrain")
 
-ROUTERS = [datasets.router, items.router, sql.router, sessions.router, classify.router, audit.router]
+ROUTERS = [datasets.router, items.router, sql.router, sessions.router, classify.router, audit.router, jobs.router]
 
 # The labeling page: static files shipped inside the package, no build step. It talks to the
 # API like any other client. The policy keeps scripts, styles and requests to this origin;
@@ -57,9 +58,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None, own
                              daemon=True).start()
         # The first training round would pay scipy's import (1-2 s): pay it now, in the background.
         threading.Thread(target=training.warm_up, name="warm-up", daemon=True).start()
+        # Jobs: what a dead process left running is marked failed (with how to resume), then the workers start.
+        app.state.jobs = JobRunner(app.state.store)
+        app.state.jobs.start()
         try:
             yield
         finally:
+            app.state.jobs.stop()
             if app.state.analyst is not None:
                 app.state.analyst.close()
                 app.state.analyst = None

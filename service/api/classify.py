@@ -10,9 +10,13 @@ from pydantic import BaseModel, Field
 
 from service import evaluation, knn, labelsets, tourney, zeroshot
 from service.api.deps import get_store
+from service.api.jobs import JOB_ACCEPTED, runner, submit
 from service.api.models import ERRORS, Request
 from service.api.security import reads, require_write
-from service.budget import Deadline
+from service.budget import AS_A_JOB, Deadline
+from service.errors import BadInput
+from service.names import items_table
+from service.query import Query
 from service.store import Store
 from service.validation import EvalMethod, Weighting
 
@@ -84,6 +88,7 @@ class ZeroShotRequest(LabelSetQuery):
                                           "runs are all stored in table zero_shot)")
     scores: bool = Field(False, description="Also store every row's similarity to every label (zero_shot.scores); "
                                             "by default rows keep the label, score, margin and top 5")
+    wait: bool = Field(True, description="false (a whole dataset or split): run as a job and answer 202 with it")
 
 
 class ZeroShotItem(BaseModel):
@@ -104,21 +109,56 @@ class ZeroShotResponse(BaseModel):
     plan: str
 
 
-@router.post("/classify/zero-shot", response_model=ZeroShotResponse)
+@router.post("/classify/zero-shot", response_model=ZeroShotResponse, responses=JOB_ACCEPTED)
 @reads
 def classify_zero_shot(body: ZeroShotRequest, store: StoreDep, request: FastAPIRequest):
     """Nearest label vector wins. Without item_ids/vectors/text (the whole dataset or a split)
     it runs in the database and stores the predictions in `zero_shot` (join it with
-    items_<dataset> ON id): that needs a key that may write."""
-    if body.item_ids is None and body.vectors is None and body.text is None:
+    items_<dataset> ON id): that needs a key that may write, and `"wait": false` runs it as a job."""
+    stored = body.item_ids is None and body.vectors is None and body.text is None
+    if stored:
         require_write(request)
+    if not body.wait:
+        if not stored:
+            raise BadInput('"wait": false runs a whole dataset or split as a job; items, vectors and texts are '
+                           "answered at once", field="wait")
+        labelsets.for_dataset(store, body.labelset, body.dataset)  # unknown names: 404 now, not a failed job
+        return submit(request, "zero-shot", body.dataset, {"labelset": body.labelset, "split": body.split,
+                                                           "scores": body.scores},
+                      lambda job_store, progress: _zero_shot_job(job_store, body, progress),
+                      hint="Run it again: it scores every row anew (the rows stored so far stay in zero_shot).")
+    if not stored:
+        return _zero_shot(store, body)
+    with runner(request).hold(body.dataset, "a zero-shot run"):
+        return _zero_shot(store, body)
+
+
+def _zero_shot(store: Store, body: ZeroShotRequest) -> dict:
     return zeroshot.classify(store, body.dataset, body.labelset, split=body.split, item_ids=body.item_ids,
                              vectors=body.vectors, text=body.text, top=body.top, limit=body.limit,
                              store_scores=body.scores, deadline=_budget(store, "zero-shot"))
 
 
-def _budget(store: Store, what: str) -> Deadline:
-    return Deadline(store.settings.batch_time_budget, what)
+# Where kNN and the tourney over their budget should go instead: eval runs as a job.
+SMALLER = ('classify fewer items per request, or evaluate a whole split as a background job (POST /eval/{method} '
+           'with "wait": false).')
+
+
+def _budget(store: Store, what: str, instead: str = AS_A_JOB) -> Deadline:
+    return Deadline(store.settings.batch_time_budget, what, instead)
+
+
+def _zero_shot_job(store: Store, body: ZeroShotRequest, progress) -> dict:
+    """A whole dataset or split scored as a job: progress in rows."""
+    total = store.registry.count_rows(body.dataset, fresh=True) if body.split is None else int(store.scalar(
+        Query.named("classify.count_split", db=store.database, items=items_table(body.dataset), split=body.split)))
+    progress(0, total)
+    run = zeroshot.run_stored(store, body.dataset, body.labelset, split=body.split, store_scores=body.scores,
+                              deadline=progress.deadline("zero-shot"), progress=lambda done: progress(done, total))
+    return {"stored": run["stored"], "table": "zero_shot", "run_at": run["run_at"].isoformat(),
+            "seconds": round(run["seconds"], 3), "rows_per_second": round(run["rows_per_second"], 1),
+            "message": f"stored {run['stored']:,} zero-shot rows in table zero_shot (run_at "
+                       f"{run['run_at'].isoformat()})"}
 
 
 # -- kNN -------------------------------------------------------------------------------------
@@ -156,7 +196,7 @@ def classify_knn(body: KnnRequest, store: StoreDep):
     """The labeled rows of train_split vote on each query (rows with an empty label are ignored)."""
     return knn.classify(store, body.dataset, train_split=body.train_split, k=body.k, split=body.split,
                         item_ids=body.item_ids, vectors=body.vectors, weighting=body.weighting.value,
-                        exact=body.exact, deadline=_budget(store, "kNN"))
+                        exact=body.exact, deadline=_budget(store, "kNN", SMALLER))
 
 
 # -- tourney ---------------------------------------------------------------------------------
@@ -191,7 +231,8 @@ def classify_tourney(body: TourneyRequest, store: StoreDep):
     return tourney.classify(store, body.dataset, body.labelset, split=body.split, item_ids=body.item_ids,
                             vectors=body.vectors, text=body.text, dims=body.dims, fit_split=body.fit_split,
                             seed=body.seed, min_score_quantile=body.min_score_quantile,
-                            min_margin_quantile=body.min_margin_quantile, deadline=_budget(store, "The tourney"))
+                            min_margin_quantile=body.min_margin_quantile,
+                            deadline=_budget(store, "The tourney", SMALLER))
 
 
 # -- evaluation ------------------------------------------------------------------------------
@@ -205,17 +246,36 @@ class EvalRequest(Request):
     exact: bool = True
     dims: int = Field(64, ge=1)
     seed: int = Field(0, ge=0)
+    wait: bool = Field(True, description="false: run as a job and answer 202 with it (the report is its result)")
 
 
-@router.post("/eval/{method}", response_model=dict[str, Any])
+@router.post("/eval/{method}", response_model=dict[str, Any], responses=JOB_ACCEPTED)
 @reads
 def evaluate(method: EvalMethod, body: EvalRequest, store: StoreDep, request: FastAPIRequest):
     """Accuracy, macro/weighted F1, per-class table, confusion matrix, queries/s and accuracy
-    per similarity bin, against the items' own labels."""
-    if method == EvalMethod.zero_shot:  # stores its predictions in zero_shot
+    per similarity bin, against the items' own labels. `"wait": false` runs it as a job (the
+    report is the job's result)."""
+    writes = method == EvalMethod.zero_shot  # stores its predictions in zero_shot
+    if writes:
         require_write(request)
-    return evaluation.evaluate(store, method.value, body.dataset, deadline=_budget(store, f"Evaluating {method.value}"),
-                               **_options(method.value, body))
+    options = _options(method.value, body)
+    if not body.wait:
+        require_write(request)  # a job is a row in the jobs table
+        store.registry.get(body.dataset, count=False)
+
+        def work(job_store: Store, progress) -> dict:
+            progress.note(f"evaluating {method.value}")
+            return evaluation.evaluate(job_store, method.value, body.dataset,
+                                       deadline=progress.deadline(f"Evaluating {method.value}"), **dict(options))
+
+        return submit(request, "eval", body.dataset, {"method": method.value, **options}, work,
+                      hint="Run the evaluation again.")
+    if not writes:
+        return evaluation.evaluate(store, method.value, body.dataset,
+                                   deadline=_budget(store, f"Evaluating {method.value}"), **options)
+    with runner(request).hold(body.dataset, "a zero-shot evaluation"):
+        return evaluation.evaluate(store, method.value, body.dataset,
+                                   deadline=_budget(store, f"Evaluating {method.value}"), **options)
 
 
 def _options(method: str, body: EvalRequest) -> dict:

@@ -1,13 +1,15 @@
-"""Datasets: list, describe, search."""
+"""Datasets: list, describe, search, rebuild the index."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import Request as FastAPIRequest
 from pydantic import BaseModel, Field
 
 from service.api.deps import get_store, read_upload
+from service.api.jobs import JOB_ACCEPTED, runner, submit
 from service.api.models import ERRORS, Request
 from service.api.security import reads
 from service.images import open_image
@@ -109,3 +111,32 @@ def search_dataset_by_image(
     image = open_image(raw, store.settings.max_image_pixels, name=file.filename or "the upload")
     result = search(store, name, image=image, k=k, exclude_ids=exclude_ids or [], exact=exact)
     return SearchResponse(items=result.items, plan=result.plan, seconds=result.seconds)
+
+
+class IndexRequest(Request):
+    wait: bool = Field(True, description="false: build as a job (202)")
+
+
+class IndexBuilt(BaseModel):
+    dataset: str
+    index: str
+    seconds: float
+
+
+@router.post("/datasets/{name}/index", response_model=IndexBuilt, responses=JOB_ACCEPTED)
+def build_index(name: str, store: StoreDep, request: FastAPIRequest, body: IndexRequest | None = None):
+    """Build the vector index where rows lack it (after a cancelled load, or a killed build);
+    0 s when it is ready. Search answers meanwhile, by a full scan until the index is built."""
+    store.registry.get(name, count=False)
+
+    def work(job_store: Store, progress) -> dict:
+        progress.note("building the vector index")
+        seconds = job_store.registry.build_index(name)
+        return {"dataset": name, "index": job_store.registry.get(name)["index"], "seconds": round(seconds, 3),
+                "message": f"built the vector index of {name} in {seconds:.1f} s"}
+
+    if body is not None and not body.wait:
+        return submit(request, "index", name, {}, work, hint=f"Build it again: POST /datasets/{name}/index.")
+    with runner(request).hold(name, "an index build"):
+        seconds = store.registry.build_index(name)
+    return {"dataset": name, "index": store.registry.get(name)["index"], "seconds": round(seconds, 3)}

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from service import sessions as svc
 from service.api.deps import get_store
+from service.api.jobs import JOB_ACCEPTED, runner, submit
 from service.api.models import ERRORS, Request
 from service.api.security import may_write, reads
 from service.store import Store
@@ -296,10 +297,23 @@ def train(session_id: str, store: StoreDep, body: TrainRequest | None = None):
     return svc.train_round(store, session_id, (body or TrainRequest()).mode)
 
 
-@router.post("/sessions/{session_id}/apply", response_model=ApplyResult)
-def apply(session_id: str, store: StoreDep, round_no: RoundParam = None):
+class ApplyRequest(Request):
+    wait: bool = Field(True, description="false: run as a job and answer 202 with it")
+
+
+@router.post("/sessions/{session_id}/apply", response_model=ApplyResult, responses=JOB_ACCEPTED)
+def apply(session_id: str, store: StoreDep, request: FastAPIRequest, round_no: RoundParam = None,
+          body: ApplyRequest | None = None):
     """Score the whole dataset in one SQL statement and publish the classifier as SQL."""
-    return svc.apply(store, session_id, round_no)
+    s = svc.session_row(store, session_id)
+    if body is not None and not body.wait:
+        svc.get_round(store, s["id"], round_no)  # an unknown round: 404 now, not a failed job
+        return submit(request, "apply", s["dataset"], {"session": s["id"], "round": round_no},
+                      lambda job_store, progress: {**svc.apply(job_store, s["id"], round_no),
+                                                   "message": f"applied session {s['name']}"},
+                      hint=f"Apply again: POST /sessions/{s['id']}/apply.")
+    with runner(request).hold(s["dataset"], "an apply"):
+        return svc.apply(store, session_id, round_no)
 
 
 @router.get("/sessions/{session_id}/predictions", response_model=Predictions)
