@@ -2,7 +2,9 @@
 
 Every loader hands it batches; it checks them, skips ids already stored (so a re-run resumes
 and a re-load adds nothing twice), inserts Arrow batches without building the vector index,
-shows progress, and at the end builds the index once and reports rows/s.
+shows progress (a terminal bar, or a callback `progress(done, total)` for a job in the service:
+it may raise to cancel the load between batches), and at the end builds the index once and
+reports rows/s.
 
 Loaders that read pixels also hand it thumbnails (service.images.Thumbnail), stored with their
 rows in the same step. `triage(ids)` tells a loader which inputs need a row (read + encode),
@@ -16,6 +18,7 @@ import json
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -64,7 +67,8 @@ class LoadSummary:
 
 class DatasetWriter:
     def __init__(self, store: Store, dataset: str, dim: int, encoder: str, model: str = "",
-                 total: int | None = None, progress: bool = True, unit: str = "rows",
+                 total: int | None = None, progress: bool | Callable[[int, int | None], None] = True,
+                 unit: str = "rows",
                  description: str = ""):
         self.store = store
         self.dataset = dataset
@@ -76,8 +80,10 @@ class DatasetWriter:
         self.thumbnailed: set[str] = thumbnail_store.stored_ids(store, dataset)
         self.summary = LoadSummary(dataset)
         self._started = time.perf_counter()
-        self._bar = tqdm(total=total, unit=f" {unit}", desc=f"load {dataset}", disable=not progress,
-                         file=sys.stderr, dynamic_ncols=True)
+        self._report = progress if callable(progress) else None
+        self._bar = _Reported(progress, total) if callable(progress) else tqdm(
+            total=total, unit=f" {unit}", desc=f"load {dataset}", disable=not progress, file=sys.stderr,
+            dynamic_ncols=True)
 
     def is_stored(self, item_id: str) -> bool:
         return item_id in self.existing
@@ -178,7 +184,26 @@ class DatasetWriter:
         self._bar.close()
         self.summary.seconds = time.perf_counter() - self._started
         if build_index:
+            note = getattr(self._report, "note", None)
+            if note is not None:
+                note("building the vector index")
             # Builds where rows lack the index: after this load, or after a run killed mid-build
             # (the engine's parts say so, even when this run loaded nothing).
             self.summary.index_seconds = self.store.registry.build_index(self.dataset, progress=progress)
         return self.summary
+
+
+class _Reported:
+    """In place of the terminal bar when a job reports the progress: `report(done, total)`."""
+
+    disable = True
+
+    def __init__(self, report: Callable[[int, int | None], None], total: int | None):
+        self.report, self.total, self.n = report, total, 0
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        self.report(self.n, self.total)
+
+    def close(self) -> None:
+        pass

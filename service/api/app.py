@@ -15,8 +15,8 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service import __version__, training
-from service.api import audit, classify, datasets, items, jobs, sessions, sql
+from service import __version__, loads, training
+from service.api import audit, classify, datasets, items, jobs, loads as load_routes, sessions, sql
 from service.api.security import BodyLimit, Keys, _BodyTooLarge, authorize, public, split_keys
 from service.config import Settings, get_settings
 from service.errors import VectrainError
@@ -26,7 +26,8 @@ from service.store import Store
 
 log = logging.getLogger("vectrain")
 
-ROUTERS = [datasets.router, items.router, sql.router, sessions.router, classify.router, audit.router, jobs.router]
+ROUTERS = [datasets.router, items.router, sql.router, sessions.router, classify.router, audit.router, jobs.router,
+           load_routes.router]
 
 # The labeling page: static files shipped inside the package, no build step. It talks to the
 # API like any other client. The policy keeps scripts, styles and requests to this origin;
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, own
         # Jobs: what a dead process left running is marked failed (with how to resume), then the workers start.
         app.state.jobs = JobRunner(app.state.store)
         app.state.jobs.start()
+        loads.remove_stale_uploads(settings)
         try:
             yield
         finally:
@@ -90,10 +92,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None, own
     app.state.keys = Keys(settings)
     app.state.analyst = None  # AnalystSQL, opened at the first POST /sql (service.api.deps)
     app.state.analyst_lock = threading.Lock()
+    app.state.local_secret = None  # set by `vectrain serve` (service.trust)
     app.add_middleware(CORSMiddleware, allow_origins=split_keys(settings.cors_origins),
                        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
                        allow_headers=["Authorization", "Content-Type", "If-None-Match"], max_age=600)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, uploads=[loads.upload_route(settings)])
 
     @app.exception_handler(VectrainError)
     async def vectrain_error(request: Request, exc: VectrainError):
@@ -114,9 +117,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, own
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         if isinstance(exc.__cause__, _BodyTooLarge):  # FastAPI wraps body-read errors in a 400
-            return JSONResponse(status_code=413, content={
-                "detail": f"The request body is larger than {settings.max_body_bytes // (1024 * 1024)} MB "
-                          "(VECTRAIN_MAX_BODY_BYTES).", "code": "too_large"})
+            return JSONResponse(status_code=413, content=exc.__cause__.as_json())
         codes = {404: "not_found", 405: "method_not_allowed"}
         return JSONResponse(status_code=exc.status_code, headers=getattr(exc, "headers", None),
                             content={"detail": str(exc.detail), "code": codes.get(exc.status_code, "http_error")})

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from typing import Callable
 
 from fastapi import Request
@@ -88,22 +89,31 @@ def require_write(request: Request) -> None:
 
 class BodyLimit:
     """Pure ASGI middleware: 413 before a body over the limit is read (or as soon as a body
-    without Content-Length passes it)."""
+    without Content-Length passes it). `uploads` are routes with a limit of their own:
+    (method, path pattern, limit in bytes, the setting that sets it)."""
 
-    def __init__(self, app, limit: int):
+    def __init__(self, app, limit: int, uploads: list[tuple[str, str, int, str]] = ()):
         self.app, self.limit = app, limit
+        self.uploads = [(method, re.compile(pattern), size, setting) for method, pattern, size, setting in uploads]
+
+    def _limit(self, scope) -> tuple[int, str]:
+        for method, pattern, size, setting in self.uploads:
+            if scope.get("method") == method and pattern.fullmatch(scope.get("path", "")):
+                return size, setting
+        return self.limit, "VECTRAIN_MAX_BODY_BYTES"
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit, setting = self._limit(scope)
         length = dict(scope.get("headers") or {}).get(b"content-length")
         if length is not None:
             try:
-                too_big = int(length) > self.limit
+                too_big = int(length) > limit
             except ValueError:
                 too_big = False
             if too_big:
-                return await self._refuse(send)
+                return await self._refuse(send, limit, setting)
         seen = 0
         refused = False
 
@@ -112,20 +122,19 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     refused = True
-                    raise _BodyTooLarge()
+                    raise _BodyTooLarge(limit, setting)
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _BodyTooLarge:
             if refused:
-                await self._refuse(send)
+                await self._refuse(send, limit, setting)
 
-    async def _refuse(self, send):
-        body = json.dumps({"detail": f"The request body is larger than {self.limit // (1024 * 1024)} MB "
-                                     "(VECTRAIN_MAX_BODY_BYTES).", "code": "too_large"}).encode()
+    async def _refuse(self, send, limit: int, setting: str):
+        body = json.dumps(_BodyTooLarge(limit, setting).as_json()).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                                 (b"connection", b"close")]})
@@ -133,4 +142,10 @@ class BodyLimit:
 
 
 class _BodyTooLarge(Exception):
-    pass
+    def __init__(self, limit: int, setting: str):
+        super().__init__(limit, setting)
+        self.limit, self.setting = limit, setting
+
+    def as_json(self) -> dict:
+        return {"detail": f"The request body is larger than {self.limit / (1024 * 1024):g} MB ({self.setting}).",
+                "code": "too_large", "limit": self.limit}

@@ -11,6 +11,7 @@ from typing import Any, Callable
 import click
 import httpx
 
+from service import trust
 from service.config import get_settings
 from service.engine import Target, lock_holder_url
 from service.errors import EngineLocked, VectrainError
@@ -26,6 +27,7 @@ class Context:
         self.as_json = as_json
         self._store: Store | None = None
         self._remote: str | None | bool = False  # False: not decided yet
+        self.local_secret: str | None = None  # the serving process's secret, when it runs on this machine
 
     def store(self, command: str = "vectrain") -> Store:
         if self._store is None:
@@ -51,6 +53,8 @@ class Context:
             url = lock_holder_url(target.path)
             if url:
                 click.echo(f"(the database is held by the service at {url}; sending the request there)", err=True)
+                # Only to the service that holds our path: it proves this is its machine and user.
+                self.local_secret = trust.read_secret(target.path)
                 return url
             raise
         return None
@@ -60,6 +64,8 @@ class Context:
         headers = kwargs.pop("headers", {})
         if self.settings.api_key:
             headers["Authorization"] = f"Bearer {self.settings.api_key}"
+        if self.local_secret:
+            headers[trust.HEADER] = self.local_secret
         try:
             response = httpx.request(method, f"{url}{path}", timeout=600, headers=headers, **kwargs)
         except httpx.HTTPError as exc:

@@ -1,20 +1,60 @@
-"""`vectrain load ...`: bring data into a dataset (opens the database in this process)."""
+"""`vectrain load ...`: bring data into a dataset.
+
+Without a running service the load runs in this process. When `vectrain serve` holds the
+embedded database (or --url names a service), the load is handed to it as a job and followed
+with a progress bar; Ctrl+C asks whether to cancel it (service.cli.jobs).
+"""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
 
 import click
 
 from service.cli.common import Context, echo_json, handle_errors
+from service.cli.jobs import follow, report
 
 
 @click.group()
 def load() -> None:
-    """Load data into a dataset (runs in this process; stop `vectrain serve` first)."""
+    """Load data into a dataset (in the running service as a job, or in this process)."""
+
+
+def run_load(obj: Context, source: str, name: str, local: Callable[[Any], Any], *, path: str | None = None,
+             images: str | None = None, local_only: dict | None = None, **options) -> None:
+    """Run a load in this process, or hand it to the running service and follow its job."""
+    if not obj.remote():
+        return _print_summary(obj, local(obj.store("vectrain load")))
+    given = [flag for flag, value in (local_only or {}).items() if value is not None]
+    if given:
+        raise click.UsageError(f"{', '.join(given)}: not available when the load runs in the service")
+    trusted = obj.local_secret is not None  # the service on this machine may read what we can
+
+    def where(p: str) -> str:  # the service resolves paths in its own working directory
+        return os.path.abspath(os.path.expanduser(p)) if trusted else p
+
+    form = {"source": source, **{k: str(v) for k, v in options.items() if v is not None}}
+    files = None
+    if path is not None and source == "features" and not trusted:
+        files = {"file": (Path(path).name, open(os.path.expanduser(path), "rb"))}  # a service elsewhere: upload it
+    elif path is not None:
+        form["path"] = where(path)
+    if images is not None:
+        form["images"] = where(images)
+    try:
+        job = obj.http("POST", f"/datasets/{name}/load", data=form, files=files)
+    finally:
+        if files:
+            files["file"][1].close()
+    click.echo(f"(loading as job {job['id']} in the service; Ctrl+C asks whether to cancel it)", err=True)
+    report(obj, follow(obj, job))
 
 
 @load.command("features")
 @click.argument("name")
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--encoder", default="features", show_default=True,
               help="Name of what made the vectors, recorded in the registry")
 @click.pass_obj
@@ -23,8 +63,8 @@ def load_features_cmd(obj: Context, name: str, path: str, encoder: str) -> None:
     """Load embeddings from an .npz (vectors, ids, [labels, urls, splits]) or .parquet (id, vector, ...)."""
     from loaders.features import load_features
 
-    summary = load_features(obj.store("vectrain load"), name, path, encoder=encoder)
-    echo_json(summary.as_dict()) if obj.as_json else click.echo(summary.line())
+    run_load(obj, "features", name, lambda store: load_features(store, name, path, encoder=encoder), path=path,
+             encoder=encoder)
 
 
 @load.command("demo")
@@ -35,8 +75,7 @@ def load_demo_cmd(obj: Context, name: str) -> None:
     """Load scikit-learn's handwritten digits (ships with the package; works offline)."""
     from loaders.demo import load_demo
 
-    summary = load_demo(obj.store("vectrain load"), name)
-    echo_json(summary.as_dict()) if obj.as_json else click.echo(summary.line())
+    run_load(obj, "demo", name, lambda store: load_demo(store, name))
 
 
 ENCODER_HELP = "clip (final embedding), clip@layer=N (vision layer N, mean-pooled) or pixels[@size=N]"
@@ -68,9 +107,9 @@ def _cifar_command(kind: str, title: str):
     def command(obj: Context, name: str, path: str | None, split: str, encoder: str, limit: int | None) -> None:
         from loaders.cifar import load_cifar
 
-        summary = load_cifar(obj.store("vectrain load"), name, kind, path=path, split=split,
-                             encoder=encoder, limit=limit)
-        _print_summary(obj, summary)
+        run_load(obj, kind, name, lambda store: load_cifar(store, name, kind, path=path, split=split, encoder=encoder,
+                                                           limit=limit),
+                 path=path, split=split, encoder=encoder, limit=limit)
 
     command.__doc__ = (f"Load {title} (train and/or test; label = class name{', meta = coarse label' if kind == 'cifar100' else ''}). "
                        "Re-running resumes: stored images are skipped.")
@@ -97,9 +136,9 @@ def load_unsplash_cmd(obj: Context, name: str, tsv: str, images: str | None, enc
     """Load Unsplash Lite photos; missing or broken images are skipped and reported. Re-running resumes."""
     from loaders.unsplash import load_unsplash
 
-    summary = load_unsplash(obj.store("vectrain load"), name, tsv, images=images, encoder=encoder,
-                            limit=limit, failure_log=failure_log)
-    _print_summary(obj, summary)
+    run_load(obj, "unsplash", name, lambda store: load_unsplash(store, name, tsv, images=images, encoder=encoder,
+                                                                limit=limit, failure_log=failure_log),
+             path=tsv, images=images, encoder=encoder, limit=limit, local_only={"--failure-log": failure_log})
 
 
 @load.command("images")
@@ -120,6 +159,6 @@ def load_images_cmd(obj: Context, name: str, folder: str, encoder: str, labels: 
     FOLDER: re-running resumes. Unreadable files are logged and skipped."""
     from loaders.images import load_images
 
-    summary = load_images(obj.store("vectrain load"), name, folder, encoder=encoder, labels=labels, limit=limit,
-                          failure_log=failure_log)
-    _print_summary(obj, summary)
+    run_load(obj, "images", name, lambda store: load_images(store, name, folder, encoder=encoder, labels=labels,
+                                                            limit=limit, failure_log=failure_log),
+             path=folder, encoder=encoder, labels=labels, limit=limit, local_only={"--failure-log": failure_log})

@@ -8,7 +8,7 @@ import click
 import numpy as np
 
 from service.analyst_sql import AnalystSQL
-from service.cli import audit, evaluate, load, session
+from service.cli import audit, evaluate, jobs, load, session
 from service.cli.common import Context, echo_json, echo_table, handle_errors
 from service.validation import Recommend
 
@@ -35,6 +35,7 @@ def serve(obj: Context, host: str | None, port: int | None, insecure: bool) -> N
     """Run the REST API and the web page (one process: chDB allows one process per data path)."""
     import uvicorn
 
+    from service import trust
     from service.api.app import create_app
     from service.api.security import Keys
     from service.store import Store
@@ -50,8 +51,14 @@ def serve(obj: Context, host: str | None, port: int | None, insecure: bool) -> N
     store = Store(settings, owner="vectrain serve", url=url)
     store.migrate()
     app = create_app(settings, store, owns_store=True)
+    if store.target.kind == "chdb":  # lets the CLI on this machine name any path it can read (service.trust)
+        app.state.local_secret = trust.write_secret(store.target.path)
     click.echo(f"vectrain on {url} (web page at /, API docs at /docs)", err=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, workers=1, log_level="info")
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, workers=1, log_level="info")
+    finally:
+        if app.state.local_secret:
+            trust.remove_secret(store.target.path, app.state.local_secret)
 
 
 def is_loopback(host: str) -> bool:
@@ -171,6 +178,7 @@ main.add_command(load.load)
 main.add_command(session.session)
 main.add_command(evaluate.eval_group)
 main.add_command(audit.audit)
+main.add_command(jobs.jobs)
 
 if __name__ == "__main__":
     main()
