@@ -211,6 +211,13 @@ class _StateCache:
                 if round_["round"] >= cache[session_id].round["round"]:
                     cache[session_id] = replace(cache[session_id], round=round_)
 
+    def forget(self, store: Store, session_id: str) -> None:
+        """A deleted session (its dataset was deleted)."""
+        cache = self._for(store)
+        if cache is not None:
+            with self._lock:
+                cache.pop(session_id, None)
+
     def label_lock(self, session_id: str) -> threading.Lock:
         """Label writes of one session, serialized in this process so the count kept is the last one."""
         with self._lock:

@@ -1,10 +1,10 @@
-"""Datasets: list, describe, search, rebuild the index."""
+"""Datasets: list, describe, search, rebuild the index, delete."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi import Request as FastAPIRequest
 from pydantic import BaseModel, Field
 
@@ -12,6 +12,7 @@ from service.api.deps import get_store, read_upload
 from service.api.jobs import JOB_ACCEPTED, runner, submit
 from service.api.models import ERRORS, Request
 from service.api.security import reads
+from service.lifecycle import delete_dataset
 from service.images import open_image
 from service.search import search
 from service.store import Store
@@ -111,6 +112,24 @@ def search_dataset_by_image(
     image = open_image(raw, store.settings.max_image_pixels, name=file.filename or "the upload")
     result = search(store, name, image=image, k=k, exclude_ids=exclude_ids or [], exact=exact)
     return SearchResponse(items=result.items, plan=result.plan, seconds=result.seconds)
+
+
+class Deleted(BaseModel):
+    dataset: str
+    rows: int
+    sessions: list[str] = Field(description="sessions deleted with it (force)")
+    labelsets: list[str] = Field(description="label sets whose zero-shot predictions on it were deleted (force)")
+
+
+@router.delete("/datasets/{name}", response_model=Deleted)
+def delete(name: str, store: StoreDep, request: FastAPIRequest,
+           force: Annotated[bool, Query(description="Also delete the sessions and zero-shot predictions that "
+                                                    "use it")] = False):
+    """Delete a dataset: its rows, thumbnails and registry row. 409 while sessions or stored
+    zero-shot predictions use it (unless force: then they go too, with the sessions' published
+    SQL functions and views), and while a job runs on it."""
+    with runner(request).hold(name, "a delete of the dataset"):
+        return delete_dataset(store, name, force)
 
 
 class IndexRequest(Request):

@@ -86,16 +86,37 @@ def port_free_or_fail(host: str, port: int) -> None:
                                        "Is another vectrain serve running? Use --port.") from None
 
 
-@main.command()
-@click.pass_obj
+@main.group(invoke_without_command=True)
+@click.pass_context
 @handle_errors
-def datasets(obj: Context) -> None:
+def datasets(ctx: click.Context) -> None:
     """List datasets with their dimension, encoder and row count."""
+    if ctx.invoked_subcommand is not None:
+        return
+    obj: Context = ctx.obj
     rows = obj.call("GET", "/datasets", local=lambda store: store.registry.list())
     if obj.as_json:
         return echo_json(rows)
     echo_table(["name", "rows", "dim", "encoder", "table"],
                [[d["name"], d["rows"], d["dim"], d["encoder"], d["table"]] for d in rows])
+
+
+@datasets.command("delete")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Also delete the sessions and zero-shot predictions that use it")
+@click.pass_obj
+@handle_errors
+def delete_dataset_cmd(obj: Context, name: str, force: bool) -> None:
+    """Delete a dataset: its rows, thumbnails and registry row (refused while it is in use, unless --force)."""
+    from service.lifecycle import delete_dataset
+
+    out = obj.call("DELETE", f"/datasets/{name}", params={"force": str(force).lower()},
+                   local=lambda store: delete_dataset(store, name, force))
+    if obj.as_json:
+        return echo_json(out)
+    also = (f", with session(s) {', '.join(out['sessions'])}" if out["sessions"] else "") + \
+        (f", and zero-shot rows of {', '.join(out['labelsets'])}" if out["labelsets"] else "")
+    click.echo(f"deleted dataset {out['dataset']} ({out['rows']:,} rows){also}")
 
 
 @main.command()
