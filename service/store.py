@@ -3,6 +3,7 @@ that runs `Query` values (service.query), named the way clickhouse-connect names
 
     store.query(q)        -> QueryResult          store.rows(q)   -> list of dicts
     store.query_arrow(q)  -> pyarrow.Table        store.scalar(q) -> first value of the first row
+    store.raw(q, "CSV")   -> bytes in an output format
     store.command(q)      -> summary / value      store.insert(...), store.insert_arrow(...)
 
 Engine errors surface as typed errors (service.errors.from_engine), chosen by ClickHouse's
@@ -88,6 +89,10 @@ class Store:
                 yield from stream
         except ClickHouseError as exc:
             raise from_engine(exc, query.name or "a statement") from exc
+
+    def raw(self, query: Query, fmt: str) -> bytes:
+        """The result in a ClickHouse output format (CSV, JSONEachRow, ...), as bytes."""
+        return self._run(self.client.raw_query, query, fmt=fmt)
 
     def command(self, query: Query) -> Any:
         return self._run(self.client.command, query)

@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import __version__, loads, training
-from service.api import audit, classify, datasets, items, jobs, loads as load_routes, sessions, sql
+from service.api import audit, classify, datasets, exports, items, jobs, loads as load_routes, sessions, sql
 from service.api.security import BodyLimit, Keys, _BodyTooLarge, authorize, public, split_keys
 from service.config import Settings, get_settings
 from service.errors import VectrainError
@@ -27,7 +27,7 @@ from service.store import Store
 log = logging.getLogger("vectrain")
 
 ROUTERS = [datasets.router, items.router, sql.router, sessions.router, classify.router, audit.router, jobs.router,
-           load_routes.router]
+           load_routes.router, exports.router]
 
 # The labeling page: static files shipped inside the package, no build step. It talks to the
 # API like any other client. The policy keeps scripts, styles and requests to this origin;
