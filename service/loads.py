@@ -194,6 +194,8 @@ def plan(store: Store, req: LoadRequest, trusted: bool, upload: Path | None = No
     source = LoadSource.parse(req.source, "source")
     if req.limit is not None and (isinstance(req.limit, bool) or req.limit < 0):
         raise BadInput("limit must be 0 or more", field="limit")
+    if req.limit is not None and source in (LoadSource.features, LoadSource.demo):
+        raise BadInput(f"limit is for images, cifar10, cifar100 and unsplash, not {source.value}", field="limit")
     if req.encoder is not None and (not isinstance(req.encoder, str) or not 0 < len(req.encoder) <= 200):
         raise BadInput("encoder: give an encoder spec, e.g. clip, clip@layer=6 or pixels@size=32", field="encoder")
     if upload is not None:

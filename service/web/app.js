@@ -5,10 +5,11 @@
 import { ApiError, api, auth, download, get, post, seg } from "./api.js";
 import { drawCurve } from "./curve.js";
 import { TileGrid, el, gradeOfKey, markText } from "./grid.js";
+import { JobsView } from "./jobs.js";
 
 const $ = (id) => document.getElementById(id);
-const TABS = ["find", "label", "results", "labels", "sql"];
-const TAB_KEYS = { f: "find", l: "label", r: "results", b: "labels", s: "sql" };
+const TABS = ["find", "label", "results", "labels", "sql", "jobs"];
+const TAB_KEYS = { f: "find", l: "label", r: "results", b: "labels", s: "sql", j: "jobs" };
 const FIND_K = 30;
 const PRED_PAGE = 40;
 const LABELS_PAGE = 100;
@@ -100,6 +101,15 @@ const labelsGrid = new TileGrid($("labels-grid"), {
   label: "Labels of this session", dataset, empty: "No labels yet.",
 });
 const GRIDS = { find: findGrid, label: labelGrid, results: predGrid, labels: labelsGrid };
+const jobsView = new JobsView({
+  guard,
+  say,
+  loaded: (job) => guard(async () => {
+    await loadDatasets();
+    if (state.dataset) $("dataset-select").value = state.dataset.name;
+    if (job.dataset === dataset()) await chooseDataset(job.dataset, { keepSession: true });
+  }),
+});
 
 // -- views ---------------------------------------------------------------------------------
 function showTab(tab, { focus = true } = {}) {
@@ -112,7 +122,9 @@ function showTab(tab, { focus = true } = {}) {
     button.tabIndex = t === tab ? 0 : -1;
   }
   writeHash();
-  const loaders = { label: loadLabelView, results: loadResults, labels: loadLabels, sql: loadSql };
+  if (tab !== "jobs") jobsView.hide();
+  const loaders = { label: loadLabelView, results: loadResults, labels: loadLabels, sql: loadSql,
+    jobs: () => jobsView.show() };
   const ready = loaders[tab] ? guard(loaders[tab]) : Promise.resolve();
   if (focus) {
     // Once the view has loaded, its grid takes the focus, unless the person has moved it.
@@ -139,7 +151,7 @@ async function loadDatasets() {
   select.replaceChildren(...state.datasets.map((d) =>
     el("option", { value: d.name, text: `${d.name} (${d.rows.toLocaleString()} items)` })));
   if (!state.datasets.length) {
-    fail(new Error("No datasets yet: load one, e.g. `vectrain load demo`, then reload this page."));
+    fail(new Error("No datasets yet: load one in Jobs (j), or with `vectrain load demo`."));
   }
 }
 
@@ -792,7 +804,10 @@ async function route() {
   const name = session ? session.dataset : want.d || state.dataset?.name || state.datasets[0]?.name;
   if (!state.dataset || state.dataset.name !== name) {
     await chooseDataset(name, { keepSession: Boolean(session) });
-    if (!state.dataset) return;
+    if (!state.dataset) {
+      await showTab("jobs"); // nothing to search yet: the page opens where data is loaded
+      return;
+    }
     await sample();
   }
   if (session) await openSession(session.id, want.t || "label");
