@@ -28,7 +28,7 @@ from service.sessions import session_row
 from service.store import Store
 
 PAGE_ROWS = 65_536  # rows per page without vectors
-VECTOR_PAGE_VALUES = 4 * 1024 * 1024  # with vectors: rows x dim per page (16 MB of float32)
+VECTOR_PAGE_VALUES = 1024 * 1024  # with vectors: rows x dim per page (4 MB of float32)
 ITEM_COLUMNS = ["id", "url", "label", "split", "meta"]
 SESSION_COLUMNS = ["id", "label", "score", "positive", "round"]
 MEDIA_TYPES = {"parquet": "application/vnd.apache.parquet", "csv": "text/csv; charset=utf-8",
