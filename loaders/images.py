@@ -36,7 +36,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 from PIL import Image
@@ -85,8 +85,16 @@ def split_and_label(relative: str, labels: str) -> tuple[str, str]:
     return split, label
 
 
-def scan(root: Path, labels: str = "folders") -> Scan:
-    """Every candidate file under root (sorted walk, symlinked folders not followed)."""
+def inside(path: str | Path, roots: Sequence[Path]) -> bool:
+    """Whether a path, symlinks and `..` resolved, is one of `roots` or under one."""
+    real = Path(os.path.realpath(path))
+    return any(real == root or root in real.parents for root in roots)
+
+
+def scan(root: Path, labels: str = "folders", within: Sequence[Path] | None = None) -> Scan:
+    """Every candidate file under root (sorted walk, symlinked folders not followed). With
+    `within` (the load roots, for a load asked by a remote client), a symlinked file is read only
+    when it resolves inside them."""
     result = Scan([])
 
     def walk(folder: Path, prefix: str) -> Iterator[os.DirEntry]:
@@ -130,8 +138,14 @@ def scan(root: Path, labels: str = "folders") -> Scan:
         if not stat.S_ISREG(info.st_mode):
             result.entries.append(Unreadable(relative, "not a regular file"))
             continue
+        path = Path(entry.path)
+        if within is not None and entry.is_symlink():
+            if not inside(path, within):
+                result.entries.append(Unreadable(relative, "a symlink to a file outside the load roots: not read"))
+                continue
+            path = Path(os.path.realpath(path))
         split, label = split_and_label(relative, labels)
-        result.entries.append(ImageFile(relative, Path(entry.path), split, label, info.st_size))
+        result.entries.append(ImageFile(relative, path, split, label, info.st_size))
     return result
 
 
@@ -165,7 +179,7 @@ def _read(file: ImageFile, encoder, min_sides: tuple[int, int], max_pixels: int,
 
 def load_images(store: Store, dataset: str, root: str | Path, encoder: str = "clip", labels: str = "folders",
                 limit: int | None = None, progress: bool = True, failure_log: str | Path | None = None,
-                chunk_rows: int | None = None) -> LoadSummary:
+                chunk_rows: int | None = None, within: Sequence[Path] | None = None) -> LoadSummary:
     settings = store.settings
     if labels not in LABELS:
         raise BadInput(f"--labels {labels!r}: use folders or none")
@@ -176,7 +190,7 @@ def load_images(store: Store, dataset: str, root: str | Path, encoder: str = "cl
         raise BadInput(f"{root}: no such folder")
     enc = get_encoder(encoder, settings)  # a bad spec or a missing model fails before any file is read
     check_dataset_encoder(store, dataset, enc)
-    found = scan(root.absolute(), labels)
+    found = scan(root.absolute(), labels, within)
     if not any(isinstance(e, ImageFile) for e in found.entries):
         raise BadInput(f"{root} holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))}); nothing was loaded.")
     entries = found.entries[:limit] if limit is not None else found.entries

@@ -18,10 +18,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
+from typing import Sequence
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
 from PIL import Image
 
+from loaders.images import inside
 from loaders.writer import DatasetWriter, LoadSummary
 from service.encoders import check_dataset_encoder, get_encoder
 from service.errors import BadInput
@@ -69,9 +71,10 @@ class ImageSource:
     """Gets one photo as an RGB PIL image: from the folder if given, else over HTTP."""
 
     def __init__(self, folder: Path | None, width: int, timeout: float, retries: int,
-                 max_pixels: int = 40_000_000):
+                 max_pixels: int = 40_000_000, within: Sequence[Path] | None = None):
         self.folder, self.width, self.timeout, self.retries = folder, width, timeout, max(1, retries)
         self.max_pixels = max_pixels
+        self.within = within  # the load roots a remote client's load must stay in
         self._http = None
         if folder is None:
             import httpx
@@ -81,9 +84,13 @@ class ImageSource:
 
     def get(self, photo_id: str, image_url: str) -> Image.Image:
         if self.folder is not None:
+            if "/" in photo_id or "\\" in photo_id or photo_id.startswith("."):
+                raise ValueError(f"{photo_id!r} is not a photo id: it names a path")
             for suffix in IMAGE_SUFFIXES:
                 path = self.folder / f"{photo_id}{suffix}"
                 if path.is_file():
+                    if self.within is not None and not inside(path, self.within):
+                        raise PermissionError(f"{path.name} is a symlink to a file outside the load roots: not read")
                     return _decode(path.read_bytes(), self.max_pixels)
             raise FileNotFoundError(f"no {photo_id}.jpg in {self.folder}")
         if not image_url:
@@ -133,7 +140,8 @@ def _row_meta(row: dict) -> dict:
 
 def load_unsplash(store: Store, dataset: str, tsv: str | Path, images: str | Path | None = None,
                   encoder: str = "clip", limit: int | None = None, progress: bool = True,
-                  failure_log: str | Path | None = None, chunk_rows: int = 256) -> LoadSummary:
+                  failure_log: str | Path | None = None, chunk_rows: int = 256,
+                  within: Sequence[Path] | None = None) -> LoadSummary:
     settings = store.settings
     tsv = Path(tsv).expanduser()
     folder = Path(images).expanduser() if images else None
@@ -148,7 +156,7 @@ def load_unsplash(store: Store, dataset: str, tsv: str | Path, images: str | Pat
     total = count_rows(tsv)
     total = min(total, limit) if limit is not None else total
     source = ImageSource(folder, settings.fetch_width, settings.fetch_timeout, settings.download_retries,
-                         settings.max_image_pixels)
+                         settings.max_image_pixels, within)
     fetch = functools.partial(_fetch, source, settings.thumbnail_size)
     log = None
     try:

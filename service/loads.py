@@ -7,8 +7,9 @@ hostile until checked:
 - from any other client only paths that resolve (symlinks and `..` included) inside one of
   VECTRAIN_LOAD_ROOTS; anything else is 403, whether it exists or not. With no roots set,
   clients upload a features file instead.
-Nothing from a request reaches the network: the CIFAR download and Unsplash's image fetching
-are for the CLI on the same machine only.
+Inside a folder, a symlinked image of a remote client's load is read only when it resolves
+inside the roots too. Nothing from a request reaches the network: the CIFAR download and
+Unsplash's image fetching are for the CLI on the same machine only.
 
 An upload is streamed to a file under `<VECTRAIN_DATA_DIR>/uploads` (bounded by
 VECTRAIN_MAX_LOAD_BYTES) and removed when its job ends. The load itself is the CLI's loader,
@@ -242,13 +243,13 @@ def plan(store: Store, req: LoadRequest, trusted: bool, upload: Path | None = No
             raise BadInput("images: give the folder's path", field="path")
         folder = _existing(resolve_path(req.path, settings, trusted), req.path, "path", "folder")
         params["labels"] = req.labels
-        limit = req.limit
+        limit, within = req.limit, None if trusted else load_roots(settings)
 
         def work(store: Store, progress: Progress) -> dict:
             from loaders.images import load_images
 
             return _result(load_images(store, dataset, folder, encoder=encoder, labels=req.labels, limit=limit,
-                                       progress=progress))
+                                       progress=progress, within=within))
 
         args += [str(folder), "--encoder", encoder, "--labels", req.labels]
     elif source in (LoadSource.cifar10, LoadSource.cifar100):
@@ -284,13 +285,13 @@ def plan(store: Store, req: LoadRequest, trusted: bool, upload: Path | None = No
         else:
             raise BadInput("unsplash: give `images`, the folder of <photo_id>.jpg under the load roots; this service "
                            "fetches images from the network only for the CLI on its own machine", field="images")
-        limit = req.limit
+        limit, within = req.limit, None if trusted else load_roots(settings)
 
         def work(store: Store, progress: Progress) -> dict:
             from loaders.unsplash import load_unsplash
 
             return _result(load_unsplash(store, dataset, tsv, images=images, encoder=encoder, limit=limit,
-                                         progress=progress))
+                                         progress=progress, within=within))
 
         args += ["--tsv", str(tsv)] + (["--images", str(images)] if images else []) + ["--encoder", encoder]
     if req.limit is not None:

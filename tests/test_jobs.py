@@ -234,3 +234,38 @@ def test_cli_uploads_to_a_service_elsewhere_follows_the_job_and_deletes(service,
     assert r.exit_code == 2 and "does not exist" in r.output
     r = cli.invoke(main, ["--url", "http://svc", "datasets", "delete", "mine"])
     assert r.exit_code == 0 and "deleted dataset mine (120 rows)" in r.output, r.output
+
+
+def write_images(folder, n_per_class=3):
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for split, label in (("train", "cat"), ("test", "dog")):
+        (folder / split / label).mkdir(parents=True, exist_ok=True)
+        for i in range(n_per_class):
+            pixels = rng.integers(30, 256, size=(20, 24, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / split / label / f"{i}.png")
+
+
+def test_an_images_folder_under_the_roots_and_symlinks_that_leave_them(service, store, root, tmp_path):
+    write_images(root / "photos")
+    outside = tmp_path / "outside"
+    write_images(outside)
+    os.symlink(outside / "train" / "cat" / "0.png", root / "photos" / "train" / "cat" / "linked.png")
+    r = load(service, "pics", source="images", path="photos", encoder="pixels@size=8")
+    job = wait(service, r.json()["id"])
+    assert job["state"] == "done", job
+    result = job["result"]
+    assert result["loaded"] == 6 and result["failed"] == 1, result
+    assert any("train/cat/linked.png: a symlink to a file outside the load roots" in f for f in result["failures"])
+    rows = store.rows(Query("SELECT id, label, split FROM items_pics ORDER BY id"))
+    assert [(r["id"], r["label"], r["split"]) for r in rows][:2] == [("test/dog/0.png", "dog", "test"),
+                                                                   ("test/dog/1.png", "dog", "test")]
+    # the CLI on this machine may follow it: the rerun adds just that file
+    r = load(service, "pics", source="images", path=str(root / "photos"), encoder="pixels@size=8",
+             headers={HEADER: SECRET})
+    job = wait(service, r.json()["id"])
+    assert job["result"]["loaded"] == 1 and job["result"]["skipped"] == 6 and job["result"]["failed"] == 0
+    assert store.scalar(Query("SELECT count() FROM thumbnails WHERE dataset = 'pics'")) == 7
+    assert service.delete("/datasets/pics").status_code == 200  # its thumbnails go with it
+    assert store.scalar(Query("SELECT count() FROM thumbnails WHERE dataset = 'pics'")) == 0

@@ -106,17 +106,22 @@ def running(job: dict) -> bool:
     return job["state"] == "running" and job["done"] > 0
 
 
-def test_cli_load_is_handed_to_the_service_with_a_progress_bar(service, tmp_path):
-    write_npz(tmp_path / "small.npz", 2_000, "s")  # outside the load roots: the CLI on this machine may
-    cli = service.cli("load", "features", "small", "small.npz", cwd=tmp_path)  # a relative path, too
+def test_cli_load_images_is_handed_to_the_service_with_a_progress_bar(service, tmp_path):
+    from test_jobs import write_images
+
+    write_images(tmp_path / "photos", n_per_class=20)  # outside the load roots: the CLI on this machine may
+    cli = service.cli("load", "images", "pics", "photos", "--encoder", "pixels@size=8", cwd=tmp_path)  # relative
     out, err = cli.communicate(timeout=120)
     assert cli.returncode == 0, err
     assert "sending the request there" in err and "loading as job" in err
-    assert "load small" in err and "rows/s" in err  # the job's progress bar
-    assert "small: loaded 2000, skipped 0" in out
-    assert service.count("small") == [2000, 2000]
-    jobs = httpx.get(f"{service.url}/jobs", params={"dataset": "small"}).json()
-    assert jobs[0]["state"] == "done" and jobs[0]["params"]["path"] == str(tmp_path / "small.npz")
+    assert "load pics" in err and "rows/s" in err  # the job's progress bar
+    assert "pics: loaded 40, skipped 0 already stored, failed 0" in out
+    jobs = httpx.get(f"{service.url}/jobs", params={"dataset": "pics"}).json()
+    assert jobs[0]["state"] == "done" and jobs[0]["params"]["path"] == str(tmp_path / "photos")
+    assert jobs[0]["done"] == jobs[0]["total"] == 40
+    r = httpx.post(f"{service.url}/sql", json={"query": "SELECT split, label, count() FROM items_pics "
+                                                         "GROUP BY split, label ORDER BY split"}).json()
+    assert r["rows"] == [["test", "dog", 20], ["train", "cat", 20]]
 
 
 def test_uploads_over_the_limit_are_refused_before_they_are_stored(service):
