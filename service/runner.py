@@ -108,11 +108,10 @@ class JobRunner:
     def stop(self, timeout: float = 10.0) -> None:
         """At shutdown: cancel every job, wait a little for them to stop, and mark the ones that
         did not (a statement that cannot be interrupted) failed with how to resume."""
-        with self._lock:
-            jobs = list(self._active.values())
-            for job in jobs:
-                job.cancel_requested = True
         self._stop.set()
+        with self._lock:
+            for job in self._active.values():
+                job.cancel_requested = True
         for _ in self._threads:
             self._queue.put(None)
         deadline = time.monotonic() + timeout
@@ -250,8 +249,11 @@ class JobRunner:
             with self.store.apart() as store:
                 result = work(store, Progress(self, job))
         except JobCancelled:
-            self._finish(job, CANCELLED, message=f"Cancelled after {_count(job.done)} of {_count(job.total)}. "
-                                                 f"What was stored stays. {job.hint}".strip())
+            if self._stop.is_set():  # the service is stopping, nobody cancelled it
+                self._finish(job, FAILED, error=stopped_message(job))
+            else:
+                self._finish(job, CANCELLED, message=f"Cancelled after {_count(job.done)} of {_count(job.total)}. "
+                                                     f"What was stored stays. {job.hint}".strip())
         except VectrainError as exc:
             self._finish(job, FAILED, error=exc.message)
         except Exception as exc:  # a bug in the work: the job fails, the service stays up

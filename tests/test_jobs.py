@@ -269,3 +269,46 @@ def test_an_images_folder_under_the_roots_and_symlinks_that_leave_them(service, 
     assert store.scalar(Query("SELECT count() FROM thumbnails WHERE dataset = 'pics'")) == 7
     assert service.delete("/datasets/pics").status_code == 200  # its thumbnails go with it
     assert store.scalar(Query("SELECT count() FROM thumbnails WHERE dataset = 'pics'")) == 0
+
+
+def test_jobs_loads_exports_and_delete_honour_api_keys(settings, store, make_dataset, root, tmp_path):
+    make_dataset("toy", n=60, dim=8)
+    write_npz(root / "feats.npz", n=20)
+    settings.load_roots, settings.data_dir = str(root), tmp_path / "data"
+    keyed = settings.model_copy(update={"api_keys": "w" * 32, "read_api_keys": "r" * 32})
+    write, read = {"Authorization": "Bearer " + "w" * 32}, {"Authorization": "Bearer " + "r" * 32}
+    with TestClient(create_app(keyed, store)) as client:
+        for method, path in (("get", "/jobs"), ("get", "/loads"), ("get", "/datasets/toy/export"),
+                             ("post", "/datasets/toy/load"), ("delete", "/datasets/toy"), ("delete", "/jobs/x")):
+            assert client.request(method, path).status_code == 401, path
+        load_form = {"source": "features", "path": "feats.npz"}
+        assert client.post("/datasets/feat/load", data=load_form, headers=read).status_code == 403
+        assert client.post("/datasets/toy/index", json={"wait": False}, headers=read).status_code == 403
+        assert client.post("/eval/knn", json={"dataset": "toy", "wait": False}, headers=read).status_code == 403
+        assert client.delete("/datasets/toy", headers=read).status_code == 403
+        job = client.post("/datasets/feat/load", data=load_form, headers=write).json()
+        assert client.get(f"/jobs/{job['id']}", headers=read).status_code == 200
+        assert client.delete(f"/jobs/{job['id']}", headers=read).status_code == 403
+        assert client.get("/jobs", headers=read).status_code == 200
+        r = client.get("/datasets/toy/export", params={"format": "csv"}, headers=read)
+        assert r.status_code == 200 and r.text.count("\n") == 61
+        assert client.delete("/datasets/toy", headers=write).status_code == 200
+
+
+def test_a_job_running_when_the_service_stops_is_failed_with_how_to_resume(settings, store):
+    from service.jobs import read_job
+
+    started = threading.Event()
+
+    def slow(job_store, progress):
+        while True:
+            progress(1, 10)
+            started.set()
+            time.sleep(0.01)
+
+    with TestClient(create_app(settings, store)) as client:
+        job = client.app.state.jobs.submit("load", "toy", {}, slow, hint="Rerun the same load.")
+        assert started.wait(10)
+    stopped = read_job(store, job["id"]).as_dict()
+    assert stopped["state"] == "failed" and stopped["finished"]
+    assert stopped["error"] == "The service stopped while this job was running (1 of 10 done). Rerun the same load."
