@@ -121,8 +121,8 @@ class Settings(BaseSettings):
         "Comma-separated folders on the service's machine that `POST /datasets/{name}/load` may read: a path from "
         "a client must resolve (symlinks and `..` included) inside one of them, else 403. Unset: clients load by "
         "uploading a features file. The CLI on the same machine may name any path its user can read."))
-    max_load_bytes: int = Field(2 * 1024**3, description="Largest features file uploaded to `POST /datasets/{name}/load`, "
-                                                         "in bytes (413 above, before it is stored).")
+    max_load_bytes: int = Field(2 * 1024**3, description=(
+        "Largest features file uploaded to `POST /datasets/{name}/load`, in bytes (413 above, before it is stored)."))
     job_workers: int = Field(2, ge=1, le=16, description="Jobs that run at once (at most one per dataset); more wait "
                                                          "queued.")
     job_progress_seconds: float = Field(2.0, gt=0, description="How often a running job's progress is written to the "

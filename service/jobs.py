@@ -41,7 +41,7 @@ class JobCancelled(Exception):
     """Raised inside a job's work at its next progress report or check after a cancel."""
 
 
-def _now() -> dt.datetime:
+def now() -> dt.datetime:
     return dt.datetime.now()
 
 
@@ -60,7 +60,7 @@ class Job:
     message: str = ""
     error: str = ""
     result: dict | None = None
-    created: dt.datetime = field(default_factory=_now)
+    created: dt.datetime = field(default_factory=now)
     started: dt.datetime | None = None
     finished: dt.datetime | None = None
     # in memory only
@@ -83,7 +83,7 @@ class Job:
     def row(self, version: int) -> list[Any]:
         return [self.id, self.kind, self.dataset, self.state, int(self.done), self.total, float(self.rate), self.eta,
                 self.message, self.error, json.dumps(self.params), json.dumps(self.result) if self.result else "",
-                self.hint, self.created, self.started, self.finished, _now(), version]
+                self.hint, self.created, self.started, self.finished, now(), version]
 
     @classmethod
     def from_row(cls, r: dict) -> "Job":
@@ -105,13 +105,13 @@ def _json(text: str, default):
         return default
 
 
-def _count(n: int | None) -> str:
+def count_text(n: int | None) -> str:
     return "?" if n is None else f"{n:,}"
 
 
 def stopped_message(job: Job) -> str:
-    return (f"The service stopped while this job was {job.state} ({_count(job.done)} of {_count(job.total)} done). "
-            f"{job.hint}").strip()
+    done = f"{count_text(job.done)} of {count_text(job.total)} done"
+    return f"The service stopped while this job was {job.state} ({done}). {job.hint}".strip()
 
 
 def recover(store: Store) -> list[str]:
@@ -123,7 +123,7 @@ def recover(store: Store) -> list[str]:
     for r in store.rows(Query.named("jobs.unfinished", stale_ms=stale_ms)):
         job = Job.from_row(r)
         job.error = stopped_message(job)
-        job.state, job.finished, job.eta = FAILED, _now(), None
+        job.state, job.finished, job.eta = FAILED, now(), None
         store.insert("jobs", [job.row(time.time_ns())], column_names=COLUMNS)
         failed.append(job.id)
     if failed:

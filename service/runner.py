@@ -26,7 +26,7 @@ from typing import Callable, Iterator
 from service.budget import Deadline
 from service.errors import Conflict, DatasetBusy, VectrainError
 from service.jobs import (ACTIVE, CANCELLED, COLUMNS, DONE, FAILED, HEARTBEAT_SECONDS, KINDS, MAX_LIST, QUEUED,
-                          RATE_WINDOW_SECONDS, RUNNING, Job, JobCancelled, _count, _now, read_job, recover,
+                          RATE_WINDOW_SECONDS, RUNNING, Job, JobCancelled, count_text, now, read_job, recover,
                           stopped_message)
 from service.query import Query
 from service.store import Store
@@ -55,10 +55,6 @@ class Progress:
     def check(self) -> None:
         if self.job.cancel_requested:
             raise JobCancelled()
-
-    @property
-    def cancelled(self) -> bool:
-        return self.job.cancel_requested
 
     def deadline(self, what: str) -> Deadline:
         return _CancelDeadline(self, what)
@@ -216,7 +212,7 @@ class JobRunner:
         if job is None:
             raise DatasetBusy(f"Dataset {dataset!r} is busy: {holder} is running on it. Retry when it ends.",
                               dataset=dataset)
-        progress = f", {_count(job.done)} of {_count(job.total)} done" if job.state == RUNNING else ""
+        progress = f", {count_text(job.done)} of {count_text(job.total)} done" if job.state == RUNNING else ""
         raise DatasetBusy(
             f"Dataset {dataset!r} is busy: job {job.id} ({job.kind}, {job.state}{progress}) is working on it, and a "
             f"dataset takes one job or write at a time. Wait for it (GET /jobs/{job.id}) or cancel it "
@@ -239,7 +235,7 @@ class JobRunner:
                 cancelled_early = True
             else:
                 cancelled_early = False
-                job.state, job.started = RUNNING, _now()
+                job.state, job.started = RUNNING, now()
                 job.samples.append((time.monotonic(), 0))
         if cancelled_early:
             self._finish(job, CANCELLED, message="Cancelled before it started.")
@@ -252,8 +248,9 @@ class JobRunner:
             if self._stop.is_set():  # the service is stopping, nobody cancelled it
                 self._finish(job, FAILED, error=stopped_message(job))
             else:
-                self._finish(job, CANCELLED, message=f"Cancelled after {_count(job.done)} of {_count(job.total)}. "
-                                                     f"What was stored stays. {job.hint}".strip())
+                done = f"{count_text(job.done)} of {count_text(job.total)}"
+                message = f"Cancelled after {done}. What was stored stays. {job.hint}"
+                self._finish(job, CANCELLED, message=message.strip())
         except VectrainError as exc:
             self._finish(job, FAILED, error=exc.message)
         except Exception as exc:  # a bug in the work: the job fails, the service stays up
@@ -289,7 +286,7 @@ class JobRunner:
             except Exception:
                 log.exception("cleaning up after job %s failed", job.id)
         with self._lock:
-            job.state, job.finished = state, _now()
+            job.state, job.finished = state, now()
             job.message, job.error, job.result = message or job.message, error, result
             if state == DONE:
                 job.eta = 0.0

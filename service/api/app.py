@@ -20,8 +20,8 @@ from service.api import audit, classify, datasets, exports, items, jobs, loads a
 from service.api.security import BodyLimit, Keys, _BodyTooLarge, authorize, public, split_keys
 from service.config import Settings, get_settings
 from service.errors import VectrainError
-from service.runner import JobRunner
 from service.query import Query
+from service.runner import JobRunner
 from service.store import Store
 
 log = logging.getLogger("vectrain")

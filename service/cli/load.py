@@ -38,7 +38,8 @@ def run_load(obj: Context, source: str, name: str, local: Callable[[Any], Any], 
     form = {"source": source, **{k: str(v) for k, v in options.items() if v is not None}}
     files = None
     if path is not None and source == "features" and not trusted:
-        files = {"file": (Path(path).name, open(os.path.expanduser(path), "rb"))}  # a service elsewhere: upload it
+        # a service elsewhere cannot read our files: upload it
+        files = {"file": (Path(path).name, open(os.path.expanduser(path), "rb"))}
     elif path is not None:
         form["path"] = where(path)
     if images is not None:
