@@ -109,8 +109,11 @@ def count_text(n: int | None) -> str:
     return "?" if n is None else f"{n:,}"
 
 
-def stopped_message(job: Job) -> str:
-    done = f"{count_text(job.done)} of {count_text(job.total)} done"
+def stopped_message(job: Job, recorded: bool = False) -> str:
+    """Why a job failed when the service stopped under it; `recorded`: its progress is the last one
+    written to the table (throttled), so the work may have gone further."""
+    done = f"{count_text(job.done)} of {count_text(job.total)}"
+    done = f"last recorded progress {done}" if recorded else f"{done} done"
     return f"The service stopped while this job was {job.state} ({done}). {job.hint}".strip()
 
 
@@ -122,7 +125,7 @@ def recover(store: Store) -> list[str]:
     failed = []
     for r in store.rows(Query.named("jobs.unfinished", stale_ms=stale_ms)):
         job = Job.from_row(r)
-        job.error = stopped_message(job)
+        job.error = stopped_message(job, recorded=True)
         job.state, job.finished, job.eta = FAILED, now(), None
         store.insert("jobs", [job.row(time.time_ns())], column_names=COLUMNS)
         failed.append(job.id)
