@@ -74,7 +74,8 @@ class Server:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=3000)
-    parser.add_argument("--kill-at", type=float, default=0.4, help="share of the images stored when the server is killed")
+    parser.add_argument("--kill-at", type=float, default=0.6,
+                        help="share of the images stored when the server is killed")
     args = parser.parse_args()
     folder = OUT / "service-load-images"
     if not folder.is_dir() or sum(1 for _ in folder.rglob("*.*")) != args.images:
@@ -106,7 +107,6 @@ def main() -> None:
     server.proc.send_signal(signal.SIGKILL)
     server.proc.wait()
     cli.communicate(timeout=60)
-    stored_at_kill = None
     restart_seconds = server.start()
     after = httpx.get(f"{server.url}/jobs/{killed_job['id']}", timeout=60).json()
     stored_at_kill = server.rows()
@@ -114,6 +114,7 @@ def main() -> None:
     rerun = server.cli(*command)
     out, err = rerun.communicate(timeout=3600)
     rerun_seconds = time.perf_counter() - started
+    summary = out.strip().splitlines()[-1] if out.strip() else err[-300:]
     final = server.rows()
     last = server.job()
     server.proc.send_signal(signal.SIGTERM)
@@ -123,17 +124,16 @@ def main() -> None:
         "## Loads through the running service (`bench/service_load.py`)",
         "",
         f"`.venv/bin/python -m bench.service_load --images {args.images} --kill-at {args.kill_at:g}` on {machine()}; "
-        f"load average "
-        f"{os.getloadavg()[0]:.1f} at the end. A folder of {args.images:,} photo-like images (160-320 px, JPEG/PNG/WebP, "
-        "train/ and test/ class folders); `vectrain load images photos DIR --encoder pixels` with `vectrain serve` "
-        "running, so the CLI hands the load to the service as a job and follows it.",
+        f"load average {os.getloadavg()[0]:.1f} at the end. A folder of {args.images:,} photo-like images "
+        "(160-320 px, JPEG/PNG/WebP, train/ and test/ class folders); `vectrain load images photos DIR --encoder "
+        "pixels` with `vectrain serve` running, so the CLI hands the load to the service as a job and follows it.",
         "",
         f"- `vectrain serve` up in {start_seconds:.1f} s; search answered {answered_while_running} times while the job "
         f"ran: p50 {np.percentile(ms, 50):.0f} ms, max {ms.max():.0f} ms (k=10, every answer 200).",
         f"- Killed with SIGKILL at {killed_job['done']:,} of {killed_job['total']:,} images done; restarted in "
         f"{restart_seconds:.1f} s. The job then read `{after['state']}`: \"{after['error']}\"",
-        f"- Stored at the kill: {stored_at_kill[0]:,} rows ({stored_at_kill[1]:,} distinct ids). The same command again: "
-        f"exit {rerun.returncode}, {rerun_seconds:.1f} s, \"{out.strip().splitlines()[-1] if out.strip() else err[-300:]}\".",
+        f"- Stored at the kill: {stored_at_kill[0]:,} rows ({stored_at_kill[1]:,} distinct ids). The same command "
+        f"again: exit {rerun.returncode}, {rerun_seconds:.1f} s, \"{summary}\".",
         f"- After the rerun: {final[0]:,} rows, {final[1]:,} distinct ids, for {args.images:,} images; the job: "
         f"{last['state']}, {last['done']:,} of {last['total']:,}.",
     ]
