@@ -15,6 +15,7 @@ from service import claims
 from service.errors import Conflict
 from service.names import function_name, view_name
 from service.query import Query
+from service.session_state import STATES
 from service.store import Store
 
 SYNC = {"mutations_sync": 2}  # the rows are gone when the delete answers
@@ -29,8 +30,6 @@ def users(store: Store, name: str) -> dict[str, list]:
 
 def delete_dataset(store: Store, name: str, force: bool = False) -> dict:
     """Delete a dataset; Conflict (409) while it is in use, unless `force`."""
-    from service.sessions import STATES
-
     info = store.registry.get(name)  # DatasetNotFound
     used = users(store, name)
     sessions, labelsets = used["sessions"], used["labelsets"]

@@ -55,7 +55,7 @@ def next_batch(store: Store, state, k: int, strategy: Strategy, audit: int | Non
                record: bool = True) -> dict[str, Any]:
     """k items: audit draws waiting for a label, new audit draws, then the strategy's picks.
 
-    `state` is the session's (service.sessions.State). New draws are recorded, so they need a
+    `state` is the session's (service.session_state.State). New draws are recorded, so they need a
     caller that may write (`record`); a read-only caller previews the batch without them."""
     from service.batches import choose
 

@@ -9,11 +9,8 @@ Next batches are chosen by service.batches; this module owns the state.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
-import weakref
-from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -21,6 +18,7 @@ import numpy as np
 from service import claims, session_audit, training
 from service.errors import BadInput, Conflict, ItemNotFound, NotFound, RoundNotFound, SessionNotFound
 from service.query import Query
+from service.session_state import STATES, State
 from service.store import Store
 from service.validation import (Strategy, TrainMode, check_fraction, check_ids, check_int, check_k, check_offset,
                                 check_round, check_score, check_text, exactly_one)
@@ -157,80 +155,16 @@ def label_free_threshold(store: Store, dataset: str, weights, bias: float) -> fl
     return training.otsu_threshold(values, counts) + float(bias)
 
 
-# -- the state a next batch needs ----------------------------------------------------------------
-@dataclass(frozen=True)
-class State:
-    id: str
-    dataset: str
-    round: dict  # the latest round, with its weights
-    labeled: int
-    audit_rate: float = 0.0  # share of each batch drawn for the audit (service.session_audit)
-
-
-class _StateCache:
-    """Each session's latest round and label count, kept by the process that writes them.
-
-    On chDB this process is the only writer (one process per path), so a state is updated in
-    place by train, label and unlabel, and a next batch costs one round trip: its batch query.
-    On a ClickHouse server other replicas may write, so the state is read in one query each time.
-    """
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._by_store: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self._label_locks: dict[str, threading.Lock] = {}
-
-    def get(self, store: Store, session_id: str) -> State:
-        cache = self._for(store)
-        if cache is not None and session_id in cache:
-            return cache[session_id]
-        rows = store.rows(Query.named("sessions.state", session_id=session_id)) \
-            if isinstance(session_id, str) and 1 <= len(session_id) <= 64 else []
-        if not rows:
-            session_row(store, session_id)  # raises SessionNotFound with its message
-            raise RoundNotFound(f"Session {session_id!r} has no rounds", session=session_id)
-        r = rows[0]
-        state = State(r["id"], r["dataset"], {**_round_summary(r), "weights": np.asarray(r["weights"], np.float32)},
-                      int(r["labeled"]), float(r["audit_rate"]))
-        if cache is not None:
-            with self._lock:
-                cache[session_id] = state
-        return state
-
-    def set_labeled(self, store: Store, session_id: str, labeled: int) -> None:
-        cache = self._for(store)
-        if cache is not None and session_id in cache:
-            with self._lock:
-                cache[session_id] = replace(cache[session_id], labeled=labeled)
-
-    def set_round(self, store: Store, session_id: str, round_: dict) -> None:
-        """A newer round replaces the cached one (concurrent trainings may finish out of order)."""
-        cache = self._for(store)
-        if cache is not None and session_id in cache:
-            with self._lock:
-                if round_["round"] >= cache[session_id].round["round"]:
-                    cache[session_id] = replace(cache[session_id], round=round_)
-
-    def forget(self, store: Store, session_id: str) -> None:
-        """A deleted session (its dataset was deleted)."""
-        cache = self._for(store)
-        if cache is not None:
-            with self._lock:
-                cache.pop(session_id, None)
-
-    def label_lock(self, session_id: str) -> threading.Lock:
-        """Label writes of one session, serialized in this process so the count kept is the last one."""
-        with self._lock:
-            return self._label_locks.setdefault(session_id, threading.Lock())
-
-    def _for(self, store: Store) -> dict | None:
-        if store.target.kind != "chdb":
-            return None
-        with self._lock:
-            return self._by_store.setdefault(store, {})
-
-
-STATES = _StateCache()
+# -- the state a next batch needs (cached in service.session_state) ---------------------------------
+def _read_state(store: Store, session_id: str) -> State:
+    rows = store.rows(Query.named("sessions.state", session_id=session_id)) \
+        if isinstance(session_id, str) and 1 <= len(session_id) <= 64 else []
+    if not rows:
+        session_row(store, session_id)  # raises SessionNotFound with its message
+        raise RoundNotFound(f"Session {session_id!r} has no rounds", session=session_id)
+    r = rows[0]
+    return State(r["id"], r["dataset"], {**_round_summary(r), "weights": np.asarray(r["weights"], np.float32)},
+                 int(r["labeled"]), float(r["audit_rate"]))
 
 
 # -- next batch --------------------------------------------------------------------------------
@@ -240,7 +174,7 @@ def next_batch(store: Store, session_id: str, k: int = 10, strategy: str = "mixe
     caller may write them; service.session_audit); exactly k whenever k unlabeled items remain."""
     k = check_k(k, store.settings)
     strategy = Strategy.parse(strategy, "strategy")
-    state = STATES.get(store, session_id)
+    state = STATES.get(store, session_id, lambda: _read_state(store, session_id))
     return session_audit.next_batch(store, state, k, strategy, audit, record)
 
 
