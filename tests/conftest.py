@@ -25,18 +25,31 @@ def engine_path(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("chdb")
 
 
+def new_settings(engine_path) -> Settings:
+    return Settings(database_url=f"chdb://{engine_path}", database=f"t_{uuid.uuid4().hex[:12]}")
+
+
+def open_store(settings: Settings) -> Store:
+    s = Store(settings, owner="pytest")
+    s.migrate()
+    return s
+
+
+def drop_store(s: Store) -> None:
+    s.command(s.dialect.drop_database(s.database))
+    s.close()
+
+
 @pytest.fixture
 def settings(engine_path) -> Settings:
-    return Settings(database_url=f"chdb://{engine_path}", database=f"t_{uuid.uuid4().hex[:12]}")
+    return new_settings(engine_path)
 
 
 @pytest.fixture
 def store(settings):
-    s = Store(settings, owner="pytest")
-    s.migrate()
+    s = open_store(settings)
     yield s
-    s.command(s.dialect.drop_database(s.database))
-    s.close()
+    drop_store(s)
 
 
 @pytest.fixture
@@ -55,22 +68,54 @@ def clustered(n: int, dim: int, clusters: int = 10, noise: float = 0.3, seed: in
     return vectors.astype(np.float32), labels
 
 
-@pytest.fixture
-def make_dataset(store):
+def load_toy(store, name: str = "toy", n: int = 500, dim: int = 16, clusters: int = 5, seed: int = 0,
+             splits=None):
     """Load n clustered vectors as a dataset through the real writer; returns (vectors, labels, ids)."""
     from loaders.writer import DatasetWriter
 
-    def make(name: str = "toy", n: int = 500, dim: int = 16, clusters: int = 5, seed: int = 0, splits=None):
-        vectors, labels = clustered(n, dim, clusters, seed=seed)
-        ids = [f"item-{i:05d}" for i in range(n)]
-        writer = DatasetWriter(store, name, dim, "features", total=n, progress=False)
-        writer.write(ids=ids, vectors=vectors, labels=[f"c{l}" for l in labels],
-                     urls=[f"https://example.test/{i}" for i in ids],
-                     splits=splits if splits is not None else ["train" if i % 5 else "test" for i in range(n)])
-        writer.finish()
-        return vectors, labels, ids
+    vectors, labels = clustered(n, dim, clusters, seed=seed)
+    ids = [f"item-{i:05d}" for i in range(n)]
+    writer = DatasetWriter(store, name, dim, "features", total=n, progress=False)
+    writer.write(ids=ids, vectors=vectors, labels=[f"c{l}" for l in labels],
+                 urls=[f"https://example.test/{i}" for i in ids],
+                 splits=splits if splits is not None else ["train" if i % 5 else "test" for i in range(n)])
+    writer.finish()
+    return vectors, labels, ids
 
-    return make
+
+@pytest.fixture
+def make_dataset(store):
+    """load_toy into this test's own database."""
+    return lambda *args, **kwargs: load_toy(store, *args, **kwargs)
+
+
+# -- shared, read-only ---------------------------------------------------------------------------
+# One database with the default toy dataset (indexed) and a client on it, built once per run, for
+# the many tests that only read (datasette's app_client fixtures are the model). A test that
+# writes, changes settings or needs other data takes `store`/`api`/`make_dataset` instead.
+@pytest.fixture(scope="session")
+def _shared(engine_path):
+    s = open_store(new_settings(engine_path))
+    toy = load_toy(s)
+    yield s, toy
+    drop_store(s)
+
+
+@pytest.fixture(scope="session")
+def shared_store(_shared) -> Store:
+    return _shared[0]
+
+
+@pytest.fixture(scope="session")
+def shared_toy(_shared):
+    """(vectors, labels, ids) of the shared store's `toy` dataset."""
+    return _shared[1]
+
+
+@pytest.fixture(scope="session")
+def shared_api(shared_store) -> TestClient:
+    with TestClient(create_app(shared_store.settings, shared_store)) as client:
+        yield client
 
 
 def exact_topk(vectors: np.ndarray, q: np.ndarray, k: int, exclude=()) -> list[int]:
