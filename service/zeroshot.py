@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 
-from service import labelsets
+from service import itemvectors, labelsets
 from service.budget import Deadline
 from service.itemvectors import id_rows
 from service.query import Query
@@ -56,18 +56,17 @@ def score_block(vectors: np.ndarray, label_vectors: np.ndarray, top: int) -> Sco
     rows = np.arange(n)
     best = np.argmax(s, axis=1)
     score = s[rows, best]
-    if labels > 1:
-        two = np.partition(s, labels - 2, axis=1)[:, -2:]
-        margin = (two[:, 1] - two[:, 0]).astype(np.float32)
-    else:
-        margin = np.zeros(n, dtype=np.float32)
-    t = min(top, labels)
+    # the top max(top, 2) labels by one partial sort; the second best gives the margin
+    t = min(max(top, 2), labels)
     cand = np.argpartition(-s, t - 1, axis=1)[:, :t] if t < labels else np.tile(np.arange(labels), (n, 1))
     cand_scores = np.take_along_axis(s, cand, axis=1)
     # best first; ties by label position, so the order is the same on every run
     order = np.lexsort((cand, -cand_scores), axis=1)
     top_idx = np.take_along_axis(cand, order, axis=1)
-    return Scored(best, score, margin, top_idx, np.take_along_axis(s, top_idx, axis=1), s)
+    top_scores = np.take_along_axis(cand_scores, order, axis=1)
+    margin = (top_scores[:, 0] - top_scores[:, 1]).astype(np.float32) if labels > 1 else np.zeros(n, np.float32)
+    t = min(top, labels)
+    return Scored(best, score, margin, top_idx[:, :t], top_scores[:, :t], s)
 
 
 def _item(labels: list[str], item_id, s: Scored, i: int, top: int) -> dict:
@@ -118,32 +117,29 @@ def run_stored(store: Store, dataset: str, labelset: str, split: str | None = No
     now = dt.datetime.now()
     run_at = now.replace(microsecond=(now.microsecond // 1000) * 1000)
     dim = ls.dim
-    labels = np.asarray(ls.labels, dtype=object)
+    # Strings are built by Arrow's take from these, not by Python lists of a million strings.
+    labels = pa.array(ls.labels, pa.string())
+    constants = pa.array([dataset, labelset], pa.string())
+    stamp = np.datetime64(run_at, "ms")
     started = time.perf_counter()
     done = 0
-    query = Query.named("classify.vectors_stream", db=store.database, items=items_table(dataset), split=split or "")
-    for block in store.arrow_blocks(query, BLOCK_ROWS):
+    for ids, matrix in itemvectors.blocks(store, dataset, dim, split, BLOCK_ROWS):
         deadline.check()
-        if block.num_rows == 0:
-            continue
-        vec = block.column(block.schema.get_field_index("vector"))
-        matrix = vec.values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, dim)
         s = score_block(matrix, ls.vectors, STORED_TOP)
-        n = block.num_rows
+        n = len(ids)
         t = s.top.shape[1]
-        flat = pa.array(labels[s.top.ravel()].tolist(), pa.string())
         offsets = pa.array(np.arange(0, n * t + 1, t, dtype=np.int32))
         table = pa.table({
-            "dataset": pa.array([dataset] * n, pa.string()),
-            "labelset": pa.array([labelset] * n, pa.string()),
-            "id": block.column(block.schema.get_field_index("id")),
-            "label": pa.array(labels[s.best].tolist(), pa.string()),
+            "dataset": constants.take(np.zeros(n, np.int32)),
+            "labelset": constants.take(np.ones(n, np.int32)),
+            "id": ids,
+            "label": labels.take(s.best.astype(np.int32)),
             "score": pa.array(s.score.astype(np.float32)),
             "margin": pa.array(s.margin.astype(np.float32)),
-            "top_labels": pa.ListArray.from_arrays(offsets, flat),
+            "top_labels": pa.ListArray.from_arrays(offsets, labels.take(s.top.ravel().astype(np.int32))),
             "top_scores": pa.ListArray.from_arrays(offsets, pa.array(s.top_scores.astype(np.float32).ravel())),
             "scores": _scores_column(s.scores if store_scores else None, n),
-            "run_at": pa.array([run_at] * n, pa.timestamp("ms")),
+            "run_at": pa.array(np.full(n, stamp), pa.timestamp("ms")),
         })
         store.insert_arrow("zero_shot", table)
         done += n

@@ -1,12 +1,24 @@
 -- Plain (non-vector) queries for classification. Tables are bound as Identifiers after their
 -- names were validated.
 
--- name: vectors_stream
--- Every row (or one split) in id order, streamed in blocks for batch work.
-SELECT id, label, vector
+-- name: ids_in_order
+-- Every id (or one split's), in primary-key order: the bounds of the blocks of batch work.
+SELECT id
 FROM {db:Identifier}.{items:Identifier}
 WHERE {split:String} = '' OR split = {split:String}
 ORDER BY id
+
+-- name: vectors_range
+-- One block of batch work: the rows with lo <= id < hi, a primary-key range (no sort).
+SELECT id, vector
+FROM {db:Identifier}.{items:Identifier}
+WHERE id >= {lo:String} AND id < {hi:String} AND ({split:String} = '' OR split = {split:String})
+
+-- name: vectors_from
+-- The last block of batch work: the rows with id >= lo.
+SELECT id, vector
+FROM {db:Identifier}.{items:Identifier}
+WHERE id >= {lo:String} AND ({split:String} = '' OR split = {split:String})
 
 -- name: split_vectors
 SELECT id, label, vector
