@@ -9,8 +9,8 @@ from service.errors import TooLarge
 from service.store import Store
 
 
-def get_store(request: Request) -> Store:
-    return request.app.state.store
+async def get_store(request: Request) -> Store:
+    return request.app.state.store  # async: no thread-pool hop for a lookup
 
 
 def get_analyst(request: Request) -> AnalystSQL:
@@ -18,7 +18,7 @@ def get_analyst(request: Request) -> AnalystSQL:
     state = request.app.state
     with state.analyst_lock:
         if state.analyst is None:
-            state.analyst = AnalystSQL.for_store(get_store(request))
+            state.analyst = AnalystSQL.for_store(state.store)
         return state.analyst
 
 

@@ -58,8 +58,9 @@ class Keys:
         return "write" if is_write else "read" if is_read else None
 
 
-def authorize(request: Request) -> None:
-    """App-wide dependency: every API route passes through it."""
+async def authorize(request: Request) -> None:
+    """App-wide dependency: every API route passes through it. Async because it never blocks: a
+    sync dependency costs a hop to the thread pool on every request."""
     keys: Keys = request.app.state.keys
     endpoint = getattr(request.scope.get("route"), "endpoint", None)
     if not keys.enabled or getattr(endpoint, "__vectrain_public__", False):
