@@ -67,6 +67,8 @@ def main() -> None:
     parser.add_argument("--baseline-build", action="store_true",
                         help="also time a bare MATERIALIZE INDEX of the same table (another full build)")
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--no-batch", action="store_true",
+                        help="skip zero-shot, apply and the numpy baseline (its copy of every vector) at large sizes")
     parser.add_argument("--summary", action="store_true", help="write the comparison and projection section")
     args = parser.parse_args()
     if args.summary:
@@ -189,12 +191,22 @@ def run(args) -> dict:
         plain_truth = exact[:K]
         result["search"] = {"p50": percentiles(times)[0], "p95": percentiles(times)[1], "plan": out["plan"],
                             "recall": len({i["id"] for i in out["items"]} & set(plain_truth)) / K}
+        # the same search called in-process, without HTTP: what the service adds to the engine
+        from service.search import search as search_fn
+
+        times, _ = timed(lambda: search_fn(store, name, vector=q, k=K), reps)
+        result["search_in_process"] = {"p50": percentiles(times)[0], "p95": percentiles(times)[1]}
         times, out = timed(lambda: search({"vector": q, "k": K, "exclude_ids": labeled}), reps)
         got = [i["id"] for i in out["items"]]
         result["search_excluded"] = {"p50": percentiles(times)[0], "p95": percentiles(times)[1], "plan": out["plan"],
                                      "rows": len(got), "recall": len(set(got) & set(truth)) / K,
                                      "labeled_returned": len(set(got) & labeled_set)}
 
+        result["rss_after_queries_mb"] = rss_mb()
+        if args.no_batch:
+            result["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            store.close()
+            return result
         started = time.perf_counter()
         r = api.post(f"/sessions/{s['id']}/apply")
         result["apply_s"] = time.perf_counter() - started
@@ -218,6 +230,11 @@ def run(args) -> dict:
     # numpy baseline: the same vectors, already in memory, multiplied and argmax'ed in blocks
     from service.itemvectors import read
 
+    # the bare engine reading every id and vector out (Native, its fastest format), no work done on them
+    started = time.perf_counter()
+    raw = store.client.raw_query(f"SELECT id, vector FROM {table_name}", fmt="Native")
+    result["read_native_s"] = time.perf_counter() - started
+    del raw
     vectors = read(store, Query.named("classify.all_vectors", db="scale", items=f"items_{name}"), 512).vectors
     started = time.perf_counter()
     for start in range(0, len(vectors), 65_536):
@@ -261,20 +278,34 @@ def report(args, r: dict) -> str:
     se, sx = r["search"], r["search_excluded"]
     rows_.append([f"vectrain: search, no exclusion ({se['plan']})", f"{se['p50']:.1f}", f"{se['p95']:.1f}", "",
                   f"{se['recall']:.2f}"])
+    if "search_in_process" in r:
+        sp = r["search_in_process"]
+        rows_.append(["vectrain: the same search called in-process (no HTTP)", f"{sp['p50']:.1f}", f"{sp['p95']:.1f}",
+                      "", ""])
     rows_.append([f"vectrain: search, {LABELED:,} nearest excluded ({sx['plan']})", f"{sx['p50']:.1f}",
                   f"{sx['p95']:.1f}", f"{sx['rows']} rows, {sx['labeled_returned']} excluded returned",
                   f"{sx['recall']:.2f}"])
     lines.append(table(["query", "p50 ms", "p95 ms", "rows", "recall@10"], rows_))
     lines.append("")
     ratios = [f"search without exclusions {se['p50'] / b['top10'][0]:.2f}x the bare HNSW query"]
+    if "search_in_process" in r:
+        ratios.append(f"in-process {r['search_in_process']['p50'] / b['top10'][0]:.2f}x")
     if best_bare:
         ratios.append(f"search with exclusions {sx['p50'] / best_bare['p50']:.2f}x the best bare query that returns "
                       f"{K} rows at recall >= 0.97")
     lines.append("Ratios (p50): " + "; ".join(ratios) + ".")
     lines.append("")
+    if "zero_shot_s" not in r:
+        lines.append(f"Batch work not run (--no-batch). Memory (RSS of this one process, which is the service): "
+                     f"{r['rss_after_load_mb']:,.0f} MiB after the load, {r['rss_after_queries_mb']:,.0f} MiB after "
+                     f"the queries.")
+        return "\n".join(lines)
     lines.append(f"Batch work: zero-shot of {r['zero_shot_stored']:,} rows x {args.labels} labels, stored: "
                  f"{r['zero_shot_s']:.1f} s vs numpy multiplying the same vectors in memory {r['zero_shot_numpy_s']:.1f} s "
-                 f"({r['zero_shot_s'] / r['zero_shot_numpy_s']:.1f}x); apply (score every row into predictions and "
+                 f"({r['zero_shot_s'] / r['zero_shot_numpy_s']:.1f}x)"
+                 + (f", and vs the bare engine only reading every id and vector out (Native format) "
+                    f"{r['read_native_s']:.1f} s ({r['zero_shot_s'] / r['read_native_s']:.1f}x)"
+                    if "read_native_s" in r else "") + f"; apply (score every row into predictions and "
                  f"publish the SQL function): {r['apply_s']:.2f} s.")
     lines.append("")
     lines.append(f"Memory (RSS of this one process, which is the service): {r['rss_after_load_mb']:,.0f} MiB after the "
@@ -285,20 +316,56 @@ def report(args, r: dict) -> str:
 
 
 def summary() -> None:
-    results = {p.stem: json.loads(p.read_text()) for p in sorted(PLOTS.glob("scale_*.json"))}
+    results = [json.loads(p.read_text()) for p in sorted(PLOTS.glob("scale_*.json"))]
+    results = sorted((r for r in results if r["rows"] >= 100_000), key=lambda r: (r["quantization"], r["rows"]))
     if not results:
         raise SystemExit("no bench/plots/scale_*.json yet: run bench.scale first")
     rows = []
-    for r in results.values():
-        rows.append([f"{r['rows']:,}", r["quantization"], f"{r.get('build_s', float('nan')):.0f}",
-                     f"{r['index_bytes'] / 2**20:,.0f}", f"{r['next']['top']['p50']:.1f}",
-                     f"{r['next']['top'].get('recall', 0):.2f}", f"{r['search']['p50']:.1f}",
+    for r in results:
+        rows.append([f"{r['rows']:,}", r["quantization"], f"{r.get('insert_s', float('nan')):.0f}",
+                     f"{r.get('build_s', float('nan')):.0f}", f"{r['index_bytes'] / 2**20:,.0f}",
+                     f"{r['next']['top']['p50']:.1f}", f"{r['next']['top'].get('recall', 0):.2f}",
+                     f"{r['search']['p50']:.1f}", f"{r['search_excluded']['recall']:.2f}",
                      f"{r['rss_after_queries_mb']:,.0f}"])
-    text = table(["rows", "index", "build s", "index MiB", "next top p50 ms", "top recall@10", "search p50 ms",
-                  "RSS MiB"], rows)
+    text = table(["rows", "index", "insert s", "build s", "index MiB", "next top p50 ms", "top recall@10",
+                  "search p50 ms", "excluded recall@10", "RSS MiB"], rows)
+    text += "\n" + projection([r for r in results if r["quantization"] == "bf16"])
     write_section("scale_summary", f"## f32 against bf16, and toward 10M rows\n\n"
                                    f"`python -m bench.scale --summary`, from the runs above.\n\n{text}\n")
     print(text)
+
+
+def projection(runs: list[dict], target: int = 10_000_000, ram_gib: float = 24.0) -> str:
+    """Fit each measure against rows over the bf16 runs and project to `target` rows: insert, index
+    size and RSS linearly (least squares), build time as a power law (HNSW builds grow faster than
+    linearly), latency as a power law too. Two sizes give a line; more give a fit."""
+    runs = [r for r in runs if "insert_s" in r and "build_s" in r]
+    if len(runs) < 2:
+        return "\nProjection to 10M: needs bf16 runs at two sizes at least.\n"
+    n = np.array([r["rows"] for r in runs], dtype=float)
+
+    def linear(values):
+        slope, intercept = np.polyfit(n, np.asarray(values, dtype=float), 1)
+        return slope * target + intercept, slope, intercept
+
+    def power(values):
+        b, a = np.polyfit(np.log(n), np.log(np.asarray(values, dtype=float)), 1)
+        return float(np.exp(a) * target ** b), b
+
+    insert, _, _ = linear([r["insert_s"] for r in runs])
+    build, build_exp = power([r["build_s"] for r in runs])
+    index_mib, _, _ = linear([r["index_bytes"] / 2**20 for r in runs])
+    rss, rss_slope, rss_intercept = linear([r["rss_after_queries_mb"] for r in runs])
+    top, top_exp = power([r["next"]["top"]["p50"] for r in runs])
+    search, search_exp = power([r["search"]["p50"] for r in runs])
+    fits = int((ram_gib * 1024 * 0.8 - rss_intercept) / rss_slope) if rss_slope > 0 else 0
+    sizes = ", ".join(f"{int(x):,}" for x in n)
+    return (f"\nProjected to {target:,} rows with bf16 from the runs at {sizes} rows: insert {insert:,.0f} s; "
+            f"index build {build:,.0f} s ({build / 60:.0f} min; build time grows as rows^{build_exp:.2f}); index "
+            f"{index_mib:,.0f} MiB; service RSS after the queries {rss / 1024:,.1f} GiB; `next` top p50 "
+            f"{top:.0f} ms (rows^{top_exp:.2f}); search p50 {search:.0f} ms (rows^{search_exp:.2f}). RSS grows "
+            f"{rss_slope * 1e6 / 1024:.2f} GiB per million rows, so this {ram_gib:.0f} GiB machine holds about "
+            f"{fits:,} rows with 20% of its memory to spare. A projection, not a measurement.\n")
 
 
 if __name__ == "__main__":
