@@ -6,6 +6,8 @@ gets its own ClickHouse database in it (dropped afterwards).
 
 from __future__ import annotations
 
+import fcntl
+import os
 import uuid
 from pathlib import Path
 
@@ -128,11 +130,21 @@ def exact_topk(vectors: np.ndarray, q: np.ndarray, k: int, exclude=()) -> list[i
 
 @pytest.fixture(scope="session")
 def tiny_clip(tmp_path_factory) -> Path:
-    """A tiny random CLIP saved with save_pretrained (built once per run); point
-    settings.clip_model at it to load it through the same from_pretrained path as the real one."""
+    """A tiny random CLIP saved with save_pretrained (built once per run, shared by the xdist
+    workers under a file lock); point settings.clip_model at it to load it through the same
+    from_pretrained path as the real one."""
     from tiny_clip import build_tiny_clip
 
-    return build_tiny_clip(tmp_path_factory.mktemp("tiny_clip"))
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's directory, above each worker's own
+    folder = root / "tiny_clip"
+    with open(root / "tiny_clip.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "built").exists():
+            build_tiny_clip(folder)
+            (folder / "built").touch()
+    return folder
 
 
 @pytest.fixture

@@ -65,9 +65,15 @@ def test_best_score_matches_the_reference_with_exact_k_under_exclusions(api, sto
                   strategy="best_score", exclude_ids=exclude, exact=exact)
     scores = best_scores(vectors, P, N)
     want = _reference(scores, ids, 25, set(exclude + pos + neg))
-    assert [i["id"] for i in got["items"]] == want
+    got_ids = [i["id"] for i in got["items"]]
     assert got["plan"] == ("exact" if exact else "ann")
-    np.testing.assert_allclose([i["score"] for i in got["items"]], [scores[ids.index(i)] for i in want], atol=1e-5)
+    if exact:
+        assert got_ids == want
+    else:  # the HNSW index is approximate: exactly k, none excluded, nearly all of the true top k
+        assert len(set(got_ids)) == 25 and not set(got_ids) & set(exclude + pos + neg)
+        assert len(set(got_ids) & set(want)) >= 24, (got_ids, want)
+    np.testing.assert_allclose([i["score"] for i in got["items"]], [scores[ids.index(i)] for i in got_ids], atol=1e-5)
+    assert [i["score"] for i in got["items"]] == sorted((i["score"] for i in got["items"]), reverse=True)
 
 
 def test_negatives_alone_and_the_reference_formula(api, make_dataset):
@@ -101,9 +107,8 @@ def test_single_query_search_is_unchanged(api, make_dataset):
     ({"positive_ids": ["item-00001"], "negative_ids": ["item-00001"], "strategy": "best_score"}, 400, "bad_input",
      "both"),
 ])
-def test_bad_examples_are_4xx_with_codes(api, make_dataset, body, status, code, words):
-    make_dataset(n=100)
-    r = api.post("/datasets/toy/search", json=body)
+def test_bad_examples_are_4xx_with_codes(shared_api, body, status, code, words):
+    r = shared_api.post("/datasets/toy/search", json=body)
     assert r.status_code == status, r.text
     assert r.json()["code"] == code and words in r.json()["detail"]
 
@@ -138,7 +143,6 @@ def test_a_session_starts_from_positives_and_negatives(api, make_dataset):
     ({"positive_ids": ["item-00001"], "negative_ids": ["item-00001"]}, "both positive and negative"),
     ({"positive_ids": ["item-00001"], "negative_ids": ["nope"]}, "not in dataset"),
 ])
-def test_bad_session_examples(api, make_dataset, body, words):
-    make_dataset(n=50)
-    r = api.post("/sessions", json={"dataset": "toy", "name": "n_" + uuid.uuid4().hex[:8], **body})
+def test_bad_session_examples(shared_api, body, words):
+    r = shared_api.post("/sessions", json={"dataset": "toy", "name": "n_" + uuid.uuid4().hex[:8], **body})
     assert 400 <= r.status_code < 500 and words in r.json()["detail"], r.text

@@ -55,9 +55,8 @@ def test_fewer_than_k_left(api, make_dataset):
     ({"k": 5}, 400, "exactly one"),
     ({"item_id": "item-00001", "k": 0}, 422, "k"),
 ])
-def test_search_bad_input(api, make_dataset, body, status, words):
-    make_dataset(n=50)
-    r = api.post("/datasets/toy/search", json=body)
+def test_search_bad_input(shared_api, body, status, words):
+    r = shared_api.post("/datasets/toy/search", json=body)
     assert r.status_code == status, r.text
     assert words in r.json()["detail"]
 

@@ -145,8 +145,8 @@ def test_body_over_the_limit_is_refused_before_it_is_read(settings, store, make_
         assert api.post("/datasets/toy/search", json={"item_id": "item-00001"}).status_code == 200
 
 
-def test_a_422_does_not_echo_the_input(api, make_dataset):
-    make_dataset(n=20)
+def test_a_422_does_not_echo_the_input(shared_api):
+    api = shared_api
     body = json.dumps({"item_id": "item-00001", "k": "x" * 2_000_000})
     r = api.post("/datasets/toy/search", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 422 and r.json()["code"] == "invalid_request"
@@ -210,8 +210,8 @@ def test_giant_image_headers_are_refused_before_decoding(api, store, side):
     ("post", "/sessions", {"dataset": "toy", "name": "x" * 10_000, "vector": [1.0] * 16}, 400),
     ("post", "/eval/knn", {"dataset": "toy", "k": 2**64}, 400),
 ])
-def test_review_reproducers_answer_4xx(api, make_dataset, method, path, body, status):
-    make_dataset(n=40)
+def test_review_reproducers_answer_4xx(shared_api, method, path, body, status):
+    api = shared_api  # the shared toy (16-d); a new session's name is unique
     kwargs = {"content": body, "headers": {"content-type": "application/json"}} if isinstance(body, str) else \
         {"json": body} if body is not None else {}
     r = api.request(method, path, **kwargs)

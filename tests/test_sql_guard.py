@@ -30,22 +30,21 @@ def test_select_returns_columns_and_rows(api, make_dataset):
      lambda b: any("Skip" in r[0] or "Indexes" in r[0] for r in b["rows"])),
     ("EXPLAIN AST SELECT 1", lambda b: b["rows"][0][0].startswith("SelectWithUnionQuery")),
     ("WITH per AS (SELECT label, count() AS n FROM items_toy GROUP BY label) SELECT sum(n) FROM per",
-     lambda b: b["rows"] == [[40]]),
-    ("SELECT count() FROM items_toy AS a JOIN items_toy AS b ON a.id = b.id", lambda b: b["rows"] == [[40]]),
+     lambda b: b["rows"] == [[500]]),
+    ("SELECT count() FROM items_toy AS a JOIN items_toy AS b ON a.id = b.id", lambda b: b["rows"] == [[500]]),
     ("SELECT count() FROM items_toy WHERE id IN (SELECT id FROM items_toy WHERE split = 'test')",
-     lambda b: b["rows"] == [[8]]),
-    ("SELECT (SELECT count() FROM items_toy) AS n", lambda b: b["rows"] == [[40]]),
+     lambda b: b["rows"] == [[100]]),
+    ("SELECT (SELECT count() FROM items_toy) AS n", lambda b: b["rows"] == [[500]]),
     ("SELECT sum(number) FROM numbers(10)", lambda b: b["rows"] == [[45]]),
     ("SELECT number FROM system.numbers LIMIT 3", lambda b: b["rows"] == [[0], [1], [2]]),
     ("SELECT dummy FROM system.one", lambda b: b["rows"] == [[0]]),
     ("SELECT * FROM generateSeries(1, 3)", lambda b: b["rows"] == [[1], [2], [3]]),
     ("SELECT label, row_number() OVER (PARTITION BY label ORDER BY id) AS r FROM items_toy QUALIFY r = 1",
      lambda b: len(b["rows"]) == len({r[0] for r in b["rows"]})),
-    ("SELECT count() FROM items_toy WHERE cosineDistance(vector, vector) < 1e-6", lambda b: b["rows"] == [[40]]),
+    ("SELECT count() FROM items_toy WHERE cosineDistance(vector, vector) < 1e-6", lambda b: b["rows"] == [[500]]),
 ])
-def test_analysts_queries_work(api, make_dataset, query, check):
-    make_dataset(n=40)
-    r = api.post("/sql", json={"query": query})
+def test_analysts_queries_work(shared_api, query, check):  # the shared toy: 500 rows, 100 in test
+    r = shared_api.post("/sql", json={"query": query})
     assert r.status_code == 200, r.text
     assert check(r.json()), r.json()
 
@@ -61,13 +60,13 @@ def test_analysts_queries_work(api, make_dataset, query, check):
     "SELECT 1 SETTINGS readonly = 0",
     "SELECT count() FROM items_toy SETTINGS max_result_rows = 100000000",
 ])
-def test_writes_and_limit_changes_are_forbidden(api, store, make_dataset, statement):
-    make_dataset(n=40)
-    r = api.post("/sql", json={"query": statement})
+def test_writes_and_limit_changes_are_forbidden(shared_api, shared_store, shared_toy, statement):
+    r = shared_api.post("/sql", json={"query": statement})
     assert r.status_code == 403, r.text
     assert "read-only" in r.json()["detail"] and "Nothing was run" in r.json()["detail"]
-    assert store.registry.count_rows("toy") == 40
-    assert not store.table_exists("evil")
+    count = f"SELECT count() FROM {shared_store.database}.items_toy"  # the table itself, not a cached count
+    assert shared_store.client.query(count).result_rows[0][0] == len(shared_toy[2])
+    assert not shared_store.table_exists("evil")
 
 
 def test_row_limit_truncates(api):
