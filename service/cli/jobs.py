@@ -7,6 +7,7 @@ way what the job stored stays, and rerunning a load resumes it.
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 
@@ -22,9 +23,12 @@ ENDED = ("done", "failed", "cancelled")
 def follow(obj: Context, job: dict) -> dict:
     """Poll GET /jobs/{id} with a progress bar until the job ends; returns its last state."""
     job_id = job["id"]
-    bar = tqdm(total=job.get("total"), unit=" rows", desc=f"{job['kind']} {job['dataset']}", file=sys.stderr,
-               dynamic_ncols=True, disable=obj.as_json)
+    bar = None
     try:
+        # A Ctrl+C held back while the job was being created (start_job) arrives here, where it cancels.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        bar = tqdm(total=job.get("total"), unit=" rows", desc=f"{job['kind']} {job['dataset']}", file=sys.stderr,
+                   dynamic_ncols=True, disable=obj.as_json)
         while job["state"] not in ENDED:
             time.sleep(POLL_SECONDS)
             job = obj.http("GET", f"/jobs/{job_id}")
@@ -35,10 +39,23 @@ def follow(obj: Context, job: dict) -> dict:
                 bar.set_postfix_str(job["message"][:60], refresh=False)
             bar.refresh()
     except KeyboardInterrupt:
-        bar.close()
+        if bar is not None:
+            bar.close()
         return _interrupted(obj, job_id)
     bar.close()
     return job
+
+
+def start_job(obj: Context, method: str, path: str, **kwargs) -> dict:
+    """Send the request that creates a job, with Ctrl+C held back until its id is known: an
+    interrupt during the request would otherwise leave the job running, unknown to the user.
+    follow() lets it through."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return obj.http(method, path, **kwargs)
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        raise
 
 
 def _interrupted(obj: Context, job_id: str) -> dict:

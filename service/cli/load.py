@@ -14,7 +14,7 @@ from typing import Any, Callable
 import click
 
 from service.cli.common import Context, echo_json, handle_errors
-from service.cli.jobs import follow, report
+from service.cli.jobs import follow, report, start_job
 
 
 @click.group()
@@ -45,7 +45,7 @@ def run_load(obj: Context, source: str, name: str, local: Callable[[Any], Any], 
     if images is not None:
         form["images"] = where(images)
     try:
-        job = obj.http("POST", f"/datasets/{name}/load", data=form, files=files)
+        job = start_job(obj, "POST", f"/datasets/{name}/load", data=form, files=files)
     finally:
         if files:
             files["file"][1].close()
