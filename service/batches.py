@@ -54,8 +54,8 @@ class _Picker:
     def large(self) -> bool:
         return self.store.registry.count_rows(self.dataset) > self.store.settings.session_exact_boundary_rows
 
-    def top(self, k: int) -> list[dict]:
-        found = nearest(self.store, self.dataset, self.w, k, self.exclusion, columns=("id", "url"))
+    def top(self, k: int, pool: bool = False) -> list[dict]:
+        found = nearest(self.store, self.dataset, self.w, k, self.exclusion, columns=("id", "url"), pool=pool)
         # cosine to w/|w| -> the classifier's score dot(w, v) + b (items are unit vectors)
         return [{"id": r["id"], "url": r["url"], "score": self.norm * r["score"] + self.b} for r in found.items]
 
@@ -63,7 +63,7 @@ class _Picker:
         """The index's nearest unlabeled candidates: the region a top-k user sees, where a large
         table's boundary is looked for (a full scan per batch would cost a second per 1M rows)."""
         settings = self.store.settings
-        return self.top(min(max(k, settings.session_boundary_pool), settings.search_max_k))
+        return self.top(min(max(k, settings.session_boundary_pool), settings.search_max_k), pool=True)
 
     def _by_boundary(self, items: list[dict]) -> list[dict]:
         return sorted(items, key=lambda i: (abs(i["score"] - self.t), i["id"]))

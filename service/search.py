@@ -31,10 +31,11 @@ class SearchResult:
 
 def nearest(store: Store, dataset: str, vector, k: int = 10, exclusion: Exclusion = Exclusion(),
             filters: Sequence[Filter] = (), columns: Sequence[str] = ("id", "url", "label"),
-            exact: bool = False, excluded: int | None = None) -> SearchResult:
+            exact: bool = False, excluded: int | None = None, pool: bool = False) -> SearchResult:
     """Top-k rows by cosine similarity to `vector`, best first, skipping `exclusion` and rows
     failing `filters`. `excluded` (default: the exclusion's count) is how many rows the filters
-    may remove, which sizes the index's candidate fetch."""
+    may remove, which sizes the index's candidate fetch. `pool`: candidates the caller re-ranks
+    (boundary batches), so the index searches a shorter candidate list."""
     settings = store.settings
     info = store.registry.get(dataset, count=False)
     k = check_k(k, settings)
@@ -45,7 +46,8 @@ def nearest(store: Store, dataset: str, vector, k: int = 10, exclusion: Exclusio
     started = time.perf_counter()
     plan, rows = "exact", None
     if not exact and _index_pays(store, dataset, int(info["dim"]), k, excluded):
-        rows = _fetch(store, query.with_settings(dialect.ann_settings(k, excluded, settings.ann_ef_search)))
+        rows = _fetch(store, query.with_settings(dialect.ann_settings(k, excluded, settings.ann_ef_search,
+                                                                      deep=not pool)))
         plan = "ann"
         if len(rows) < k:
             rows = None  # the post-filter dropped too many candidates: answer exactly instead

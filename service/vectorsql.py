@@ -197,7 +197,7 @@ class Dialect:
             f"LIMIT {k}",
             {"q": _floats(vector), **params}, name="nearest")
 
-    def ann_settings(self, k: int, excluded: int, ef_floor: int) -> dict:
+    def ann_settings(self, k: int, excluded: int, ef_floor: int, deep: bool = True) -> dict:
         return {}
 
     def exact_settings(self) -> dict:
@@ -354,16 +354,16 @@ class ClickHouseDialect(Dialect):
             raise BadInput(f"Unknown metric {metric!r}: use one of {sorted(self._functions)}") from None
         return f"{fn}({column}, {{{param}:Array(Float32)}})"
 
-    def ann_settings(self, k: int, excluded: int, ef_floor: int) -> dict:
+    def ann_settings(self, k: int, excluded: int, ef_floor: int, deep: bool = True) -> dict:
         # Fetch enough candidates that k survive the post-filter even if every excluded row is
         # among the nearest; max_limit_for_vector_search_queries caps the fetch, so it is raised
-        # too; the candidate list is twice the fetch for recall deep in it (docs/ARCHITECTURE.md).
+        # too; the candidate list is twice the fetch for recall deep in it, once for a pool (`deep`).
         multiplier = min(1000, max(1, math.ceil((k + excluded) / k)))
         fetched = k * multiplier
         return {
             "vector_search_index_fetch_multiplier": multiplier,
             "max_limit_for_vector_search_queries": max(1000, fetched),
-            "hnsw_candidate_list_size_for_search": max(ef_floor, fetched * (2 if excluded else 1)),
+            "hnsw_candidate_list_size_for_search": max(ef_floor, fetched * (2 if excluded and deep else 1)),
         }
 
     def exact_settings(self) -> dict:
