@@ -230,11 +230,16 @@ def run(args) -> dict:
     # numpy baseline: the same vectors, already in memory, multiplied and argmax'ed in blocks
     from service.itemvectors import read
 
-    # the bare engine reading every id and vector out (Native, its fastest format), no work done on them
+    # the bare engine reading every id and vector out (Native, its fastest format; chDB's own
+    # connection to the same path, no client library in between), no work done on them
+    import chdb
+
+    conn = chdb.connect(str(path))
     started = time.perf_counter()
-    raw = store.client.raw_query(f"SELECT id, vector FROM {table_name}", fmt="Native")
+    raw = conn.query(f"SELECT id, vector FROM {table_name}", "Native")
     result["read_native_s"] = time.perf_counter() - started
     del raw
+    conn.close()
     vectors = read(store, Query.named("classify.all_vectors", db="scale", items=f"items_{name}"), 512).vectors
     started = time.perf_counter()
     for start in range(0, len(vectors), 65_536):
