@@ -325,13 +325,17 @@ def summary() -> None:
     results = sorted((r for r in results if r["rows"] >= 100_000), key=lambda r: (r["quantization"], r["rows"]))
     if not results:
         raise SystemExit("no bench/plots/scale_*.json yet: run bench.scale first")
-    rows = []
-    for r in results:
-        rows.append([f"{r['rows']:,}", r["quantization"], f"{r.get('insert_s', float('nan')):.0f}",
-                     f"{r.get('build_s', float('nan')):.0f}", f"{r['index_bytes'] / 2**20:,.0f}",
-                     f"{r['next']['top']['p50']:.1f}", f"{r['next']['top'].get('recall', 0):.2f}",
-                     f"{r['search']['p50']:.1f}", f"{r['search_excluded']['recall']:.2f}",
-                     f"{r['rss_after_queries_mb']:,.0f}"])
+
+    def fmt(r, *keys, spec=".1f"):
+        value = r
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        return "" if value is None else format(value, spec)
+
+    rows = [[f"{r['rows']:,}", r["quantization"], fmt(r, "insert_s", spec=".0f"), fmt(r, "build_s", spec=".0f"),
+             f"{r['index_bytes'] / 2**20:,.0f}", fmt(r, "next", "top", "p50"), fmt(r, "next", "top", "recall", spec=".2f"),
+             fmt(r, "search", "p50"), fmt(r, "search_excluded", "recall", spec=".2f"),
+             fmt(r, "rss_after_queries_mb", spec=",.0f")] for r in results]
     text = table(["rows", "index", "insert s", "build s", "index MiB", "next top p50 ms", "top recall@10",
                   "search p50 ms", "excluded recall@10", "RSS MiB"], rows)
     text += "\n" + projection([r for r in results if r["quantization"] == "bf16"])
@@ -341,36 +345,46 @@ def summary() -> None:
 
 
 def projection(runs: list[dict], target: int = 10_000_000, ram_gib: float = 24.0) -> str:
-    """Fit each measure against rows over the bf16 runs and project to `target` rows: insert, index
-    size and RSS linearly (least squares), build time as a power law (HNSW builds grow faster than
-    linearly), latency as a power law too. Two sizes give a line; more give a fit."""
-    runs = [r for r in runs if "insert_s" in r and "build_s" in r]
-    if len(runs) < 2:
+    """Fit each measure against rows over the bf16 runs that have it and project to `target`
+    rows: insert, index size and RSS linearly (least squares), build time and latency as power
+    laws (HNSW builds grow faster than linearly)."""
+    def points(key):
+        pts = [(r["rows"], r[key]) for r in runs if r.get(key) is not None]
+        return np.array([p[0] for p in pts], float), np.array([p[1] for p in pts], float)
+
+    def linear(key):
+        n, v = points(key)
+        slope, intercept = np.polyfit(n, v, 1)
+        return slope * target + intercept, slope, intercept, n
+
+    def power(key):
+        n, v = points(key)
+        b, a = np.polyfit(np.log(n), np.log(v), 1)
+        return float(np.exp(a) * target ** b), b, n
+
+    for r in runs:  # flatten what the fits read
+        r["index_mib"] = r["index_bytes"] / 2**20
+        r["top_p50"] = r.get("next", {}).get("top", {}).get("p50")
+        r["search_p50"] = r.get("search", {}).get("p50")
+    if len([r for r in runs if r.get("build_s")]) < 2:
         return "\nProjection to 10M: needs bf16 runs at two sizes at least.\n"
-    n = np.array([r["rows"] for r in runs], dtype=float)
-
-    def linear(values):
-        slope, intercept = np.polyfit(n, np.asarray(values, dtype=float), 1)
-        return slope * target + intercept, slope, intercept
-
-    def power(values):
-        b, a = np.polyfit(np.log(n), np.log(np.asarray(values, dtype=float)), 1)
-        return float(np.exp(a) * target ** b), b
-
-    insert, _, _ = linear([r["insert_s"] for r in runs])
-    build, build_exp = power([r["build_s"] for r in runs])
-    index_mib, _, _ = linear([r["index_bytes"] / 2**20 for r in runs])
-    rss, rss_slope, rss_intercept = linear([r["rss_after_queries_mb"] for r in runs])
-    top, top_exp = power([r["next"]["top"]["p50"] for r in runs])
-    search, search_exp = power([r["search"]["p50"] for r in runs])
-    fits = int((ram_gib * 1024 * 0.8 - rss_intercept) / rss_slope) if rss_slope > 0 else 0
-    sizes = ", ".join(f"{int(x):,}" for x in n)
-    return (f"\nProjected to {target:,} rows with bf16 from the runs at {sizes} rows: insert {insert:,.0f} s; "
-            f"index build {build:,.0f} s ({build / 60:.0f} min; build time grows as rows^{build_exp:.2f}); index "
-            f"{index_mib:,.0f} MiB; service RSS after the queries {rss / 1024:,.1f} GiB; `next` top p50 "
-            f"{top:.0f} ms (rows^{top_exp:.2f}); search p50 {search:.0f} ms (rows^{search_exp:.2f}). RSS grows "
-            f"{rss_slope * 1e6 / 1024:.2f} GiB per million rows, so this {ram_gib:.0f} GiB machine holds about "
-            f"{fits:,} rows with 20% of its memory to spare. A projection, not a measurement.\n")
+    sizes = lambda n: ", ".join(f"{int(x):,}" for x in n)
+    insert, _, _, n_insert = linear("insert_s")
+    build, build_exp, n_build = power("build_s")
+    index_mib, _, _, _ = linear("index_mib")
+    lines = [f"\nProjected to {target:,} rows with bf16 (a projection, not a measurement): insert {insert:,.0f} s and "
+             f"index {index_mib:,.0f} MiB (linear over {sizes(n_insert)} rows); index build {build:,.0f} s "
+             f"({build / 60:.0f} min; rows^{build_exp:.2f} over {sizes(n_build)} rows)."]
+    if len([r for r in runs if r.get("rss_after_queries_mb")]) >= 2:
+        rss, slope, intercept, n_rss = linear("rss_after_queries_mb")
+        top, top_exp, _ = power("top_p50")
+        search, search_exp, _ = power("search_p50")
+        fits = int((ram_gib * 1024 * 0.8 - intercept) / slope) if slope > 0 else 0
+        lines.append(f"Over {sizes(n_rss)} rows: service RSS after the queries {rss / 1024:,.1f} GiB at {target:,} "
+                     f"rows ({slope * 1e6 / 1024:.2f} GiB per million rows, so this {ram_gib:.0f} GiB machine holds "
+                     f"about {fits:,} rows with 20% of its memory to spare); `next` top p50 {top:.0f} ms "
+                     f"(rows^{top_exp:.2f}); search p50 {search:.0f} ms (rows^{search_exp:.2f}).")
+    return " ".join(lines) + "\n"
 
 
 if __name__ == "__main__":
