@@ -234,7 +234,7 @@ def run(args) -> dict:
     # connection to the same path, no client library in between), no work done on them
     import chdb
 
-    conn = chdb.connect(str(path))
+    conn = chdb.connect(str(path.resolve()))  # the path the engine opened, symlinks resolved
     started = time.perf_counter()
     raw = conn.query(f"SELECT id, vector FROM {table_name}", "Native")
     result["read_native_s"] = time.perf_counter() - started
