@@ -28,6 +28,7 @@ from service.config import Settings
 from service.itemvectors import split_rows
 from service.search import nearest
 from service.store import Store
+from service.vectorsql import Labeled, Split
 from service.zeroshot import run_stored
 
 K = 10
@@ -88,12 +89,12 @@ def bench_knn(store: Store, n_train: int, n_test: int, ann_queries: int) -> dict
     # ANN: per-query HNSW neighbours vs the exact top-10 (recall), on a sample.
     rows = split_rows(store, "knn", "train", 512, labeled_only=True)
     idx, _ = knn.topk(rows.vectors, test[:ann_queries], K)
-    where = "split = {train_split:String} AND label != ''"
+    voters = [Split("train"), Labeled()]
     recalls = []
     started = time.perf_counter()
     for i in range(ann_queries):
-        found = nearest(store, "knn", test[i], K, params={"train_split": "train"}, excluded=2 * K * n_test // n_train + 1,
-                        where=where, columns="id, label")
+        found = nearest(store, "knn", test[i], K, filters=voters, excluded=2 * K * n_test // n_train + 1,
+                        columns=("id", "label"))
         want = {rows.ids[j] for j in idx[i]}
         recalls.append(len(want & {r["id"] for r in found.items}) / K)
     ann_s = time.perf_counter() - started
@@ -164,7 +165,7 @@ ANN kNN (one HNSW query per item, {k['ann_queries']} queries): {k['ann_ms']:.1f}
 recall@10 of the neighbours {k['recall']:.4f}, predicted labels equal to the exact plan's on
 {k['ann_agree'] * 100:.1f}% ({k['ann_fallbacks']} queries fell back to an exact scan).
 
-Zero-shot in the database: {z['stored']:,} rows x {z['labels']} labels, one INSERT ... SELECT into
+Zero-shot in the database: {z['stored']:,} rows x {z['labels']} labels, read in primary-key blocks, scored in BLAS, stored in
 `zero_shot`: **{z['seconds']:.1f} s** ({z['rows_s']:,.0f} rows/s); the first 2,000 rows agree with
 numpy's argmax on {z['agree'] * 100:.2f}%. (Loading the rows, without an index: {z['load_s']:.1f} s.)
 """
