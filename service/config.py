@@ -79,8 +79,8 @@ class Settings(BaseSettings):
                                                 "(`hnsw_candidate_list_size_for_search`).")
     ann_max_limit: int = Field(1000, description="Largest k answered through the index; a larger k scans.")
     ann_quantization: str = Field("f32", description=(
-        "HNSW index quantization of new datasets: `f32` (exact distances) or `bf16` (half the index memory; "
-        "see BENCHMARKS.md for build time, recall and latency of both)."))
+        "HNSW index quantization of new datasets: `f32` (exact distances) or `bf16` (0.44x the index memory, "
+        "but recall@10 0.3-0.5 at 1M rows with 1,000 rows excluded; BENCHMARKS.md, docs/ARCHITECTURE.md)."))
     ann_index_max_dim: int = Field(2048, description="No HNSW index above this dimension (e.g. raw pixels at 32x32 "
                                                      "= 3,072 dims): such datasets are searched by full scan.")
     exact_scan_ratio: int = Field(10, description=(
