@@ -37,8 +37,8 @@ class Budget(Deadline):
     def error(self) -> TimeBudgetExceeded:
         return TimeBudgetExceeded(
             f"{self.what} takes longer than {self.seconds:g} s, the time budget of a synchronous request "
-            f"(VECTRAIN_BATCH_TIME_BUDGET): run `{self.command}` from the CLI, which has no budget "
-            "(or audit one split at a time).", budget_seconds=self.seconds)
+            f'(VECTRAIN_BATCH_TIME_BUDGET): send "wait": false to run it as a job, or run `{self.command}` '
+            "from the CLI, which has no budget (or audit one split at a time).", budget_seconds=self.seconds)
 
 
 def _rows(store: Store, dataset: str, split: str | None, labeled: bool) -> Rows:

@@ -25,7 +25,7 @@ log = logging.getLogger("vectrain.jobs")
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 ACTIVE = (QUEUED, RUNNING)
-KINDS = ("load", "zero-shot", "apply", "eval", "index")
+KINDS = ("load", "zero-shot", "apply", "eval", "index", "audit")
 HEARTBEAT_SECONDS = 30.0  # a running job's row is written at least this often
 # On a ClickHouse server other service processes may run jobs: at start-up only jobs whose row
 # has not been written for this long are taken for dead. On chDB this process is the only one.

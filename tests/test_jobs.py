@@ -191,8 +191,16 @@ def test_long_work_runs_as_jobs_with_wait_false(service, store, make_dataset):
     r = service.post("/datasets/toy/index", json={"wait": False})
     assert wait(service, r.json()["id"])["result"]["index"] == "ready"
     assert service.post("/datasets/toy/index").json()["seconds"] == 0.0  # ready: nothing to build
+    for audit in ("labels", "duplicates"):  # a job's result is the synchronous answer
+        r = service.post(f"/datasets/toy/audit/{audit}", json={"wait": False})
+        assert r.status_code == 202, r.text
+        job = wait(service, r.json()["id"])
+        assert job["state"] == "done" and job["kind"] == "audit", job
+        now = service.post(f"/datasets/toy/audit/{audit}", json={}).json()
+        key = "items" if audit == "labels" else "groups"
+        assert job["result"][key] == now[key] and job["result"]["checked"] == now["checked"]
     kinds = [j["kind"] for j in service.get("/jobs").json()]
-    assert kinds == ["index", "apply", "eval", "zero-shot", "zero-shot"]
+    assert kinds == ["audit", "audit", "index", "apply", "eval", "zero-shot", "zero-shot"]
 
 
 def test_time_budget_points_at_wait_false(settings, store, make_dataset):

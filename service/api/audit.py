@@ -1,7 +1,8 @@
 """Whole-dataset audits: suspected label errors and near-duplicate groups.
 
-POST runs an audit (within the synchronous time budget) and stores its results in tables
-analysts can join on id (label_issues, duplicate_groups); GET reads the latest run back.
+POST runs an audit (within the synchronous time budget, or as a job with `"wait": false`) and
+stores its results in tables analysts can join on id (label_issues, duplicate_groups); GET reads
+the latest run back.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from fastapi import Request as FastAPIRequest
 from pydantic import BaseModel, Field
 
 from service import dataset_audit
 from service.api.deps import get_store
+from service.api.jobs import JOB_ACCEPTED, submit
 from service.api.models import ERRORS, Request
 from service.store import Store
 
@@ -26,6 +29,7 @@ class LabelAuditRequest(Request):
                                                 "split (default: the whole dataset's)")
     k: int = Field(10, ge=1, description="Neighbours that vote (at most VECTRAIN_SEARCH_MAX_K)")
     min_agreement: float = Field(0.5, ge=0, le=1, description="Vote share the suggested label needs to flag an item")
+    wait: bool = Field(True, description="false: run as a job and answer 202 with it (large datasets)")
 
 
 class DuplicateAuditRequest(Request):
@@ -33,6 +37,7 @@ class DuplicateAuditRequest(Request):
                                                            "near-duplicates")
     split: str | None = Field(None, description="Only this split (default: the whole dataset)")
     limit: int = Field(100, ge=1, description="Groups returned, largest first (all are stored)")
+    wait: bool = Field(True, description="false: run as a job and answer 202 with it (large datasets)")
 
 
 class LabelIssue(BaseModel):
@@ -75,24 +80,47 @@ def _budget(store: Store, what: str, command: str) -> dataset_audit.Budget:
     return dataset_audit.Budget(store.settings.batch_time_budget, what, command)
 
 
-@router.post("/datasets/{name}/audit/labels", response_model=LabelAudit)
-def audit_labels(name: str, store: StoreDep, body: LabelAuditRequest | None = None):
+def _as_job(request: FastAPIRequest, store: Store, name: str, what: str, params: dict, run) -> dict:
+    """The audit as a job (202): no time budget, cancellable, its answer the job's result."""
+    store.registry.get(name, count=False)  # DatasetNotFound now, not in the job
+
+    def work(job_store: Store, progress) -> dict:
+        progress.note(what)
+        return run(job_store, progress.deadline(what))
+
+    return submit(request, "audit", name, params, work, hint="Run the audit again.")
+
+
+@router.post("/datasets/{name}/audit/labels", response_model=LabelAudit, responses=JOB_ACCEPTED)
+def audit_labels(name: str, store: StoreDep, request: FastAPIRequest, body: LabelAuditRequest | None = None):
     """Labeled items whose stored label disagrees with a confident neighbourhood (exact kNN among
-    the labeled items), most suspect first. Every suspect is stored in `label_issues`."""
+    the labeled items), most suspect first. Every suspect is stored in `label_issues`.
+    `"wait": false` runs it as a job."""
     body = body or LabelAuditRequest()
-    return dataset_audit.audit_labels(store, name, split=body.split, k=body.k, limit=body.limit,
-                                      min_agreement=body.min_agreement,
-                                      deadline=_budget(store, "This label audit", f"vectrain audit labels {name}"))
+
+    def run(s: Store, deadline):
+        return dataset_audit.audit_labels(s, name, split=body.split, k=body.k, limit=body.limit,
+                                          min_agreement=body.min_agreement, deadline=deadline)
+
+    if not body.wait:
+        return _as_job(request, store, name, "auditing labels", body.model_dump(exclude={"wait"}), run)
+    return run(store, _budget(store, "This label audit", f"vectrain audit labels {name}"))
 
 
-@router.post("/datasets/{name}/audit/duplicates", response_model=DuplicateAudit)
-def audit_duplicates(name: str, store: StoreDep, body: DuplicateAuditRequest | None = None):
+@router.post("/datasets/{name}/audit/duplicates", response_model=DuplicateAudit, responses=JOB_ACCEPTED)
+def audit_duplicates(name: str, store: StoreDep, request: FastAPIRequest, body: DuplicateAuditRequest | None = None):
     """Groups of items at least `threshold` similar (every pair compared exactly; a group is
-    items linked by a chain of such pairs). Every group is stored in `duplicate_groups`."""
+    items linked by a chain of such pairs). Every group is stored in `duplicate_groups`.
+    `"wait": false` runs it as a job."""
     body = body or DuplicateAuditRequest()
-    return dataset_audit.find_duplicates(store, name, threshold=body.threshold, split=body.split, limit=body.limit,
-                                         deadline=_budget(store, "This duplicate search",
-                                                          f"vectrain audit duplicates {name}"))
+
+    def run(s: Store, deadline):
+        return dataset_audit.find_duplicates(s, name, threshold=body.threshold, split=body.split, limit=body.limit,
+                                             deadline=deadline)
+
+    if not body.wait:
+        return _as_job(request, store, name, "finding near-duplicates", body.model_dump(exclude={"wait"}), run)
+    return run(store, _budget(store, "This duplicate search", f"vectrain audit duplicates {name}"))
 
 
 Limit = Annotated[int, Query(ge=1, description="At most this many items or groups")]

@@ -10,7 +10,7 @@
 CREATE TABLE IF NOT EXISTS jobs
 (
     id          String,
-    kind        LowCardinality(String),   -- load | zero-shot | apply | eval | index
+    kind        LowCardinality(String),   -- load | zero-shot | apply | eval | index | audit
     dataset     String,
     state       LowCardinality(String),   -- queued | running | done | failed | cancelled
     done        UInt64,                   -- rows (or items) done so far
