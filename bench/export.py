@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -26,6 +24,7 @@ import httpx
 
 from bench.data import synthetic_clip
 from bench.report import ROOT, machine, table, write_section
+from bench.server import start_server
 from service import exports
 
 OUT = ROOT / "bench" / "out"
@@ -73,24 +72,6 @@ def load(path: Path, rows: int, rebuild: bool) -> None:
         store.close()
 
 
-def serve(path: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "VECTRAIN_DATABASE_URL": f"chdb://{path}", "VECTRAIN_SERVICE_URL": ""}
-    proc = subprocess.Popen([sys.executable, "-m", "service.cli.main", "serve", "--port", str(port)], cwd=ROOT,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("vectrain serve did not start")
-
-
 def export(url: str, pid: int, fmt: str, vectors: bool, scratch: Path) -> dict:
     time.sleep(1.0)  # let the previous download's memory settle
     before = rss_mb(pid)
@@ -130,7 +111,7 @@ def main() -> None:
     started = time.perf_counter()
     load(path, args.rows, args.rebuild)
     print(f"dataset big: {args.rows:,} x {DIM} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
-    proc, url = serve(path)
+    proc, url = start_server(path)
     try:
         idle = rss_mb(proc.pid)
         results = []

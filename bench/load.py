@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,32 +26,9 @@ import httpx
 import numpy as np
 
 from bench.report import machine, table, write_section
+from bench.server import start_server
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(path: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "VECTRAIN_DATABASE_URL": f"chdb://{path}", "VECTRAIN_API_KEYS": "",
-           "VECTRAIN_READ_API_KEYS": ""}
-    proc = subprocess.Popen([sys.executable, "-m", "service.cli.main", "serve", "--port", str(port)], cwd=ROOT,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("the service did not start")
 
 
 def drive(url: str, clients: int, seconds: float, request) -> dict:
