@@ -29,7 +29,7 @@ import uuid
 
 import numpy as np
 
-from bench.label_efficiency import CLASSES, f1, load_data, split
+from bench.label_efficiency import CLASSES, f1, load_data, load_split
 from bench.report import PLOTS, ROOT, machine, table, write_section
 
 BATCH = 10
@@ -71,7 +71,6 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = ap.parse_args()
 
-    from loaders.writer import DatasetWriter
     from service.config import Settings
     from service.store import Store
 
@@ -84,12 +83,7 @@ def main() -> None:
     runs = []  # {class, seed, audit: [...], baseline: [...]}
     try:
         for seed in args.seeds:
-            tr, te = split(y, seed)
-            dataset = f"food_s{seed}"
-            ids = [f"f{i:04d}" for i in np.flatnonzero(tr)]
-            writer = DatasetWriter(store, dataset, 512, "features", total=len(ids), progress=False)
-            writer.write(ids=ids, vectors=X[tr], labels=list(y[tr]))
-            writer.finish()
+            tr, te, dataset, ids = load_split(store, X, y, seed)
             for cls in args.classes:
                 truth = {i: name == cls for i, name in zip(ids, y[tr])}
                 common = (store, dataset, ids, truth, X[tr].astype(np.float64), X[te].astype(np.float64),

@@ -61,6 +61,20 @@ def split(y, seed):
     return ~test, test
 
 
+def load_split(store, X, y, seed):
+    """The split's train part loaded as dataset food_s<seed> through the real writer; returns the
+    train and test masks, the dataset's name and its ids."""
+    from loaders.writer import DatasetWriter
+
+    tr, te = split(y, seed)
+    dataset = f"food_s{seed}"
+    ids = [f"f{i:04d}" for i in np.flatnonzero(tr)]
+    writer = DatasetWriter(store, dataset, 512, "features", total=len(ids), progress=False)
+    writer.write(ids=ids, vectors=X[tr], labels=list(y[tr]))
+    writer.finish()
+    return tr, te, dataset, ids
+
+
 def ceiling(Xtr, ytr, Xte, yte) -> float:
     from sklearn.linear_model import LogisticRegression
 
@@ -110,7 +124,6 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = ap.parse_args()
 
-    from loaders.writer import DatasetWriter
     from service.config import Settings
     from service.store import Store
 
@@ -129,12 +142,7 @@ def main() -> None:
     zero_oracle = {c: [] for c in args.classes}
     try:
         for seed in args.seeds:
-            tr, te = split(y, seed)
-            dataset = f"food_s{seed}"
-            ids = [f"f{i:04d}" for i in np.flatnonzero(tr)]
-            writer = DatasetWriter(store, dataset, 512, "features", total=len(ids), progress=False)
-            writer.write(ids=ids, vectors=X[tr], labels=list(y[tr]))
-            writer.finish()
+            tr, te, dataset, ids = load_split(store, X, y, seed)
             for cls in args.classes:
                 ceilings[cls].append(ceiling(X[tr], y[tr] == cls, X[te], y[te] == cls))
                 from service.training import best_threshold
