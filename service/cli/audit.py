@@ -18,17 +18,27 @@ def audit() -> None:
     """Find label errors and near-duplicates in a dataset."""
 
 
-def _progress(what: str):
-    from tqdm import tqdm
+def _run(obj: Context, dataset: str, kind: str, body: dict) -> dict:
+    """POST /datasets/{dataset}/audit/{kind} to the running service, or run the audit here with a
+    progress bar (and no time budget)."""
+    def local(store):
+        from tqdm import tqdm
 
-    bar = tqdm(desc=what, unit=" rows", file=sys.stderr, dynamic_ncols=True, leave=False)
+        from service import dataset_audit
 
-    def report(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
+        audit_fn = dataset_audit.audit_labels if kind == "labels" else dataset_audit.find_duplicates
+        bar = tqdm(desc=f"audit {kind} {dataset}", unit=" rows", file=sys.stderr, dynamic_ncols=True, leave=False)
 
-    return bar, report
+        def report(done: int, total: int) -> None:
+            bar.total, bar.n = total, done
+            bar.refresh()
+
+        try:
+            return audit_fn(store, dataset, progress=report, **body)
+        finally:
+            bar.close()
+
+    return obj.call("POST", f"/datasets/{dataset}/audit/{kind}", json=body, local=local)
 
 
 @audit.command("labels")
@@ -42,18 +52,7 @@ def _progress(what: str):
 @handle_errors
 def labels(obj: Context, dataset: str, split: str | None, k: int, min_agreement: float, limit: int) -> None:
     """Labeled items whose label disagrees with a confident neighbourhood, most suspect first."""
-    body = {"split": split, "k": k, "min_agreement": min_agreement, "limit": limit}
-
-    def local(store):
-        from service.dataset_audit import audit_labels
-
-        bar, report = _progress(f"audit labels {dataset}")
-        try:
-            return audit_labels(store, dataset, progress=report, **body)
-        finally:
-            bar.close()
-
-    out = obj.call("POST", f"/datasets/{dataset}/audit/labels", json=body, local=local)
+    out = _run(obj, dataset, "labels", {"split": split, "k": k, "min_agreement": min_agreement, "limit": limit})
     if obj.as_json:
         return echo_json(out)
     echo_table(["id", "label", "suggested", "score", "agreement"],
@@ -71,18 +70,7 @@ def labels(obj: Context, dataset: str, split: str | None, k: int, min_agreement:
 @handle_errors
 def duplicates(obj: Context, dataset: str, threshold: float, split: str | None, limit: int) -> None:
     """Groups of items at least THRESHOLD similar (exact, every pair), largest first."""
-    body = {"threshold": threshold, "split": split, "limit": limit}
-
-    def local(store):
-        from service.dataset_audit import find_duplicates
-
-        bar, report = _progress(f"audit duplicates {dataset}")
-        try:
-            return find_duplicates(store, dataset, progress=report, **body)
-        finally:
-            bar.close()
-
-    out = obj.call("POST", f"/datasets/{dataset}/audit/duplicates", json=body, local=local)
+    out = _run(obj, dataset, "duplicates", {"threshold": threshold, "split": split, "limit": limit})
     if obj.as_json:
         return echo_json(out)
     echo_table(["size", "ids"], [[len(g), " ".join(g)] for g in out["groups"]])
