@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ from typing import Iterator, Sequence
 import numpy as np
 from PIL import Image
 
-from loaders.writer import DatasetWriter, LoadSummary
+from loaders.writer import DatasetWriter, FailureLog, LoadSummary
 from service.encoders import PixelsEncoder, check_dataset_encoder, get_encoder
 from service.errors import BadInput, VectrainError
 from service.images import decode_image, make_thumbnail, shrink
@@ -199,18 +198,14 @@ def load_images(store: Store, dataset: str, root: str | Path, encoder: str = "cl
     min_sides = (settings.thumbnail_size, enc.size if isinstance(enc, PixelsEncoder) else CLIP_INPUT)
     chunk = chunk_rows or (512 if isinstance(enc, PixelsEncoder) else 64)
     workers = settings.decode_workers or os.cpu_count() or 1
-    log = None
+    log = FailureLog(log_path)
 
     writer = DatasetWriter(store, dataset, enc.dim, enc.name, model=enc.model, total=len(entries),
                            progress=progress, unit="images", description=f"images from {root.name}, {enc.name}")
 
     def failed(item_id: str, reason: str) -> None:
-        nonlocal log
-        if log is None:
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            log = open(log_path, "a", encoding="utf-8")
         reason = reason.removeprefix(f"{item_id}: ").removeprefix(f"{item_id} ")
-        log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')}\t{item_id}\t{reason}\n")
+        log.write(item_id, reason)
         writer.fail(f"{item_id}: {reason}")
 
     try:
@@ -241,8 +236,7 @@ def load_images(store: Store, dataset: str, root: str | Path, encoder: str = "cl
                 _store(writer, enc, current, failed)
         summary = writer.finish()
     finally:
-        if log is not None:
-            log.close()
+        log.close()
     if found.ignored:
         summary.notes.append(f"ignored {found.ignored} files without an image suffix")
     if found.symlinked_folders:

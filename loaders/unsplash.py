@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 from PIL import Image
 
 from loaders.images import inside
-from loaders.writer import DatasetWriter, LoadSummary
+from loaders.writer import DatasetWriter, FailureLog, LoadSummary
 from service.encoders import check_dataset_encoder, get_encoder
 from service.errors import BadInput
 from service.images import ImageError, ImageTooLarge, make_thumbnail, open_image
@@ -158,17 +158,13 @@ def load_unsplash(store: Store, dataset: str, tsv: str | Path, images: str | Pat
     source = ImageSource(folder, settings.fetch_width, settings.fetch_timeout, settings.download_retries,
                          settings.max_image_pixels, within)
     fetch = functools.partial(_fetch, source, settings.thumbnail_size)
-    log = None
+    log = FailureLog(log_path)
     try:
         writer = DatasetWriter(store, dataset, enc.dim, enc.name, model=enc.model, total=total,
                                progress=progress, unit="images", description=f"Unsplash Lite, {enc.name}")
 
         def failed(photo_id: str, reason: str) -> None:
-            nonlocal log
-            if log is None:
-                log_path.parent.mkdir(parents=True, exist_ok=True)
-                log = open(log_path, "a", encoding="utf-8")
-            log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')}\t{photo_id}\t{reason}\n")
+            log.write(photo_id, reason)
             writer.fail(f"{photo_id}: {reason}")
 
         seen: set[str] = set()
@@ -219,8 +215,7 @@ def load_unsplash(store: Store, dataset: str, tsv: str | Path, images: str | Pat
     finally:
         f.close()
         source.close()
-        if log is not None:
-            log.close()
+        log.close()
     if summary.failed:
         summary.failures.append(f"failures logged to {log_path}")
     return summary

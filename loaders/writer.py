@@ -18,6 +18,7 @@ import json
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -207,3 +208,21 @@ class _Reported:
 
     def close(self) -> None:
         pass
+
+
+class FailureLog:
+    """A load's failures, one TSV line each (time, id, reason), in a file created at the first."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._file = None
+
+    def write(self, item_id: str, reason: str) -> None:
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a", encoding="utf-8")
+        self._file.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')}\t{item_id}\t{reason}\n")
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
