@@ -44,7 +44,7 @@ class LoadSummary:
     seconds: float = 0.0
     index_seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # what the loader left out on purpose, and why
+    notes: list[str] = field(default_factory=list)  # what the loader left out on purpose, and why; warnings
 
     @property
     def rows_per_second(self) -> float:
@@ -191,6 +191,8 @@ class DatasetWriter:
             # Builds where rows lack the index: after this load, or after a run killed mid-build
             # (the engine's parts say so, even when this run loaded nothing).
             self.summary.index_seconds = self.store.registry.build_index(self.dataset, progress=progress)
+            if warning := self.store.registry.index_cache_warning(self.dataset):
+                self.summary.notes.append(warning)
         return self.summary
 
 

@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     ann_ef_search: int = Field(256, description="Floor of the HNSW candidate list "
                                                 "(`hnsw_candidate_list_size_for_search`).")
     ann_max_limit: int = Field(1000, description="Largest k answered through the index; a larger k scans.")
+    index_cache_bytes: int = Field(0, ge=0, description=(
+        "Memory the embedded engine keeps vector indexes in between searches (`vector_similarity_index_cache_size`, "
+        "LRU). One part's index that does not fit is read from disk again by every search: seconds, not "
+        "milliseconds, from about 4M rows. 0: half of this machine's memory. On a ClickHouse server it is the "
+        "server's setting (docker/clickhouse/config.d/vectrain.xml)."))
     ann_quantization: str = Field("f32", description=(
         "HNSW index quantization of new datasets: `f32` (exact distances) or `bf16` (0.44x the index memory, "
         "but recall@10 0.3-0.5 at 1M rows with 1,000 rows excluded; BENCHMARKS.md, docs/ARCHITECTURE.md)."))

@@ -28,6 +28,9 @@ INDEX_NONE = "none"  # no index for this dimension (searched by full scan)
 # where other processes may write. On chDB this process is the only writer (one process per
 # path), so they are reused until this process changes the table.
 SERVER_CACHE_SECONDS = 2.0
+# A loaded HNSW index over its uncompressed bytes on disk (a 4M-row bf16 part: 5.9 GB cache weight
+# for 4.84 GiB on disk).
+INDEX_MEMORY_FACTOR = 1.25
 
 
 class DatasetRegistry:
@@ -140,6 +143,26 @@ class DatasetRegistry:
                 store.command_apart(statement)
         self.forget(name)
         return time.perf_counter() - started
+
+    def index_cache_warning(self, name: str) -> str | None:
+        """A line to log when the largest part's index cannot stay in the engine's index cache:
+        then every search reads it from disk again. None when it fits (or on dialects without
+        the cache's settings)."""
+        where = {"db": self.store.database, "table": items_table(name)}
+        largest = int(self.store.scalar(Query.named("items.largest_index_part", **where)) or 0)
+        cache = self.store.rows(Query.named("meta.index_cache"))
+        if not largest or not cache or not int(cache[0]["size"]):
+            return None
+        size, policy, ratio = int(cache[0]["size"]), cache[0]["policy"], float(cache[0]["ratio"])
+        # a new entry enters SLRU's probationary share; loaded, an index is about 1.25x its bytes on disk
+        room = size if policy.upper() == "LRU" else int(size * (1 - ratio))
+        needed = int(largest * INDEX_MEMORY_FACTOR)
+        if needed <= room:
+            return None
+        return (f"the vector index of dataset {name} needs about {needed / 2**30:.1f} GiB in memory but the engine's "
+                f"index cache holds {room / 2**30:.1f} GiB per entry ({policy}, {size / 2**30:.1f} GiB): every "
+                "search reads it from disk again. Raise VECTRAIN_INDEX_CACHE_BYTES (embedded) or the server's "
+                "vector_similarity_index_cache_size.")
 
     def build_missing_indexes(self) -> list[str]:
         """At start-up: rebuild every index a killed load or build left missing."""

@@ -22,7 +22,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from service.config import Settings
-from service.engine import Target, open_client, remove_owner
+from service.engine import Target, engine_options, open_client, remove_owner
 from service.errors import from_engine
 from service.query import Query, schema_files
 from service.vectorsql import Dialect, get_dialect, validate_name
@@ -36,7 +36,8 @@ class Store:
         self.target = Target.parse(settings.database_url)
         self.database = validate_name(self.target.database or settings.database, what="database")
         self.dialect: Dialect = get_dialect(settings.dialect)
-        self.client: Client = open_client(self.target, owner, url)
+        self.engine_options = engine_options(settings.index_cache_bytes)
+        self.client: Client = open_client(self.target, owner, url, self.engine_options)
         self._run(self.client.command, Query.named("meta.create_database", db=self.database))
         self.client.database = self.database
         self.lock = threading.Lock()  # serializes read-then-write steps of this process
@@ -44,7 +45,7 @@ class Store:
 
     def new_client(self) -> Client:
         """Another handle on the same engine and database (e.g. for analysts' SQL)."""
-        client = self.target.new_client()
+        client = self.target.new_client(self.engine_options)
         client.database = self.database
         return client
 

@@ -67,3 +67,15 @@ def test_dockerfile_serves_on_all_interfaces():
     text = (ROOT / "Dockerfile").read_text()
     assert "torch==2.13.0" in text
     assert '"vectrain", "serve", "--host", "0.0.0.0"' in text
+
+
+def test_server_keeps_vector_indexes_in_an_lru_cache():
+    """The server's default cache (5 GiB, SLRU 50/50) cannot hold a 4M-row part's index."""
+    ch = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["clickhouse"]
+    mount = next(v for v in ch["volumes"] if "config.d" in v)
+    source, target = mount.split(":")[:2]
+    assert target == "/etc/clickhouse-server/config.d/vectrain.xml"
+    config = (ROOT / source).read_text()
+    size = int(re.search(r"<vector_similarity_index_cache_size>(\d+)<", config).group(1))
+    assert size >= 8 * 2**30
+    assert "<vector_similarity_index_cache_policy>LRU<" in config

@@ -156,6 +156,9 @@ def _rebuild_indexes(store: Store) -> None:
     try:
         for name in store.registry.build_missing_indexes():
             log.warning("rebuilt the vector index of dataset %s (a build had not finished)", name)
+        for info in store.registry.list():
+            if warning := store.registry.index_cache_warning(info["name"]):
+                log.warning("%s", warning)
     except Exception:  # never take the service down: search scans until the index is back
         log.exception("rebuilding missing vector indexes failed")
 

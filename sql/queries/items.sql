@@ -28,6 +28,12 @@ SELECT countIf(rows > 0 AND secondary_indices_compressed_bytes = 0) AS unindexed
 FROM system.parts
 WHERE database = {db:String} AND table = {table:String} AND active
 
+-- name: largest_index_part
+-- The largest part's vector index, uncompressed: what one entry of the index cache must hold.
+SELECT max(secondary_indices_uncompressed_bytes)
+FROM system.parts
+WHERE database = {db:String} AND table = {table:String} AND active
+
 -- name: pending_mutations
 SELECT count() FROM system.mutations WHERE database = {db:String} AND table = {table:String} AND is_done = 0
 

@@ -18,3 +18,12 @@ ORDER BY version
 
 -- name: applied_migrations
 SELECT version FROM schema_migrations
+
+-- name: index_cache
+-- The engine's vector index cache: its size, policy and the SLRU protected share.
+SELECT
+    toUInt64OrZero(anyIf(value, name = 'vector_similarity_index_cache_size')) AS size,
+    anyIf(value, name = 'vector_similarity_index_cache_policy') AS policy,
+    toFloat64OrZero(anyIf(value, name = 'vector_similarity_index_cache_size_ratio')) AS ratio
+FROM system.server_settings
+WHERE name LIKE 'vector_similarity_index_cache_%'
