@@ -16,6 +16,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+import numpy as np
+
 from service.config import SQL_DIR
 
 
@@ -48,6 +50,40 @@ class Query:
 
     def with_settings(self, settings: Mapping[str, Any] | None = None, **more: Any) -> "Query":
         return replace(self, settings={**self.settings, **(settings or {}), **more})
+
+
+class Floats:
+    """A vector (or a list of vectors) bound to an `Array(Float32)` (`Array(Array(Float32))`)
+    parameter. clickhouse-connect formats a list element by element, about 0.5 ms for one CLIP
+    vector on every search; this formats it in one step, with the 9 significant digits that
+    give back every float32 exactly. The engine still parses it as a typed parameter."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values):
+        self.values = np.asarray(values, dtype=np.float32)
+        if self.values.ndim not in (1, 2):
+            raise ValueError(f"Floats binds a vector or a list of vectors, not {self.values.ndim}-d data")
+
+    def __str__(self) -> str:  # clickhouse-connect binds a value it does not know by str()
+        if self.values.ndim == 1:
+            return _float_list(self.values)
+        return "[" + ",".join(_float_list(row) for row in self.values) + "]"
+
+    def __eq__(self, other) -> bool:
+        return np.array_equal(self.values, other.values if isinstance(other, Floats) else np.asarray(other))
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"Floats(shape={self.values.shape})"
+
+    def tolist(self) -> list:
+        return self.values.tolist()
+
+
+def _float_list(row: np.ndarray) -> str:
+    return "[" + ",".join(["%.9g"] * len(row)) % tuple(row.tolist()) + "]"
 
 
 _NAME_LINE = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.M)

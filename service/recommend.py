@@ -23,7 +23,7 @@ import numpy as np
 from service.errors import BadInput, TooLarge
 from service.itemvectors import id_rows
 from service.names import items_table
-from service.query import Query
+from service.query import Floats, Query
 from service.registry import INDEX_READY
 from service.search import SearchResult, nearest
 from service.store import Store
@@ -120,7 +120,7 @@ def _best_score(store: Store, dataset: str, positives, negatives, k: int, exclus
         found = _from_candidates(store, dataset, positives, negatives, k, depth, exclusion, int(info["dim"]))
         if found is not None:
             return SearchResult(items=found, plan="ann", seconds=time.perf_counter() - started)
-    query = Query.named("recommend.best_score", positives=positives.tolist(), negatives=negatives.tolist(),
+    query = Query.named("recommend.best_score", positives=Floats(positives), negatives=Floats(negatives),
                         exclude=list(exclusion.ids), k=k, db=store.database, items=items_table(dataset))
     items = [{**r, "score": float(r["score"])} for r in store.rows(query.with_settings(store.dialect.exact_settings()))]
     return SearchResult(items=items, plan="exact", seconds=time.perf_counter() - started)

@@ -32,7 +32,7 @@ import numpy as np
 from service import estimators
 from service.errors import BadInput, Forbidden
 from service.names import items_table
-from service.query import Query
+from service.query import Floats, Query
 from service.store import Store
 from service.validation import Strategy, check_int, check_round
 
@@ -74,11 +74,11 @@ def next_batch(store: Store, state, k: int, strategy: Strategy, audit: int | Non
     where = {"db": store.database, "items": items_table(state.dataset)}
     audit_items = []
     if again:
-        rows = {r["id"]: r for r in store.rows(Query.named("audit.scored", w=w.tolist(), b=b, ids=again, **where))}
+        rows = {r["id"]: r for r in store.rows(Query.named("audit.scored", w=Floats(w), b=b, ids=again, **where))}
         audit_items += [_item(rows[i]) for i in again if i in rows]
     if new:
         batch = time.time_ns()
-        drawn = store.rows(Query.named("audit.draw", w=w.tolist(), b=b, session_id=state.id, salt=_salt(), k=new,
+        drawn = store.rows(Query.named("audit.draw", w=Floats(w), b=b, session_id=state.id, salt=_salt(), k=new,
                                        **where))
         if drawn:
             store.insert("audit_draws", [[state.id, batch, n, r["id"], int(state.round["round"]), int(r["pool"])]

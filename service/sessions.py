@@ -17,7 +17,7 @@ import numpy as np
 
 from service import claims, session_audit, training
 from service.errors import BadInput, Conflict, ItemNotFound, NotFound, RoundNotFound, SessionNotFound
-from service.query import Query
+from service.query import Floats, Query
 from service.session_state import STATES, State
 from service.store import Store
 from service.validation import (Strategy, TrainMode, check_fraction, check_ids, check_int, check_k, check_offset,
@@ -66,7 +66,7 @@ def create_session(store: Store, dataset: str, name: str, *, prompt: str | None 
         raise taken
     store.command(Query.named("sessions.insert", id=session_id, dataset=dataset, name=name, source=source,
                               prompt=prompt or "", examples=examples, negatives=negatives,
-                              init_weights=weights.tolist(), audit_rate=audit_rate, version=time.time_ns()))
+                              init_weights=Floats(weights), audit_rate=audit_rate, version=time.time_ns()))
     threshold = label_free_threshold(store, dataset, weights, 0.0)
     _insert_round(store, session_id, 0, "init", weights, 0.0, threshold,
                   {"mode": "init", "labeled": 0, "positives": 0, "negatives": 0, "source": source,
@@ -142,7 +142,7 @@ def get_round(store: Store, session_id: str, round_no: int | None) -> dict[str, 
 
 def _insert_round(store, session_id, round_no, mode, weights, bias, threshold, metrics):
     store.command(Query.named("sessions.insert_round", session_id=session_id, round_no=int(round_no), mode=mode,
-                              weights=np.asarray(weights, dtype=np.float32).tolist(), bias=float(bias),
+                              weights=Floats(weights), bias=float(bias),
                               threshold=float(threshold), metrics=json.dumps(metrics)))
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from service.errors import BadInput
 from service.names import validate_name
-from service.query import Query
+from service.query import Floats, Query
 
 INDEX_NAME = "vi"
 QUANTIZATIONS = ("f32", "f16", "bf16", "i8", "b1")
@@ -61,8 +61,8 @@ def _positive_int(value, what: str) -> int:
     return int(value)
 
 
-def _floats(vector) -> list[float]:
-    return np.asarray(vector, dtype=np.float32).ravel().tolist()
+def _floats(vector) -> Floats:
+    return Floats(np.asarray(vector, dtype=np.float32).ravel())
 
 
 # -- filters: typed WHERE conditions that carry their own parameters -----------------------------

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from service.errors import BadInput
-from service.query import Query
+from service.query import Floats, Query
 from service.names import function_name, validate_name
 from service.vectorsql import Exclusion, Ids, Labeled, Split, get_dialect
 
@@ -20,7 +20,7 @@ def test_clickhouse_nearest_carries_its_parameters():
         "ORDER BY cosineDistance(vector, {q:Array(Float32)}) ASC\n"
         "LIMIT 10"
     )
-    assert q.parameters == {"q": [1.0, 0.0], "x_ids": ["a", "b"]}
+    assert q.parameters == {"q": Floats([1.0, 0.0]), "x_ids": ["a", "b"]}
     ddl = d.create_items_table("vectrain", "items_unsplash", 512)[0].sql
     assert "vector_similarity('hnsw', 'cosineDistance', 512, 'f32', 32, 128)" in ddl
     assert "CONSTRAINT dim CHECK length(vector) = 512" in ddl
@@ -108,3 +108,21 @@ def test_clickhouse_search_uses_the_index_on_chdb(store, make_dataset):
     rows = store.rows(query.with_settings(store.dialect.ann_settings(5, 1, 256)))
     assert len(rows) == 5 and "item-00000" not in [r["id"] for r in rows]
     assert np.isclose(rows[0]["score"], max(vectors[1:] @ vectors[0]), atol=1e-5)
+
+
+def test_floats_bind_every_float32_exactly(shared_store):
+    """Vectors are bound as one pre-formatted typed parameter (9 significant digits): the engine
+    reads back the very same float32 values, nested lists and the edge values included."""
+    rng = np.random.default_rng(3)
+    vector = rng.normal(size=512).astype(np.float32)
+    edges = np.array([0.0, -0.0, 1e-45, 3.4028235e38, -1.1754944e-38, np.float32(1) / 3], dtype=np.float32)
+    row = shared_store.rows(Query("SELECT {q:Array(Float32)} AS q, {m:Array(Array(Float32))} AS m, "
+                                  "{e:Array(Float32)} AS e, {none:Array(Array(Float32))} AS none",
+                                  {"q": Floats(vector), "m": Floats(np.stack([vector, -vector])), "e": Floats(edges),
+                                   "none": Floats(np.zeros((0, 4)))}))[0]
+    assert np.array_equal(np.asarray(row["q"], np.float32), vector)
+    assert np.array_equal(np.asarray(row["m"], np.float32), np.stack([vector, -vector]))
+    assert np.array_equal(np.asarray(row["e"], np.float32), edges)
+    assert row["none"] == []
+    with pytest.raises(ValueError):
+        Floats(np.zeros((2, 2, 2)))
