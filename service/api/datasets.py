@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi import Request as FastAPIRequest
 from pydantic import BaseModel, Field
 
-from service.api.deps import get_store, read_upload
+from service.api.deps import get_store, in_thread, read_upload
 from service.api.jobs import JOB_ACCEPTED, runner, submit
 from service.api.models import ERRORS, Request
 from service.api.security import reads
@@ -85,14 +85,14 @@ def get_dataset(name: str, store: StoreDep):
 
 @router.post("/datasets/{name}/search", response_model=SearchResponse)
 @reads
-def search_dataset(name: str, body: SearchRequest, store: StoreDep):
+async def search_dataset(name: str, body: SearchRequest, store: StoreDep):
     """Nearest items, best first. Give exactly one of item_id, vector or text; or examples:
     positive_ids / negative_ids / positive_vectors / negative_vectors with a `strategy`. Returns
     exactly k items whenever k non-excluded items exist."""
     examples = {field: getattr(body, field) for field in ("positive_ids", "negative_ids", "positive_vectors",
                                                             "negative_vectors", "strategy")}
-    result = search(store, name, item_id=body.item_id, vector=body.vector, text=body.text, k=body.k,
-                    exclude_ids=body.exclude_ids, exact=body.exact, **examples)
+    result = await in_thread(search, store, name, item_id=body.item_id, vector=body.vector, text=body.text,
+                             k=body.k, exclude_ids=body.exclude_ids, exact=body.exact, **examples)
     return SearchResponse(items=result.items, plan=result.plan, seconds=result.seconds)
 
 

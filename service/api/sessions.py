@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from service import sessions as svc
-from service.api.deps import get_store
+from service.api.deps import get_store, in_thread
 from service.api.jobs import JOB_ACCEPTED, runner, submit
 from service.api.models import ERRORS, Request
 from service.api.security import may_write, reads
@@ -263,21 +263,22 @@ def get_session(session_id: str, store: StoreDep):
 
 @router.post("/sessions/{session_id}/next", response_model=NextBatch)
 @reads
-def next_batch(session_id: str, store: StoreDep, request: FastAPIRequest, body: NextRequest | None = None):
+async def next_batch(session_id: str, store: StoreDep, request: FastAPIRequest, body: NextRequest | None = None):
     """k items not yet labeled in this session. `mixed` (default) returns likely positives and
     the items nearest the decision threshold; `top` is the seeds' query; `random` a baseline.
     `audit` of them (default: the session's audit_rate) are uniform random draws that measure the
     classifier (`source: audit`); draws waiting for a label come back first. New draws are
     recorded, so they need a key that may write: a read key previews with `"audit": 0`."""
     body = body or NextRequest()
-    return svc.next_batch(store, session_id, body.k, body.strategy, audit=body.audit, record=may_write(request))
+    return await in_thread(svc.next_batch, store, session_id, body.k, body.strategy, audit=body.audit,
+                           record=may_write(request))
 
 
 @router.post("/sessions/{session_id}/labels", response_model=LabelsStored)
-def add_labels(session_id: str, body: LabelBatch, store: StoreDep):
+async def add_labels(session_id: str, body: LabelBatch, store: StoreDep):
     """Store labels, all or none; re-labeling an item replaces its label. Send each item's `source`
     and `round` from the next batch that served it: every label records how it was sampled."""
-    return svc.add_labels(store, session_id, [label.model_dump() for label in body.labels])
+    return await in_thread(svc.add_labels, store, session_id, [label.model_dump() for label in body.labels])
 
 
 @router.get("/sessions/{session_id}/labels", response_model=LabelList)
