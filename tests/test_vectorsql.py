@@ -22,7 +22,7 @@ def test_clickhouse_nearest_carries_its_parameters():
     )
     assert q.parameters == {"q": Floats([1.0, 0.0]), "x_ids": ["a", "b"]}
     ddl = d.create_items_table("vectrain", "items_unsplash", 512)[0].sql
-    assert "vector_similarity('hnsw', 'cosineDistance', 512, 'f32', 32, 128)" in ddl
+    assert "vector_similarity('hnsw', 'cosineDistance', 512, 'f32', 32, 64)" in ddl
     assert "CONSTRAINT dim CHECK length(vector) = 512" in ddl
     assert "vector Array(Float32) CODEC(NONE)" in ddl
     build = d.build_index("vectrain", "items_unsplash")[-1]
@@ -126,3 +126,4 @@ def test_floats_bind_every_float32_exactly(shared_store):
     assert row["none"] == []
     with pytest.raises(ValueError):
         Floats(np.zeros((2, 2, 2)))
+
