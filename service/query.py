@@ -82,6 +82,41 @@ class Floats:
         return self.values.tolist()
 
 
+class Strings:
+    """Strings (ids) bound to an `Array(String)` parameter in one step: clickhouse-connect
+    escapes a list character by character, 0.8 ms for 1,000 ids excluded from a search. The same
+    characters are escaped, backslash first."""
+
+    __slots__ = ("values",)
+    _ESCAPES = (("\\", "\\\\"), ("'", "\\'"), ("`", "\\`"), ("\t", "\\\t"), ("\n", "\\\n"))
+
+    def __init__(self, values):
+        self.values = tuple(values)
+        if not all(isinstance(v, str) for v in self.values):
+            raise TypeError("Strings binds str values only")
+
+    @classmethod
+    def _quoted(cls, value: str) -> str:
+        for char, escaped in cls._ESCAPES:
+            if char in value:
+                value = value.replace(char, escaped)
+        return "'" + value + "'"
+
+    def __str__(self) -> str:
+        return "[" + ",".join([self._quoted(v) for v in self.values]) + "]"
+
+    def __eq__(self, other) -> bool:
+        return self.values == (other.values if isinstance(other, Strings) else tuple(other))
+
+    __hash__ = None
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __repr__(self) -> str:
+        return f"Strings({len(self.values)} values)"
+
+
 def _float_list(row: np.ndarray) -> str:
     return "[" + ",".join(["%.9g"] * len(row)) % tuple(row.tolist()) + "]"
 

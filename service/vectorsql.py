@@ -20,7 +20,7 @@ import numpy as np
 
 from service.errors import BadInput
 from service.names import validate_name
-from service.query import Floats, Query
+from service.query import Floats, Query, Strings
 
 INDEX_NAME = "vi"
 QUANTIZATIONS = ("f32", "f16", "bf16", "i8", "b1")
@@ -90,7 +90,7 @@ class Ids(Filter):
         object.__setattr__(self, "ids", tuple(ids))
 
     def clause(self):
-        return "id IN {f_ids:Array(String)}", {"f_ids": list(self.ids)}
+        return "id IN {f_ids:Array(String)}", {"f_ids": Strings(self.ids)}
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ class Exclusion(Filter):
         if self.kind == "none":
             return None
         if self.kind == "ids":
-            return "id NOT IN {x_ids:Array(String)}", {"x_ids": list(self.ids)}
+            return "id NOT IN {x_ids:Array(String)}", {"x_ids": Strings(self.ids)}
         if self.kind == "session":
             return ("id NOT IN (SELECT item_id FROM labels FINAL WHERE session_id = {x_session:String} "
                     "AND removed = 0)",

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from service.errors import BadInput
-from service.query import Floats, Query
+from service.query import Floats, Query, Strings
 from service.names import function_name, validate_name
 from service.vectorsql import Exclusion, Ids, Labeled, Split, get_dialect
 
@@ -127,3 +127,14 @@ def test_floats_bind_every_float32_exactly(shared_store):
     with pytest.raises(ValueError):
         Floats(np.zeros((2, 2, 2)))
 
+
+def test_strings_bind_hostile_ids_exactly(shared_store):
+    """Ids are bound as one pre-formatted Array(String) parameter: quotes, backslashes, tabs,
+    newlines, backquotes and SQL fragments come back from the engine unchanged."""
+    ids = ["a", "b'c", "d\\e", "f`g", "h\tI", "j\nk", "\\'", "", "') OR 1=1 --", "x\\", "é🙂", "{q:String}"]
+    row = shared_store.rows(Query("SELECT {ids:Array(String)} AS ids, has({ids:Array(String)}, {one:String}) AS found",
+                                  {"ids": Strings(ids), "one": "') OR 1=1 --"}))[0]
+    assert row["ids"] == ids and row["found"] == 1
+    assert Strings(ids) == ids and Strings([]) == []
+    with pytest.raises(TypeError):
+        Strings([1, 2])
