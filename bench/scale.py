@@ -51,6 +51,18 @@ def percentiles(times: list[float]) -> tuple[float, float]:
     return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
 
 
+def paired(fa, fb, repeats: int) -> tuple[list[float], list[float]]:
+    """fa then fb, `repeats` times: each pair sees the same machine state (the p50s of separate
+    loops drifted by 5-10 ms between runs, on one 2-core machine)."""
+    ta, tb = [], []
+    for _ in range(repeats):
+        for fn, times in ((fa, ta), (fb, tb)):
+            started = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - started)
+    return ta, tb
+
+
 def timed(fn, repeats: int) -> tuple[list[float], object]:
     out, times = None, []
     for _ in range(repeats):
@@ -161,7 +173,7 @@ def run(args) -> dict:
     store.client.insert("bench_labels", [["b", i] for i in labeled] + [
         [f"r{n}", i] for n, (_, excluded, _) in enumerate(recall_set) for i in excluded],
         column_names=["session_id", "item_id"], database="scale")
-    bare_variants = {}
+    bare_variants, variant_queries = {}, {}
     variants = [(f"ef {m}x fetch", m * (LABELED + K), 0) for m in (1, 2, 3)]
     if args.quantization != "f32":
         # a quantized index orders by approximate distances; rescoring reads the exact vectors back
@@ -172,6 +184,7 @@ def run(args) -> dict:
         settings_ = {"vector_search_index_fetch_multiplier": (LABELED + K) // K,
                      "max_limit_for_vector_search_queries": LABELED + K, "hnsw_candidate_list_size_for_search": ef,
                      "vector_search_with_rescoring": rescoring}
+        variant_queries[label] = (sql, settings_)
         times, rows = timed(lambda: bare(sql, {"sid": "b"}, settings_), reps)
         recalls = [len({r[0] for r in store.client.query(sql, parameters={"q": Floats(v), "sid": f"r{n}"},
                                                           settings=settings_).result_rows} & want) / K
@@ -230,6 +243,17 @@ def run(args) -> dict:
         result["search_excluded"] = {"p50": percentiles(times)[0], "p95": percentiles(times)[1], "plan": out["plan"],
                                      "rows": len(got), "recall": len(set(got) & set(truth)) / K,
                                      "labeled_returned": len(set(got) & labeled_set)}
+
+        # pair by pair against the bare query: no exclusion, then the bare NOT IN with the service's candidate list
+        from service.vectorsql import DEEP_CANDIDATES
+
+        ta, tb = paired(lambda: search({"vector": q, "k": K}), lambda: bare(top_sql, {}, {}), reps)
+        result["paired_search"] = {"service": percentiles(ta)[0], "bare": percentiles(tb)[0]}
+        sql_, settings_ = variant_queries[f"ef {DEEP_CANDIDATES}x fetch"]
+        ta, tb = paired(lambda: search({"vector": q, "k": K, "exclude_ids": labeled}),
+                        lambda: bare(sql_, {"sid": "b"}, settings_), reps)
+        result["paired_search_excluded"] = {"service": percentiles(ta)[0], "bare": percentiles(tb)[0],
+                                            "candidates": DEEP_CANDIDATES}
 
         recalls = []
         for v, excluded, want in recall_set:
@@ -347,6 +371,13 @@ def report(args, r: dict) -> str:
         ratios.append(f"search with exclusions {sx['p50'] / best_bare['p50']:.2f}x the best bare query that returns "
                       f"{K} rows at recall >= 0.97 (the mean over the recall queries, where measured)")
     lines.append("Ratios (p50): " + "; ".join(ratios) + ".")
+    if "paired_search" in r:
+        a, b_ = r["paired_search"], r["paired_search_excluded"]
+        lines += ["", f"Pair by pair ({args.repeats} pairs, each service request right after the bare query it is "
+                      f"compared with; p50): search without exclusions {a['service']:.1f} ms against the bare HNSW "
+                      f"query {a['bare']:.1f} ms ({a['service'] / a['bare']:.2f}x); with the {LABELED:,} nearest "
+                      f"excluded {b_['service']:.1f} ms against the bare `NOT IN` with the service's candidate list "
+                      f"({b_['candidates']}x the fetch) {b_['bare']:.1f} ms ({b_['service'] / b_['bare']:.2f}x)."]
     if "search_excluded_recall" in r:
         sr = r["search_excluded_recall"]
         lines += ["", f"Search recall@10 over {sr['queries']} queries, each with its own {LABELED:,} nearest excluded: "
