@@ -1,7 +1,8 @@
 """Search latency and recall: POST /datasets/{name}/search at 25k and 1M rows.
 
 For each size: load synthetic CLIP-like vectors (bench/data.py) through the real writer
-(rows/s, index build seconds), then time the REST endpoint in-process (FastAPI TestClient) at
+(rows/s, index build seconds), then time the REST endpoint (served by uvicorn in this process, one
+keep-alive loopback connection: bench.server.Served) at
 k=10 with 0 and 1,000 excluded ids — the 1,000 nearest to the query, the worst case for a
 post-filter — through the HNSW index and through the exact scan (the baseline, same run).
 Recall@10 of the answers against numpy's exact top-10; exact k is asserted on every query.
@@ -17,9 +18,8 @@ import tempfile
 import time
 
 import numpy as np
-from fastapi.testclient import TestClient
-
 from bench.data import synthetic_clip
+from bench.server import Served
 from bench.report import machine, table, write_section
 from loaders.writer import DatasetWriter
 from service.api.app import create_app
@@ -53,7 +53,7 @@ def run_size(path: str, n: int, queries: int, exact_queries: int) -> dict:
     truth_sims = data @ qs.T  # [n, queries]
     out = {"n": n, "load_rows_s": summary.rows_per_second, "load_s": summary.seconds,
            "index_s": summary.index_seconds}
-    with TestClient(create_app(settings, store)) as api:
+    with Served(create_app(settings, store)) as api:
         for excluded in (0, 1000):
             for mode in ("ann", "exact"):
                 count = queries if mode == "ann" else exact_queries
@@ -102,13 +102,14 @@ def main() -> None:
             rows.append([f"{r['n']:,}", excluded, f"{ann['p50']:.1f}", f"{ann['p95']:.1f}", f"{ann['recall']:.3f}",
                          f"{ann['fallbacks']}/{ann['queries']}", f"{exact['p50']:.1f}", f"{exact['p95']:.1f}",
                          f"{exact['recall']:.3f}", f"{exact['p50'] / ann['p50']:.1f}x"])
-    loads = [[f"{r['n']:,}", f"{r['load_rows_s']:,.0f}", f"{r['load_s']:.1f}", f"{r['index_s']:.1f}"] for r in results]
+    loads = [[f"{r['n']:,}", f"{r['load_rows_s']:,.0f}", f"{r['load_s']:.1f}", f"{r['index_s']:.1f}",
+              f"{r['load_s'] + r['index_s']:.1f}"] for r in results]
     md = f"""## Search: `POST /datasets/{{name}}/search` (k=10)
 
 `.venv/bin/python -m bench.search --sizes {args.sizes} --queries {args.queries} --exact-queries {args.exact_queries} --section {args.section}`
 on {machine()}; embedded chDB; 512-d synthetic vectors clustered like CLIP (bench/data.py).
-Latency is the whole REST call in-process (FastAPI TestClient), so it includes JSON encoding of
-the request (1,000 excluded ids are ~12 KB). Excluded ids are the 1,000 nearest to the query: the
+Latency is the whole REST call over loopback to uvicorn serving the app in this process, so it
+includes HTTP and the JSON of the request (1,000 excluded ids are ~12 KB). Excluded ids are the 1,000 nearest to the query: the
 worst case for the index's post-filter. Recall@10 is against numpy's exact top-10 after exclusion.
 Exact k was asserted on every query. "fallbacks": ANN answers that came back short and were
 answered by the exact scan instead. Speed-up = exact p50 / ANN p50 (same run).
@@ -117,7 +118,7 @@ answered by the exact scan instead. Speed-up = exact p50 / ANN p50 (same run).
 
 Loading (DatasetWriter: Arrow inserts without the index, then one OPTIMIZE FINAL + MATERIALIZE INDEX):
 
-{table(["rows", "insert rows/s", "insert s", "index build s"], loads)}
+{table(["rows", "insert rows/s", "insert s", "index build s", "end to end s"], loads)}
 """
     write_section(args.section, md)
     print(md)
