@@ -11,7 +11,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from service.errors import BadInput, DatasetNotFound
+from service.errors import BadInput, DatasetNotFound, VectrainError
 from service.query import Query
 from service.names import items_table, validate_name
 
@@ -149,8 +149,11 @@ class DatasetRegistry:
         then every search reads it from disk again. None when it fits (or on dialects without
         the cache's settings)."""
         where = {"db": self.store.database, "table": items_table(name)}
-        largest = int(self.store.scalar(Query.named("items.largest_index_part", **where)) or 0)
-        cache = self.store.rows(Query.named("meta.index_cache"))
+        try:
+            largest = int(self.store.scalar(Query.named("items.largest_index_part", **where)) or 0)
+            cache = self.store.rows(Query.named("meta.index_cache"))
+        except VectrainError:  # a server account without access to these system tables: no advice, no failure
+            return None
         if not largest or not cache or not int(cache[0]["size"]):
             return None
         size, policy, ratio = int(cache[0]["size"]), cache[0]["policy"], float(cache[0]["ratio"])
