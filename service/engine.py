@@ -154,13 +154,16 @@ def engine_options(index_cache_bytes: int) -> dict[str, str]:
 
 
 def memory_bytes() -> int:
-    """This machine's memory, or the container's limit (cgroup v2) when that is lower."""
+    """This machine's memory, or the container's limit (cgroup v2 or v1) when that is lower."""
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    try:
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-    except OSError:
-        return total
-    return min(total, int(limit)) if limit.isdigit() else total
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            limit = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if limit.isdigit():  # "max" (v2) or a huge number (v1) when unlimited
+            return min(total, int(limit))
+    return total
 
 
 def open_client(target: Target, owner: str, url: str | None, chdb_options: dict[str, str] | None = None) -> Client:
