@@ -1,4 +1,6 @@
-"""`vectrain serve` in a process of its own, on a free loopback port, for the load benchmarks."""
+"""Serving the app for benchmarks and end-to-end tests: `vectrain serve` in a process of its own
+(`start_server`, `wait_healthy`), or the app on uvicorn in a thread of this process
+(`LiveServer`; `Served` adds one keep-alive client connection)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,6 +23,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_healthy(proc: subprocess.Popen, url: str, timeout: float) -> None:
+    """Until `GET {url}/health` answers 200. If the process exits first: RuntimeError with its
+    stderr (when piped); after `timeout` seconds it is killed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+        if proc.poll() is not None:
+            raise RuntimeError(f"vectrain serve exited ({proc.returncode}): {proc.stderr.read() if proc.stderr else ''}")
+    proc.kill()
+    raise RuntimeError(f"vectrain serve did not answer {url}/health within {timeout:.0f} s")
+
+
 def start_server(path: str | Path, timeout: float = 120.0) -> tuple[subprocess.Popen, str]:
     """Serve the chDB database at `path` without API keys; returns the process and its URL once
     /health answers."""
@@ -29,48 +48,56 @@ def start_server(path: str | Path, timeout: float = 120.0) -> tuple[subprocess.P
     proc = subprocess.Popen([sys.executable, "-m", "service.cli.main", "serve", "--port", str(port)], cwd=ROOT,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("vectrain serve did not start")
+    wait_healthy(proc, url, timeout)
+    return proc, url
 
 
-class Served:
-    """An ASGI app on a real uvicorn server in a thread of this process, and one keep-alive HTTP
-    connection to it: what a client over loopback sees, and the app still shares this process's
-    chDB engine (one process per path) with the bare queries it is compared with. The methods
-    answer like TestClient's (`status_code`, `json()`, `text`)."""
+class LiveServer:
+    """uvicorn serving an ASGI app in a thread of this process, on a loopback socket bound before
+    it starts (no race for the port). The app shares this process's chDB engine (one process per
+    path) with whatever else the process runs."""
 
-    def __init__(self, app):
-        import threading
-
+    def __init__(self, app, timeout: float = 120.0):
         import uvicorn
 
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, name="bench-uvicorn", daemon=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.timeout = timeout
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + self.timeout
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the in-process uvicorn server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
+
+
+class Served(LiveServer):
+    """A LiveServer and one keep-alive HTTP connection to it: what a client over loopback sees.
+    The methods answer like TestClient's (`status_code`, `json()`, `text`)."""
 
     def __enter__(self) -> "Served":
         import http.client
 
-        self.thread.start()
-        deadline = time.monotonic() + 120
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise SystemExit("the in-process uvicorn server did not start")
-            time.sleep(0.05)
+        super().__enter__()
         self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=3600)
         return self
 
     def __exit__(self, *exc) -> None:
         self.conn.close()
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
+        super().__exit__(*exc)
 
     def request(self, method: str, path: str, json_body=None) -> "_Answer":
         import json

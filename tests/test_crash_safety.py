@@ -2,10 +2,8 @@
 is lost, a killed index build is rebuilt (by the next load and at start-up), and the CLI says
 in one line why it cannot open a path."""
 
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from bench.server import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,12 +36,6 @@ print(json.dumps(s.as_dict()), flush=True)
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def cli(*args, path, **kwargs):
     env = {**os.environ, "VECTRAIN_DATABASE_URL": f"chdb://{path}", "VECTRAIN_SERVICE_URL": ""}
     return subprocess.Popen([sys.executable, "-m", "service.cli.main", *args], cwd=ROOT, env=env,
@@ -52,17 +46,8 @@ def serve(path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = cli("serve", "--port", str(port), path=path)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-        if proc.poll() is not None:
-            raise AssertionError(proc.stderr.read())
-    proc.kill()
-    raise AssertionError("vectrain serve did not start")
+    wait_healthy(proc, url, 60)
+    return proc, url
 
 
 def load_script(path, n) -> list[str]:

@@ -16,17 +16,12 @@ import httpx
 import numpy as np
 import pytest
 
+from bench.server import free_port, wait_healthy
 from conftest import clustered
 
 ROOT = Path(__file__).resolve().parent.parent
 BIG = 12_000  # rows of the slow loads: 480 inserts of 25 rows, a few seconds
 ENDED = ("done", "failed", "cancelled")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Service:
@@ -47,16 +42,7 @@ class Service:
                                      cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
         self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-            if self.proc.poll() is not None:
-                raise AssertionError(self.proc.stderr.read())
-        raise AssertionError("vectrain serve did not start")
+        wait_healthy(self.proc, self.url, 90)
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

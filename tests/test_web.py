@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import browser
+from bench.server import LiveServer
 
 REASON = browser.missing()
 if REASON:
@@ -45,7 +46,7 @@ def web_store(engine_path):
 
 @pytest.fixture(scope="module")
 def live(web_store):
-    with browser.LiveServer(create_app(web_store.settings, web_store)) as server:
+    with LiveServer(create_app(web_store.settings, web_store)) as server:
         yield server
 
 
@@ -481,7 +482,7 @@ def test_clip_dataset_text_and_image_search_and_a_prompt_session(live, driver, w
 # -- API keys: the page asks for one, sends it, and can forget it ---------------------------------
 def test_the_page_asks_for_an_api_key_and_sends_it(driver, web_store):
     settings = web_store.settings.model_copy(update={"api_keys": "write-key-1", "read_api_keys": "read-key-1"})
-    with browser.LiveServer(create_app(settings, web_store)) as server:
+    with LiveServer(create_app(settings, web_store)) as server:
         d = driver
         d.get(server.url)
         dialog = d.find_element(By.ID, "key-dialog")
@@ -529,7 +530,7 @@ def test_jobs_view_starts_loads_and_shows_their_progress(driver, web_store, tmp_
     for name, value in {"load_roots": str(root), "data_dir": tmp_path / "data", "insert_batch_rows": 25,
                         "ann_index_max_dim": 8, "job_progress_seconds": 0.2}.items():
         monkeypatch.setattr(web_store.settings, name, value)
-    with browser.LiveServer(create_app(web_store.settings, web_store)) as server:
+    with LiveServer(create_app(web_store.settings, web_store)) as server:
         d = driver
         d.get(f"{server.url}#t=jobs")
         wait(d, lambda d: str(root) in d.find_element(By.ID, "load-roots").text, what="the load roots")
