@@ -2,7 +2,8 @@
 (`start_server`, `wait_healthy`), or the app on uvicorn in a thread of this process
 (`LiveServer`; `Served` adds one keep-alive client connection)."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI resolves the floor endpoint's annotations at
+# run time, and a string annotation naming a local import would turn its body into a query parameter.
 
 import os
 import socket
@@ -60,7 +61,9 @@ class LiveServer:
     def __init__(self, app, timeout: float = 120.0):
         import uvicorn
 
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP named: asyncio turns Nagle off only on sockets whose proto says TCP, and the
+        # accepted ones inherit it (with proto 0 every response waits ~40 ms on a delayed ACK).
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
