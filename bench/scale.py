@@ -8,8 +8,9 @@ in the same run.
 One process, one chDB path per (rows, quantization) under bench/out/ (kept, so a rerun measures
 without rebuilding; --rebuild starts over). Data: bench.data.synthetic_clip, clustered like real
 CLIP ViT-B/32 embeddings. Requests go to the real app served by uvicorn in this process (it shares
-the chDB engine with the bare queries) over one keep-alive loopback connection, so the figures
-include HTTP, JSON and every SQL round trip; "HTTP alone" is the same request to an endpoint doing
+the chDB engine with the bare queries), from a client in a process of its own over one keep-alive
+loopback connection (bench.server.Served), so the figures include HTTP, JSON and every SQL round
+trip; "HTTP alone" is the same request to an endpoint doing
 no work. The 1,000 labeled items are the 1,000
 nearest to the session's weights: the worst case for a post-filtered index query.
 
@@ -51,24 +52,28 @@ def percentiles(times: list[float]) -> tuple[float, float]:
     return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
 
 
+def _elapsed(fn) -> tuple[float, object]:
+    """fn's seconds: an HTTP answer's own (timed in the client's process), else the wall time."""
+    started = time.perf_counter()
+    out = fn()
+    return getattr(out, "seconds", time.perf_counter() - started), out
+
+
 def paired(fa, fb, repeats: int) -> tuple[list[float], list[float]]:
     """fa then fb, `repeats` times: each pair sees the same machine state (the p50s of separate
     loops drifted by 5-10 ms between runs, on one 2-core machine)."""
     ta, tb = [], []
     for _ in range(repeats):
-        for fn, times in ((fa, ta), (fb, tb)):
-            started = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - started)
+        ta.append(_elapsed(fa)[0])
+        tb.append(_elapsed(fb)[0])
     return ta, tb
 
 
 def timed(fn, repeats: int) -> tuple[list[float], object]:
     out, times = None, []
     for _ in range(repeats):
-        started = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - started)
+        seconds, out = _elapsed(fn)
+        times.append(seconds)
     return times, out
 
 
@@ -161,12 +166,13 @@ def run(args) -> dict:
         recall_set.append((v, nearest[:LABELED], set(nearest[LABELED:])))
 
     # -- the bare engine on the same table ------------------------------------------------------------
+    # Each bare query returns the columns the service's search answers with (id, url, label, score).
     # The vector is bound as the service binds it (Floats: one pre-formatted parameter); the bare
     # query with clickhouse-connect formatting a Python list is measured once, for reference.
     def bare(sql, params, settings):
         return store.client.query(sql, parameters={"q": Floats(q), **params}, settings=settings).result_rows
 
-    top_sql = f"SELECT id, url, 1 - {dist} AS s FROM {table_name} ORDER BY {dist} LIMIT {K}"
+    top_sql = f"SELECT id, url, label, 1 - {dist} AS score FROM {table_name} ORDER BY {dist} LIMIT {K}"
     bare_top, _ = timed(lambda: bare(top_sql, {}, {}), reps)
     bare_top_list, _ = timed(lambda: store.client.query(top_sql, parameters={"q": q}).result_rows, reps)
     store.client.command("CREATE TABLE IF NOT EXISTS scale.bench_labels (session_id String, item_id String) "
@@ -181,7 +187,7 @@ def run(args) -> dict:
         # a quantized index orders by approximate distances; rescoring reads the exact vectors back
         variants.append(("ef 2x fetch, rescoring", 2 * (LABELED + K), 1))
     for label, ef, rescoring in variants:
-        sql = (f"SELECT id, url, 1 - {dist} AS s FROM {table_name} WHERE id NOT IN "
+        sql = (f"SELECT id, url, label, 1 - {dist} AS score FROM {table_name} WHERE id NOT IN "
                f"(SELECT item_id FROM scale.bench_labels WHERE session_id = {{sid:String}}) ORDER BY {dist} LIMIT {K}")
         settings_ = {"vector_search_index_fetch_multiplier": (LABELED + K) // K,
                      "max_limit_for_vector_search_queries": LABELED + K, "hnsw_candidate_list_size_for_search": ef,
@@ -215,9 +221,8 @@ def run(args) -> dict:
         for strategy in ("top", "mixed", "boundary", "random"):
             times, violations, got = [], 0, []
             for _ in range(reps):
-                started = time.perf_counter()
                 r = api.post(f"/sessions/{s['id']}/next", json={"k": K, "strategy": strategy})
-                times.append(time.perf_counter() - started)
+                times.append(r.seconds)
                 got = [i["id"] for i in r.json()["items"]]
                 violations += (len(got) != K) + len(set(got) & labeled_set)
             p50, p95 = percentiles(times)
@@ -229,9 +234,10 @@ def run(args) -> dict:
         result["next"] = next_results
 
         def search(body):
-            return api.post(f"/datasets/{name}/search", json=body).json()
+            return api.post(f"/datasets/{name}/search", json=body)
 
         times, out = timed(lambda: search({"vector": q, "k": K}), reps)
+        out = out.json()
         plain_truth = exact[:K]
         result["search"] = {"p50": percentiles(times)[0], "p95": percentiles(times)[1], "plan": out["plan"],
                             "recall": len({i["id"] for i in out["items"]} & set(plain_truth)) / K}
@@ -241,6 +247,7 @@ def run(args) -> dict:
         times, _ = timed(lambda: search_fn(store, name, vector=q, k=K), reps)
         result["search_in_process"] = {"p50": percentiles(times)[0], "p95": percentiles(times)[1]}
         times, out = timed(lambda: search({"vector": q, "k": K, "exclude_ids": labeled}), reps)
+        out = out.json()
         got = [i["id"] for i in out["items"]]
         result["search_excluded"] = {"p50": percentiles(times)[0], "p95": percentiles(times)[1], "plan": out["plan"],
                                      "rows": len(got), "recall": len(set(got) & set(truth)) / K,
@@ -259,7 +266,7 @@ def run(args) -> dict:
 
         recalls = []
         for v, excluded, want in recall_set:
-            got = [i["id"] for i in search({"vector": v.tolist(), "k": K, "exclude_ids": excluded})["items"]]
+            got = [i["id"] for i in search({"vector": v.tolist(), "k": K, "exclude_ids": excluded}).json()["items"]]
             assert len(got) == K and not set(got) & set(excluded), "exact k or exclusion broken"
             recalls.append(len(set(got) & want) / K)
         result["search_excluded_recall"] = {"queries": len(recalls), "mean": float(np.mean(recalls)),

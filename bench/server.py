@@ -1,6 +1,6 @@
 """Serving the app for benchmarks and end-to-end tests: `vectrain serve` in a process of its own
 (`start_server`, `wait_healthy`), or the app on uvicorn in a thread of this process
-(`LiveServer`; `Served` adds one keep-alive client connection)."""
+(`LiveServer`; `Served` adds a client in a process of its own, bench.client)."""
 
 # No `from __future__ import annotations`: FastAPI resolves the floor endpoint's annotations at
 # run time, and a string annotation naming a local import would turn its body into a query parameter.
@@ -88,27 +88,33 @@ class LiveServer:
 
 
 class Served(LiveServer):
-    """A LiveServer and one keep-alive HTTP connection to it: what a client over loopback sees.
-    The methods answer like TestClient's (`status_code`, `json()`, `text`)."""
+    """A LiveServer and a client in a process of its own (bench.client) holding one keep-alive
+    connection to it: what a frontend over loopback sees. The methods answer like TestClient's
+    (`status_code`, `json()`, `text`), plus `seconds`: the client's own time for the request."""
 
     def __enter__(self) -> "Served":
-        import http.client
-
         super().__enter__()
-        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=3600)
+        self.client = subprocess.Popen([sys.executable, "-m", "bench.client", str(self.port)], cwd=ROOT,
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         return self
 
     def __exit__(self, *exc) -> None:
-        self.conn.close()
+        self.client.stdin.close()
+        self.client.wait(timeout=30)
         super().__exit__(*exc)
 
     def request(self, method: str, path: str, json_body=None) -> "_Answer":
         import json
 
-        body = None if json_body is None else json.dumps(json_body)
-        self.conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
-        response = self.conn.getresponse()
-        return _Answer(response.status, response.read())
+        body = b"" if json_body is None else json.dumps(json_body).encode()
+        self.client.stdin.write(json.dumps({"method": method, "path": path, "length": len(body)}).encode()
+                                + b"\n" + body)
+        self.client.stdin.flush()
+        line = self.client.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the benchmark client exited ({self.client.poll()})")
+        head = json.loads(line)
+        return _Answer(head["status"], self.client.stdout.read(head["length"]), head["seconds"])
 
     def get(self, path: str) -> "_Answer":
         return self.request("GET", path)
@@ -121,8 +127,8 @@ class Served(LiveServer):
 
 
 class _Answer:
-    def __init__(self, status_code: int, body: bytes):
-        self.status_code, self.content = status_code, body
+    def __init__(self, status_code: int, body: bytes, seconds: float):
+        self.status_code, self.content, self.seconds = status_code, body, seconds
 
     @property
     def text(self) -> str:

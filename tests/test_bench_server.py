@@ -13,6 +13,7 @@ def test_floor_app_answers_a_search_shaped_request():
         r = floor.post("/search", json={"vector": [0.1] * 512, "k": 3})
     assert r.status_code == 200, r.text
     assert len(r.json()["items"]) == 3
+    assert 0 < r.seconds < 60  # timed by the client process
 
 
 def test_live_server_socket_says_tcp():
