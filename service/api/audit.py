@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi import Request as FastAPIRequest
 from pydantic import BaseModel, Field
 
 from service import dataset_audit
 from service.api.deps import get_store
 from service.api.jobs import JOB_ACCEPTED, submit
-from service.api.models import ERRORS, Request
+from service.api.models import api_router, Request
 from service.store import Store
 
-router = APIRouter(tags=["audit"], responses=ERRORS)
+router = api_router("audit")
 StoreDep = Annotated[Store, Depends(get_store)]
 
 

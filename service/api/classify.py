@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from fastapi import Request as FastAPIRequest
 from pydantic import BaseModel, Field
 
 from service import evaluation, knn, labelsets, tourney, zeroshot
 from service.api.deps import get_store
 from service.api.jobs import JOB_ACCEPTED, runner, submit
-from service.api.models import ERRORS, Request
+from service.api.models import api_router, Request
 from service.api.security import reads, require_write
 from service.budget import AS_A_JOB, Deadline
 from service.errors import BadInput
@@ -20,7 +20,7 @@ from service.query import Query
 from service.store import Store
 from service.validation import EvalMethod, Weighting
 
-router = APIRouter(tags=["classify"], responses=ERRORS)
+router = api_router("classify")
 StoreDep = Annotated[Store, Depends(get_store)]
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import Depends, File, Form, Query, UploadFile
 from fastapi import Request as FastAPIRequest
 from pydantic import BaseModel, Field
 
 from service.api.deps import get_store, in_thread, read_upload
 from service.api.jobs import JOB_ACCEPTED, runner, submit
-from service.api.models import ERRORS, Request
+from service.api.models import api_router, Request
 from service.api.security import reads
 from service.lifecycle import delete_dataset
 from service.images import open_image
@@ -18,7 +18,7 @@ from service.search import search
 from service.store import Store
 from service.validation import Recommend
 
-router = APIRouter(tags=["datasets"], responses=ERRORS)
+router = api_router("datasets")
 StoreDep = Annotated[Store, Depends(get_store)]
 
 

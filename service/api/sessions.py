@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi import Request as FastAPIRequest
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -19,12 +19,12 @@ from pydantic import BaseModel, Field
 from service import sessions as svc
 from service.api.deps import get_store, in_thread
 from service.api.jobs import JOB_ACCEPTED, runner, submit
-from service.api.models import ERRORS, Request
+from service.api.models import api_router, Request
 from service.api.security import may_write, reads
 from service.store import Store
 from service.validation import Strategy, TrainMode
 
-router = APIRouter(tags=["sessions"], responses=ERRORS)
+router = api_router("sessions")
 StoreDep = Annotated[Store, Depends(get_store)]
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, Field
 
 from service.analyst_sql import AnalystSQL
 from service.api.deps import get_analyst
-from service.api.models import ERRORS, Request
+from service.api.models import api_router, Request
 from service.api.security import reads
 
-router = APIRouter(tags=["sql"], responses=ERRORS)
+router = api_router("sql")
 
 
 class SQLRequest(Request):
