@@ -14,15 +14,21 @@ import errno
 import fcntl
 import json
 import os
+import re
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 from urllib.parse import unquote, urlparse
 
 import clickhouse_connect
+import pyarrow as pa
+from clickhouse_connect.driver.binding import bind_query
 from clickhouse_connect.driver.client import Client
 
 from service.errors import BadInput, EngineLocked, ServiceUnavailable
+from service.query import Query
 
 OWNER_FILE = "vectrain.owner.json"
 
@@ -75,6 +81,77 @@ class Target:
         return clickhouse_connect.get_client(host=self.host, port=self.port, username=self.username,
                                              password=self.password, secure=self.secure,
                                              autogenerate_session_id=False)
+
+
+class EngineFailure(Exception):
+    """chDB's own error, with the ClickHouse code its message starts with (for errors.from_engine)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        found = re.search(r"Code: (\d+)\.", message)
+        self.code = int(found.group(1)) if found else None
+
+
+class ArrowReader:
+    """Arrow reads straight from the embedded engine (Store.query_arrow on chDB). Through
+    clickhouse-connect a read's result is copied into Python bytes, and its settings are applied
+    by SET statements around it (eight engine calls a read); chDB's ArrowTable output hands over
+    the table instead. Parameters are bound by clickhouse-connect's own binding, server-side as
+    always. One call at a time per reader, as on a chDB client."""
+
+    _SETTING = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+    def __init__(self, path: str, database: str):
+        import chdb  # the embedded engine; a second connection in this process shares it
+
+        self.conn = chdb.connect(path)
+        self.lock = threading.Lock()
+        use = Query.named("meta.use_database", db=database)
+        self.conn.query(use.sql, "CSV", params=self._params(use.sql, use.parameters))
+
+    def query(self, sql: str, parameters: Mapping[str, Any], settings: Mapping[str, Any]) -> pa.Table:
+        params = self._params(sql, parameters)
+        if settings:
+            sql = f"{sql}\nSETTINGS " + ", ".join(f"{self._name(k)} = {self._value(v)}" for k, v in settings.items())
+        with self.lock:
+            try:
+                return self.conn.query(sql, "ArrowTable", params=params)
+            except Exception as exc:  # chdb raises its own error type with the engine's text
+                self._reset()
+                raise EngineFailure(str(exc)) from exc
+
+    def _reset(self) -> None:
+        # After a query fails part-way through its result (e.g. a result-size limit), chDB's next
+        # ArrowTable call on the connection fails with "Unexpected empty message in IPC file
+        # format"; one throwaway call takes that failure.
+        try:
+            self.conn.query(Query.named("meta.ping").sql, "ArrowTable")
+        except Exception:
+            pass
+
+    @staticmethod
+    def _params(sql: str, parameters: Mapping[str, Any]) -> dict[str, str]:
+        """Server-side parameters, formatted as clickhouse-connect formats them."""
+        final, bound = bind_query(sql, dict(parameters))
+        if final != sql.rstrip(";"):  # only {name:Type} placeholders: the SQL text never changes
+            raise ValueError("ArrowReader binds server-side parameters only")
+        return {key.removeprefix("param_"): value for key, value in bound.items()}
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not cls._SETTING.match(name):
+            raise ValueError(f"not a setting name: {name!r}")
+        return name
+
+    @staticmethod
+    def _value(value: Any) -> str:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 # -- the chDB path lock -------------------------------------------------------------------------

@@ -4,6 +4,9 @@ SELECT count() > 0 FROM system.tables WHERE database = {db:String} AND name = {t
 -- name: ping
 SELECT 1
 
+-- name: use_database
+USE {db:Identifier}
+
 -- name: create_database
 CREATE DATABASE IF NOT EXISTS {db:Identifier}
 

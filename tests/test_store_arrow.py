@@ -1,0 +1,67 @@
+"""Arrow reads on the embedded engine go straight to chDB (service.engine.ArrowReader), not
+through clickhouse-connect: the same tables, the same binding of parameters, typed errors."""
+
+import pyarrow as pa
+import pytest
+
+from service.engine import ArrowReader
+from service.errors import EngineError, TooLarge
+from service.names import items_table
+from service.query import Floats, Query, Strings
+
+HOSTILE = ["plain", "it's", "back\\slash", "tab\there", "new\nline", "`tick`", "{q:String}", "'; DROP TABLE x; --", "ü 😀"]
+
+
+def test_parameters_are_bound_as_clickhouse_connect_binds_them(shared_store):
+    q = Query("SELECT {s:String} AS s, {many:Array(String)} AS many, {v:Array(Float32)} AS v, {n:Int64} AS n",
+              {"s": HOSTILE[5], "many": Strings(HOSTILE), "v": Floats([0.1, -2.5e-8, 3.0]), "n": -7})
+    assert shared_store.arrow is not None  # the embedded engine: the direct path
+    direct = shared_store.query_arrow(q)
+    assert direct.to_pylist() == [{"s": HOSTILE[5], "many": HOSTILE, "v": pytest.approx([0.1, -2.5e-8, 3.0]), "n": -7}]
+    assert direct.to_pylist() == shared_store._run(shared_store.client.query_arrow, q).to_pylist()
+
+
+def test_vectors_read_the_same_table_as_clickhouse_connect(shared_store):
+    q = Query.named("classify.all_vectors", db=shared_store.database, items=items_table("toy"))
+    direct = shared_store.query_arrow(q)
+    through_client = shared_store._run(shared_store.client.query_arrow, q)
+    assert direct.num_rows == 500
+    assert direct.schema.field("vector").type == through_client.schema.field("vector").type
+    assert direct.column("id").to_pylist() == [str(x) for x in through_client.column("id").to_pylist()]
+    assert direct.column("vector").to_pylist() == through_client.column("vector").to_pylist()
+
+
+def test_settings_apply_to_the_read(shared_store):
+    q = Query("SELECT getSetting('max_block_size') AS b, getSetting('output_format_arrow_compression_method') AS c",
+              {}, {"max_block_size": 1234, "output_format_arrow_compression_method": "none"})
+    assert shared_store.query_arrow(q).to_pylist() == [{"b": 1234, "c": "none"}]
+    with pytest.raises(ValueError, match="not a setting name"):
+        shared_store.query_arrow(Query("SELECT 1", {}, {"max_threads = 1, readonly": 0}))
+
+
+def test_engine_errors_are_typed(shared_store):
+    with pytest.raises(EngineError) as failed:
+        shared_store.query_arrow(Query("SELECT * FROM no_such_table_here", {}, name="a test read"))
+    assert failed.value.fields["engine_code"] == 60 and "a test read" in str(failed.value)
+    with pytest.raises(TooLarge):
+        shared_store.query_arrow(Query("SELECT number FROM system.numbers LIMIT 100000", {}, {"max_result_rows": 10,
+                                                                                               "result_overflow_mode": "throw"}))
+    assert shared_store.query_arrow(Query("SELECT 1 AS one", {})).to_pylist() == [{"one": 1}]  # still usable
+
+
+def test_apart_reads_on_a_reader_of_its_own(shared_store):
+    q = Query("SELECT count() AS n FROM {db:Identifier}.{t:Identifier}", {"db": shared_store.database,
+                                                                          "t": items_table("toy")})
+    with shared_store.apart() as other:
+        assert other.arrow is not shared_store.arrow
+        assert other.query_arrow(q).to_pylist() == [{"n": 500}]
+    assert shared_store.query_arrow(q).to_pylist() == [{"n": 500}]
+
+
+def test_reader_selects_the_database(shared_store, engine_path):
+    reader = ArrowReader(str(engine_path), shared_store.database)
+    try:
+        table = reader.query("SELECT currentDatabase() AS db", {}, {})
+        assert isinstance(table, pa.Table) and table.to_pylist() == [{"db": shared_store.database}]
+    finally:
+        reader.close()
