@@ -19,6 +19,20 @@ from service.store import Store
 from service.names import items_table
 
 
+# Settings of every bulk read. Arrow output is lz4-compressed by default, which vectors do not
+# repay (it made a read 1.5-3x slower); and a block of 1 MB (the default preferred size) is 512
+# rows of 512 floats, so a 65k-row read came back as 132 record batches to concatenate.
+BULK_READ = {"output_format_arrow_compression_method": "none", "preferred_block_size_bytes": 2**30}
+
+
+def _matrix(column: pa.ChunkedArray, rows: int, dim: int) -> np.ndarray:
+    """float32 [rows, dim] of an Array(Float32) column: one chunk is read in place (read-only),
+    several are concatenated once."""
+    parts = [chunk.flatten().to_numpy(zero_copy_only=False) for chunk in column.chunks]
+    flat = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return flat.astype(np.float32, copy=False).reshape(rows, dim)
+
+
 @dataclass
 class Rows:
     ids: list[str | None]
@@ -31,14 +45,10 @@ class Rows:
 
 def read(store: Store, query: Query, dim: int) -> Rows:
     """Rows of a query whose columns are id, label, vector."""
-    table = store.query_arrow(query)
+    table = store.query_arrow(query.with_settings(**BULK_READ))
     if table.num_rows == 0:
         return Rows([], [], np.zeros((0, dim), dtype=np.float32))
-    vec = table.column("vector").combine_chunks()
-    if isinstance(vec, pa.ChunkedArray):  # pragma: no cover - pyarrow versions differ
-        vec = vec.chunk(0)
-    flat = vec.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-    matrix = flat.reshape(table.num_rows, dim)
+    matrix = _matrix(table.column("vector"), table.num_rows, dim)
     ids = [_text(x) for x in table.column("id").to_pylist()]
     labels = [_text(x) for x in table.column("label").to_pylist()]
     if not matrix.flags.writeable:  # Arrow buffers are read-only; torch and in-place ops need writable
@@ -60,6 +70,7 @@ def blocks(store: Store, dataset: str, dim: int, split: str | None = None,
     bounds = [ids[i].as_py() for i in range(0, len(ids), block_rows)]
     queries = [Query.named("classify.vectors_range", lo=lo, hi=hi, **where) for lo, hi in zip(bounds, bounds[1:])]
     queries.append(Query.named("classify.vectors_from", lo=bounds[-1], **where))
+    queries = [q.with_settings(**BULK_READ, max_block_size=block_rows) for q in queries]
     with store.apart() as reader, ThreadPoolExecutor(1) as prefetch:
         pending = prefetch.submit(reader.query_arrow, queries[0])
         for i in range(len(queries)):
@@ -67,9 +78,7 @@ def blocks(store: Store, dataset: str, dim: int, split: str | None = None,
             if i + 1 < len(queries):
                 pending = prefetch.submit(reader.query_arrow, queries[i + 1])
             if table.num_rows:
-                vec = table.column("vector").combine_chunks()
-                flat = vec.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-                yield table.column("id").combine_chunks(), flat.reshape(table.num_rows, dim)
+                yield table.column("id").combine_chunks(), _matrix(table.column("vector"), table.num_rows, dim)
 
 
 def _text(value) -> str:
