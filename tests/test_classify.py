@@ -202,3 +202,21 @@ def test_knn_topk_breaks_ties_by_train_order():
     s = queries @ train.T
     for r in range(0, 700, 7):
         assert list(idx[r]) == list(np.lexsort((np.arange(3000), -s[r]))[:9])
+
+
+def test_zero_shot_scores_against_a_full_sort_with_ties_by_label_position():
+    from service.zeroshot import score_block
+
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(2000, 8)).astype(np.float32)
+    labels = np.round(rng.normal(size=(12, 8)), 0).astype(np.float32)
+    labels[5] = labels[2]  # identical labels: every row ties them
+    labels[9] = labels[2]
+    for top in (1, 2, 5, 12, 50):
+        got = score_block(vectors, labels, top)
+        s = vectors @ labels.T
+        order = np.array([sorted(range(12), key=lambda j: (-s[i, j], j)) for i in range(len(vectors))])
+        t = min(top, 12)
+        assert np.array_equal(got.top, order[:, :t]) and np.array_equal(got.best, order[:, 0])
+        assert np.array_equal(got.top_scores, np.take_along_axis(s, order[:, :t], axis=1))
+        assert np.array_equal(got.margin, s[np.arange(2000), order[:, 0]] - s[np.arange(2000), order[:, 1]])
