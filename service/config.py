@@ -88,6 +88,10 @@ class Settings(BaseSettings):
         "but recall@10 0.3-0.5 at 1M rows with 1,000 rows excluded; BENCHMARKS.md, docs/ARCHITECTURE.md)."))
     ann_index_max_dim: int = Field(2048, description="No HNSW index above this dimension (e.g. raw pixels at 32x32 "
                                                      "= 3,072 dims): such datasets are searched by full scan.")
+    ann_min_rows: int = Field(5000, ge=0, description=(
+        "Datasets with fewer rows are searched by a full scan, which costs about what the index does there (a "
+        "few ms) and is exact: an HNSW graph of the 1,797-row demo missed a query's own item in 0-18 of 1,797 "
+        "searches, varying from build to build."))
     exact_scan_ratio: int = Field(10, description=(
         "A full scan answers instead of the index when the candidates to fetch (k x fetch multiplier) times "
         "this exceed the table's rows: small tables and large exclusions scan, exactly."))

@@ -65,6 +65,8 @@ def _index_pays(store: Store, dataset: str, dim: int, k: int, excluded: int) -> 
     settings = store.settings
     if k > settings.ann_max_limit or store.registry.index_state(dataset, dim) != "ready":
         return False  # no index, or not on every part: only a scan is exact (and the plan says so)
+    if store.registry.count_rows(dataset) < settings.ann_min_rows:
+        return False  # a small table: the scan costs about what the index does, and is exact
     if excluded == 0:
         return True
     fetched = k * store.dialect.ann_settings(k, excluded, 0).get("vector_search_index_fetch_multiplier", 1)

@@ -28,7 +28,9 @@ def engine_path(tmp_path_factory) -> Path:
 
 
 def new_settings(engine_path) -> Settings:
-    return Settings(database_url=f"chdb://{engine_path}", database=f"t_{uuid.uuid4().hex[:12]}")
+    # ann_min_rows=0: the tests' small tables are searched through the index, which is what they test
+    # (test_search checks that the default scans small tables instead).
+    return Settings(database_url=f"chdb://{engine_path}", database=f"t_{uuid.uuid4().hex[:12]}", ann_min_rows=0)
 
 
 _TEMPLATE: dict[str, tuple[str, list[str]]] = {}  # engine path -> (migrated database, its tables)

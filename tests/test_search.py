@@ -76,3 +76,19 @@ def test_dataset_listing(api, make_dataset):
     body = r.json()
     assert body["rows"] == 123 and body["dim"] == 8 and body["table"] == "items_toy"
     assert [d["name"] for d in api.get("/datasets").json()] == ["toy"]
+
+
+def test_small_tables_are_scanned_by_default(store, make_dataset):
+    from service.config import Settings
+    from service.search import search
+
+    vectors, _, ids = make_dataset(n=600, dim=16)
+    threshold = Settings.model_fields["ann_min_rows"].default
+    assert threshold > 600
+    default = store.settings.model_copy(update={"ann_min_rows": threshold})
+    store.settings = default
+    for i in range(0, 600, 7):  # every item is its own nearest: the scan is exact
+        result = search(store, "toy", item_id=ids[i], k=5)
+        assert result.plan == "exact" and result.items[0]["id"] == ids[i]
+    store.settings = default.model_copy(update={"ann_min_rows": 600})  # at the threshold: the index answers
+    assert search(store, "toy", item_id=ids[0], k=5).plan == "ann"
