@@ -104,7 +104,7 @@ class ArrowReader:
     def __init__(self, path: str, database: str):
         import chdb  # the embedded engine; a second connection in this process shares it
 
-        self.conn = chdb.connect(path)
+        self.conn = chdb.connect(os.path.realpath(path))  # as the engine opened it (clickhouse-connect resolves it)
         self.lock = threading.Lock()
         use = Query.named("meta.use_database", db=database)
         self.conn.query(use.sql, "CSV", params=self._params(use.sql, use.parameters))

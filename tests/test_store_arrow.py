@@ -65,3 +65,16 @@ def test_reader_selects_the_database(shared_store, engine_path):
         assert isinstance(table, pa.Table) and table.to_pylist() == [{"db": shared_store.database}]
     finally:
         reader.close()
+
+
+def test_a_symlinked_path_reads_through_the_same_engine(engine_path, tmp_path):
+    from conftest import drop_store, new_settings, open_store
+
+    link = tmp_path / "engine-link"
+    link.symlink_to(engine_path, target_is_directory=True)
+    settings = new_settings(engine_path).model_copy(update={"database_url": f"chdb://{link}"})
+    store = open_store(settings)
+    try:
+        assert store.query_arrow(Query("SELECT 7 AS seven", {})).to_pylist() == [{"seven": 7}]
+    finally:
+        drop_store(store)
