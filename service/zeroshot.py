@@ -145,10 +145,10 @@ def run_stored(store: Store, dataset: str, labelset: str, split: str | None = No
             if progress:
                 progress(done)
     seconds = time.perf_counter() - started
-    stored = int(store.scalar(Query.named("classify.zero_shot_count", dataset=dataset, labelset=labelset,
-                                          run_at=run_at)))
-    return {"stored": stored, "run_at": run_at, "seconds": seconds,
-            "rows_per_second": stored / seconds if seconds > 0 else 0.0}
+    # Every row inserted and acknowledged (ids are unique in an items table); counting them back
+    # with FINAL took 0.2-0.5 s of a 3 s run at 1M rows.
+    return {"stored": done, "run_at": run_at, "seconds": seconds,
+            "rows_per_second": done / seconds if seconds > 0 else 0.0}
 
 
 def _result_table(ids: pa.Array, s: Scored, labels: pa.Array, constants: pa.Array, stamp: np.datetime64,
@@ -172,7 +172,9 @@ def _result_table(ids: pa.Array, s: Scored, labels: pa.Array, constants: pa.Arra
 
 
 def _insert(store: Store, table: pa.Table) -> int:
-    store.insert_arrow("zero_shot", table)
+    # A block's ids are unique, so ReplacingMergeTree's merge of the block at insert time finds
+    # nothing to replace: skipping it halved an insert (57 to 28 ms for 65k rows).
+    store.insert_arrow("zero_shot", table, settings={"optimize_on_insert": 0})
     return table.num_rows
 
 

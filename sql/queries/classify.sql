@@ -51,10 +51,6 @@ SELECT count() FROM {db:Identifier}.{items:Identifier} WHERE split = {split:Stri
 -- name: splits
 SELECT split, count() AS n FROM {db:Identifier}.{items:Identifier} GROUP BY split ORDER BY split
 
--- name: zero_shot_count
-SELECT count() FROM zero_shot FINAL
-WHERE dataset = {dataset:String} AND labelset = {labelset:String} AND run_at = {run_at:DateTime64(3)}
-
 -- name: zero_shot_read
 SELECT z.id AS id, z.label AS label, z.score AS score, z.margin AS margin, z.top_labels AS top_labels,
        z.top_scores AS top_scores
