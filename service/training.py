@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from service import blas
+
 SEED_LR = 0.1
 SEED_STEPS = 5
 PRIOR_SCALE = 20.0  # logit units per unit of cosine similarity for the prior (CLIP uses 100)
@@ -155,26 +157,9 @@ def _folds(positive: np.ndarray, k: int, seed: int = 0) -> list[np.ndarray]:
     return [np.flatnonzero(fold == i) for i in range(k)]
 
 
-_blas = None
-
-
-def one_blas_thread():
-    """A context in which numpy's and scipy's OpenBLAS use one thread. The fits are small (labels x
-    dim): more threads only add wake-ups, and on a busy machine they stall (measured on 2 busy
-    cores, a 62-label round: p90 204 ms with OpenBLAS's default threads, 7 ms with one)."""
-    global _blas
-    if _blas is None:
-        import scipy.optimize  # noqa: F401  (loads scipy's own OpenBLAS, so the controller sees it)
-        from threadpoolctl import ThreadpoolController
-
-        _blas = ThreadpoolController()
-    return _blas.limit(limits=1, user_api="blas")
-
-
 def warm_up() -> None:
     """Load what the first fit needs (scipy, the BLAS controller), e.g. when a service starts."""
-    with one_blas_thread():
-        pass
+    blas.warm_up()
 
 
 def train(mode: str, X: np.ndarray, scores: np.ndarray, prior: np.ndarray, current: np.ndarray,
@@ -186,7 +171,10 @@ def train(mode: str, X: np.ndarray, scores: np.ndarray, prior: np.ndarray, curre
     n_pos, n_neg = int(positive.sum()), int((scores < 0).sum())
 
     def fit(Xf, sf):
-        with one_blas_thread():
+        # The fits are small (labels x dim): more BLAS threads only add wake-ups, and on a busy
+        # machine they stall (2 busy cores, a 62-label round: p90 204 ms with OpenBLAS's default
+        # threads, 7 ms with one).
+        with blas.one_thread():
             if mode == "seed":
                 return seed_update(current, Xf, sf), 0.0
             return fit_auto(Xf, sf, prior)
