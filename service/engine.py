@@ -92,6 +92,17 @@ class EngineFailure(Exception):
         self.code = int(found.group(1)) if found else None
 
 
+def _owning_table(result) -> pa.Table:
+    """The Arrow table of a chDB result, read in place, that keeps the result alive. chDB's own
+    ArrowTable output reads it in place too but drops the result: uncompressed (as bulk reads
+    ask), the table then points into memory the engine reuses, and read other rows or crashed."""
+    if len(result) == 0:
+        return pa.table({})
+    view = pa.py_buffer(result.get_memview().view())
+    owned = pa.foreign_buffer(view.address, view.size, base=result)
+    return pa.ipc.open_file(owned).read_all()
+
+
 class ArrowReader:
     """Arrow reads straight from the embedded engine (Store.query_arrow on chDB). Through
     clickhouse-connect a read's result is copied into Python bytes, and its settings are applied
@@ -115,10 +126,11 @@ class ArrowReader:
             sql = f"{sql}\nSETTINGS " + ", ".join(f"{self._name(k)} = {self._value(v)}" for k, v in settings.items())
         with self.lock:
             try:
-                return self.conn.query(sql, "ArrowTable", params=params)
+                result = self.conn.query(sql, "Arrow", params=params)
             except Exception as exc:  # chdb raises its own error type with the engine's text
                 self._reset()
                 raise EngineFailure(str(exc)) from exc
+        return _owning_table(result)
 
     def _reset(self) -> None:
         # After a query fails part-way through its result (e.g. a result-size limit), chDB's next

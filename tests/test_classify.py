@@ -204,6 +204,24 @@ def test_knn_topk_breaks_ties_by_train_order():
         assert list(idx[r]) == list(np.lexsort((np.arange(3000), -s[r]))[:9])
 
 
+def test_zero_shot_over_many_blocks_matches_numpy(api, store, make_dataset, monkeypatch):
+    # Blocks are read ahead while the last one is scored: every block must keep its own rows.
+    from service import zeroshot
+
+    vectors, labels, ids = make_dataset(n=400, dim=16, clusters=4)
+    lv = centroids(vectors, labels, 4)
+    lv /= np.linalg.norm(lv, axis=1, keepdims=True)
+    make_labelset(api, "blocks", lv.tolist(), ["c0", "c1", "c2", "c3"])
+    monkeypatch.setattr(zeroshot, "BLOCK_ROWS", 37)
+    run = zeroshot.run_stored(store, "toy", "blocks")
+    assert run["stored"] == 400
+    stored = store.client.query("SELECT id, label, score FROM zero_shot WHERE labelset = 'blocks'").result_rows
+    s = vectors @ lv.T.astype(np.float32)
+    want = {ids[i]: (f"c{j}", s[i, j]) for i, j in enumerate(np.argmax(s, axis=1))}
+    assert {i: lab for i, lab, _ in stored} == {i: lab for i, (lab, _) in want.items()}
+    np.testing.assert_allclose([score for i, _, score in stored], [want[i][1] for i, _, _ in stored], atol=1e-5)
+
+
 def test_zero_shot_scores_against_a_full_sort_with_ties_by_label_position():
     from service.zeroshot import score_block
 

@@ -1,10 +1,13 @@
 """Arrow reads on the embedded engine go straight to chDB (service.engine.ArrowReader), not
 through clickhouse-connect: the same tables, the same binding of parameters, typed errors."""
 
+import gc
+
 import pyarrow as pa
 import pytest
 
 from service.engine import ArrowReader
+from service.itemvectors import BULK_READ
 from service.errors import EngineError, TooLarge
 from service.names import items_table
 from service.query import Floats, Query, Strings
@@ -78,3 +81,18 @@ def test_a_symlinked_path_reads_through_the_same_engine(engine_path, tmp_path):
         assert store.query_arrow(Query("SELECT 7 AS seven", {})).to_pylist() == [{"seven": 7}]
     finally:
         drop_store(store)
+
+
+def test_a_table_outlives_the_reads_after_it(shared_store):
+    # Uncompressed (as bulk reads ask), chDB's own ArrowTable output leaves the table pointing into
+    # a result it drops, whose memory the engine reuses: the table went bad after the next reads.
+    q = Query.named("classify.all_vectors", db=shared_store.database, items=items_table("toy"))
+    first = shared_store.query_arrow(q.with_settings(**BULK_READ))
+    expected = shared_store._run(shared_store.client.query_arrow, q)
+    other = Query("SELECT toString(number) AS id, arrayWithConstant(16, toFloat32(-number)) AS vector "
+                  "FROM numbers(500)", {}, BULK_READ)
+    for _ in range(5):  # results of the same shape, other values
+        shared_store.query_arrow(other)
+    gc.collect()
+    assert first.column("id").to_pylist() == [str(x) for x in expected.column("id").to_pylist()]
+    assert first.column("vector").to_pylist() == expected.column("vector").to_pylist()
