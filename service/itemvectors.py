@@ -6,6 +6,7 @@ split arrives as one copy instead of 50,000 Python lists.
 
 from __future__ import annotations
 
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterator
@@ -57,12 +58,12 @@ def read(store: Store, query: Query, dim: int) -> Rows:
 
 
 def blocks(store: Store, dataset: str, dim: int, split: str | None = None,
-           block_rows: int = 65_536) -> Iterator[tuple[pa.Array, np.ndarray]]:
+           block_rows: int = 65_536, ahead: int = 1) -> Iterator[tuple[pa.Array, np.ndarray]]:
     """Every row (or one split's) as (ids, float32 [n, dim] vectors) blocks of about block_rows,
     for batch work in bounded memory. Each block is a primary-key range of its own query (an
     engine reads a range without sorting, where one ordered stream of the whole table measured
-    1.5x slower and chDB materializes it whole); the next block is read on a second client while
-    the caller works on this one."""
+    1.5x slower and chDB materializes it whole); the next `ahead` blocks are read on a second
+    client while the caller works on this one."""
     where = {"split": split or "", **_items(store, dataset)}
     ids = store.query_arrow(Query.named("classify.ids_in_order", **where)).column("id")
     if len(ids) == 0:
@@ -72,11 +73,11 @@ def blocks(store: Store, dataset: str, dim: int, split: str | None = None,
     queries.append(Query.named("classify.vectors_from", lo=bounds[-1], **where))
     queries = [q.with_settings(**BULK_READ, max_block_size=block_rows) for q in queries]
     with store.apart() as reader, ThreadPoolExecutor(1) as prefetch:
-        pending = prefetch.submit(reader.query_arrow, queries[0])
+        pending = deque(prefetch.submit(reader.query_arrow, q) for q in queries[:ahead])
         for i in range(len(queries)):
-            table = pending.result()
-            if i + 1 < len(queries):
-                pending = prefetch.submit(reader.query_arrow, queries[i + 1])
+            table = pending.popleft().result()
+            if i + ahead < len(queries):
+                pending.append(prefetch.submit(reader.query_arrow, queries[i + ahead]))
             if table.num_rows:
                 yield table.column("id").combine_chunks(), _matrix(table.column("vector"), table.num_rows, dim)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -32,7 +32,13 @@ from service.names import items_table
 DEFAULT_RETURN_LIMIT = 10_000  # whole-dataset runs store everything; the response shows this many
 MAX_RETURN_LIMIT = 100_000
 STORED_TOP = 5  # labels kept per row in zero_shot.top_labels / top_scores
-BLOCK_ROWS = 65_536  # rows per streamed block: 65k x 512 floats = 128 MB
+# Rows are read in blocks of READ_ROWS (32k x 512 floats = 64 MB), READ_AHEAD blocks ahead of
+# the one being scored, and inserted INSERT_ROWS at a time: fewer parts for the table to merge.
+# Against 65k-row blocks read one ahead and inserted one by one, 1M rows x 100 labels took 2.5 s
+# against 2.8 s (means of 18 runs, interleaved) and 15% less CPU.
+READ_ROWS = 32_768
+READ_AHEAD = 2
+INSERT_ROWS = 131_072
 
 
 @dataclass
@@ -126,26 +132,33 @@ def run_stored(store: Store, dataset: str, labelset: str, split: str | None = No
     stamp = np.datetime64(run_at, "ms")
     started = time.perf_counter()
     done = 0
-    # Three stages at once: the next block is read (itemvectors.blocks), this one scored here, the
-    # last one inserted by `writer`. One block waits at each stage, so memory stays bounded; a
-    # block counts as done once its insert is acknowledged. BLAS keeps to one thread: the engine's
+    # Three stages at once: the next blocks are read (itemvectors.blocks), this one scored here, the
+    # last ones inserted by `writer`. A few blocks wait at each stage, so memory stays bounded; a
+    # row counts as done once its insert is acknowledged. BLAS keeps to one thread: the engine's
     # read and insert need the other cores (on 2 cores, run in a worker thread as jobs are, 1M rows
     # x 100 labels took 3.4-4.0 s with BLAS on both, 2.9-3.4 s with one thread).
     with blas.one_thread(), ThreadPoolExecutor(1, thread_name_prefix="zero-shot-insert") as writer:
-        written = None
-        for ids, matrix in itemvectors.blocks(store, dataset, dim, split, BLOCK_ROWS):
-            deadline.check()
-            table = _result_table(ids, score_block(matrix, ls.vectors, STORED_TOP), labels, constants, stamp,
-                                  store_scores)
+        written: Future | None = None
+
+        def acknowledge() -> None:
+            nonlocal done
             if written is not None:
                 done += written.result()
                 if progress:
                     progress(done)
-            written = writer.submit(_insert, store, table)
-        if written is not None:
-            done += written.result()
-            if progress:
-                progress(done)
+
+        scored: list[pa.Table] = []
+        for ids, matrix in itemvectors.blocks(store, dataset, dim, split, READ_ROWS, READ_AHEAD):
+            deadline.check()
+            scored.append(_result_table(ids, score_block(matrix, ls.vectors, STORED_TOP), labels, constants, stamp,
+                                        store_scores))
+            if sum(t.num_rows for t in scored) >= INSERT_ROWS:
+                acknowledge()
+                written, scored = writer.submit(_insert, store, pa.concat_tables(scored)), []
+        if scored:
+            acknowledge()
+            written = writer.submit(_insert, store, pa.concat_tables(scored))
+        acknowledge()
     seconds = time.perf_counter() - started
     # Every row inserted and acknowledged (ids are unique in an items table); counting them back
     # with FINAL took 0.2-0.5 s of a 3 s run at 1M rows.
