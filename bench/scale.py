@@ -34,6 +34,7 @@ import numpy as np
 
 from bench.data import synthetic_clip
 from bench.report import PLOTS, ROOT, machine, table, write_section
+from service.zeroshot import READ_ROWS
 
 OUT = ROOT / "bench" / "out"
 LABELED = 1000
@@ -75,6 +76,17 @@ def paired_summary(ta: list[float], tb: list[float]) -> dict:
     thirds = [slice(i * len(ta) // 3, (i + 1) * len(ta) // 3) for i in range(3)]
     return {"service": percentiles(ta)[0], "bare": percentiles(tb)[0], "pairs": len(ta),
             "thirds": [percentiles(ta[t])[0] / percentiles(tb[t])[0] for t in thirds]}
+
+
+def settle(store, limit_s: float = 300.0) -> float:
+    """Wait for the engine's background merges (of the rows the last step wrote) to finish, so a
+    timed step runs on a quiet engine; returns the seconds waited."""
+    started = time.perf_counter()
+    while store.client.query("SELECT count() FROM system.merges").result_rows[0][0]:
+        if time.perf_counter() - started > limit_s:
+            break
+        time.sleep(0.2)
+    return time.perf_counter() - started
 
 
 def timed(fn, repeats: int) -> tuple[list[float], object]:
@@ -301,43 +313,61 @@ def run(args) -> dict:
                                      "vectors": label_vectors.tolist()})
         from service.zeroshot import run_stored
 
+        # each run starts once the merges of what the step before it wrote are done
+        result["merges_waited_s"] = [settle(store)]
         started = time.perf_counter()
         run = run_stored(store, name, "scale_labels")
         result["zero_shot_s"] = time.perf_counter() - started
         # again, the vectors now in the page cache (the first run reads them as the machine left them)
+        result["merges_waited_s"].append(settle(store))
         started = time.perf_counter()
         run = run_stored(store, name, "scale_labels")
         result["zero_shot_warm_s"] = time.perf_counter() - started
         result["zero_shot_stored"] = run["stored"]
+        zero_shot_run_at = run["run_at"]
         result["rss_after_zero_shot_mb"] = rss_mb()
     # numpy baseline: the same vectors, already in memory, multiplied and argmax'ed in blocks
     from service.itemvectors import read
 
     # the bare engine reading every id and vector out, no work done on them: chDB's own connection
-    # to the same path, its fastest read here (uncompressed Arrow tables, 65,536 rows a query in
+    # to the same path, its fastest read here (uncompressed Arrow tables, READ_ROWS rows a query in
     # primary-key ranges, as the product reads; one 2 GB result measured slower)
     import chdb
 
     conn = chdb.connect(str(path.resolve()))  # the path the engine opened, symlinks resolved
     ids = conn.query(f"SELECT id FROM {table_name} ORDER BY id", "ArrowTable").column("id")
-    bounds = [ids[i].as_py() for i in range(0, len(ids), 65_536)] + [None]
+    bounds = [ids[i].as_py() for i in range(0, len(ids), READ_ROWS)] + [None]
     for key in ("read_bare_s", "read_bare_warm_s"):
+        settle(store)
         started = time.perf_counter()
         for lo, hi in zip(bounds, bounds[1:]):
             where = "id >= {lo:String}" + ("" if hi is None else " AND id < {hi:String}")
             raw = conn.query(f"SELECT id, vector FROM {table_name} WHERE {where} SETTINGS "
                              "output_format_arrow_compression_method = 'none', preferred_block_size_bytes = "
-                             "1073741824, max_block_size = 65536", "ArrowTable",
+                             f"1073741824, max_block_size = {READ_ROWS}", "ArrowTable",
                              params={"lo": lo, **({"hi": hi} if hi is not None else {})})
             del raw
         result[key] = time.perf_counter() - started
     conn.close()
-    vectors = read(store, Query.named("classify.all_vectors", db="scale", items=f"items_{name}"), 512).vectors
+    rows = read(store, Query.named("classify.all_vectors", db="scale", items=f"items_{name}"), 512)
+    vectors = rows.vectors
+    best = np.empty(len(vectors), dtype=np.int64)
     started = time.perf_counter()
     for start in range(0, len(vectors), 65_536):
         s_ = vectors[start:start + 65_536] @ label_vectors.T
-        s_.argmax(axis=1)
+        best[start:start + 65_536] = s_.argmax(axis=1)
     result["zero_shot_numpy_s"] = time.perf_counter() - started
+    # every stored label checked against numpy's: a label that differs must be a tie within float
+    # rounding (the two labels' similarities within 1e-5)
+    stored = store.query_arrow(Query("SELECT id, label FROM scale.zero_shot WHERE labelset = 'scale_labels' "
+                                     "AND run_at = {t:DateTime64(3)} ORDER BY id", {"t": zero_shot_run_at}))
+    assert stored.column("id").to_pylist() == rows.ids, "zero-shot did not store every row once"
+    stored_best = np.array([int(x[1:]) for x in stored.column("label").to_pylist()])
+    differ = np.flatnonzero(stored_best != best)
+    gaps = [abs(float(vectors[i] @ label_vectors[best[i]] - vectors[i] @ label_vectors[stored_best[i]]))
+            for i in differ]
+    result["zero_shot_check"] = {"rows": len(best), "labels_differ": len(differ), "max_gap": max(gaps, default=0.0)}
+    assert max(gaps, default=0.0) < 1e-5, f"zero-shot labels differ from numpy's: {result['zero_shot_check']}"
     del vectors
     result["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     store.close()
@@ -426,10 +456,17 @@ def report(args, r: dict) -> str:
     lines.append(f"Batch work: zero-shot of {r['zero_shot_stored']:,} rows x {args.labels} labels, stored: "
                  f"{r['zero_shot_s']:.1f} s vs numpy multiplying the same vectors in memory {r['zero_shot_numpy_s']:.1f} s "
                  f"({r['zero_shot_s'] / r['zero_shot_numpy_s']:.1f}x)"
-                 + (f", and vs the bare engine only reading every id and vector out (65,536-row uncompressed Arrow reads) "
+                 + (f", and vs the bare engine only reading every id and vector out ({READ_ROWS:,}-row uncompressed Arrow reads) "
                     f"{r['read_bare_s']:.1f} s ({r['zero_shot_s'] / r['read_bare_s']:.1f}x)"
                     if "read_bare_s" in r else "") + f"; apply (score every row into predictions and "
                  f"publish the SQL function): {r['apply_s']:.2f} s.")
+    if "zero_shot_check" in r:
+        c = r["zero_shot_check"]
+        agree = (f"all {c['rows']:,} agree" if not c["labels_differ"] else
+                 f"{c['labels_differ']} of {c['rows']:,} differ, each a tie within {c['max_gap']:.0e}")
+        lines += ["", f"Checked: the stored rows are every row once, and each stored label is numpy's argmax on the same "
+                      f"vectors ({agree}). Each zero-shot run started once the engine's merges of the "
+                      f"step before were done (waited " + ", ".join(f"{w:.1f}" for w in r["merges_waited_s"]) + " s)."]
     if "zero_shot_warm_s" in r:
         warm, numpy_s, read_s = r["zero_shot_warm_s"], r["zero_shot_numpy_s"], r["read_bare_warm_s"]
         lines += ["", f"Run again, the vectors in the page cache: zero-shot {warm:.1f} s ({warm / numpy_s:.1f}x numpy); "
