@@ -4,8 +4,9 @@
 --   labelsets      registry: one row per label set; replaced rows keep their version, so a
 --                  label set re-created under the same name never mixes with the old vectors
 --   label_vectors  one row per (labelset, version, label): the unit label embeddings
---   zero_shot      predictions of a whole dataset or split, written by one INSERT ... SELECT;
---                  join with items_<dataset> ON id for analysis
+--   zero_shot      predictions of a whole dataset or split, scored in Python and inserted in
+--                  blocks (service/zeroshot.py), one run_at per run; join with items_<dataset>
+--                  ON id for analysis
 
 CREATE TABLE IF NOT EXISTS labelsets
 (
