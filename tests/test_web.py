@@ -495,7 +495,8 @@ def test_the_page_asks_for_an_api_key_and_sends_it(driver, web_store):
 
         # A read key reads (datasets, the sample with its thumbnails fetched with the key) ...
         d.find_element(By.ID, "key-input").send_keys("read-key-1", Keys.ENTER)
-        wait(d, lambda d: len(tiles(d, "find-grid")) == 30 and thumbs_settled(d, "find-grid"), what="the sample")
+        wait(d, lambda d: len(tiles(d, "find-grid")) == 30 and thumbs_settled(d, "find-grid")
+             and d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true", what="the sample")
         assert d.execute_script("return localStorage.getItem('vectrain.apiKey')") == "read-key-1"
         # ... and may not write: the API's message is shown.
         tiles(d, "find-grid")[0].click()
@@ -508,7 +509,9 @@ def test_the_page_asks_for_an_api_key_and_sends_it(driver, web_store):
         wait(d, lambda d: dialog.get_attribute("open") is not None, what="the key dialog again")
         assert d.execute_script("return localStorage.getItem('vectrain.apiKey')") is None
         d.find_element(By.ID, "key-input").send_keys("write-key-1", Keys.ENTER)
-        wait(d, lambda d: dialog.get_attribute("open") is None and d.find_element(By.ID, "session-name").is_displayed(),
+        # The page starts again with the key; typing before it has routed races its focus.
+        wait(d, lambda d: dialog.get_attribute("open") is None and d.find_element(By.ID, "session-name").is_displayed()
+             and d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true",
              what="the page with the write key")
         d.find_element(By.ID, "session-name").send_keys(Keys.ENTER)  # the name typed before is still there
         wait(d, lambda d: d.find_element(By.ID, "tab-label").get_attribute("aria-selected") == "true"

@@ -780,6 +780,7 @@ function askKey(reason) {
 
 // -- start ---------------------------------------------------------------------------------
 async function start() {
+  document.body.dataset.ready = "false"; // until this start has routed (it moves the focus)
   const health = await get("health");
   auth.required = Boolean(health.auth);
   $("forget-key").hidden = !(auth.required && auth.key);
