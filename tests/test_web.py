@@ -360,7 +360,7 @@ def test_label_digit_zeros_with_the_keyboard(live, driver, web_store, shots):  #
 
 # -- responsiveness at 25k rows -------------------------------------------------------------------
 SYN_ROWS, SYN_DIM, SYN_CLUSTERS = 25_000, 512, 20
-LOADED = 2.0  # 1-minute load average per core above which other work is competing for the CPUs
+TARGET_MS = 500  # Enter -> the next batch on screen, on this 2-core machine with nothing else running
 
 
 def load_synthetic(store, name="syn25k"):
@@ -388,6 +388,7 @@ def test_next_batch_on_screen_within_500_ms_at_25k_rows(live, driver, web_store)
                                                        "positive_ids": positives}, timeout=30)
     assert created.status_code == 201, created.text
     session_id = created.json()["id"]
+    load_before = os.getloadavg()[0]
     d = driver
     d.get(f"{live.url}#d=syn25k&s={session_id}&t=label")  # the same page: only the address's hash changes
     wait(d, lambda d: (ids := tile_ids(d, "label-grid")) and len(ids) == 10 and all(i.startswith("syn/") for i in ids)
@@ -416,13 +417,13 @@ def test_next_batch_on_screen_within_500_ms_at_25k_rows(live, driver, web_store)
     wait(d, lambda d: d.find_element(By.ID, "status").text.startswith(f"Removed the label of {last}"), what="undo")
     assert last not in stored_labels(web_store, session_id)
     assert len(stored_labels(web_store, session_id)) == 1 + 10 * rounds
-    # The target is 500 ms on this 2-core machine with nothing else running. Other processes
-    # (a neighbour's test run) stretch every step several times over; then the test holds a
-    # looser bound, which still catches a page or service that stalls, and says so.
-    load = os.getloadavg()[0] / (os.cpu_count() or 1)
-    limit = 500 if load < LOADED else 2000
-    print(f"load average per core {load:.1f}: asserting a median <= {limit} ms"
-          + ("" if limit == 500 else " (the machine is busy with other work; the target is 500 ms)"))
+    # Other processes (a second test worker) stretch every step alike: with n runnable processes
+    # a core, a CPU-bound step takes about n times as long (load 1.4 a core: a median of 582 ms,
+    # 224 ms alone). The bound scales with the load, up to 4x, and still catches a stalled page.
+    load = max(load_before, os.getloadavg()[0]) / (os.cpu_count() or 1)
+    limit = TARGET_MS * min(4.0, max(1.0, load))
+    print(f"load average per core {load:.1f}: asserting a median <= {limit:.0f} ms"
+          + ("" if limit == TARGET_MS else f" (the machine is busy with other work; the target is {TARGET_MS} ms)"))
     assert median <= limit, f"the next batch took {ms} ms after Enter (median {median:.0f} ms; limit {limit} ms)"
 
 
