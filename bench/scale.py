@@ -34,7 +34,7 @@ import numpy as np
 
 from bench.data import synthetic_clip
 from bench.report import PLOTS, ROOT, machine, table, write_section
-from service.zeroshot import READ_ROWS
+from service.itemvectors import block_rows
 
 OUT = ROOT / "bench" / "out"
 LABELED = 1000
@@ -347,13 +347,14 @@ def run(args) -> dict:
     from service.itemvectors import read
 
     # the bare engine reading every id and vector out, no work done on them: chDB's own connection
-    # to the same path, its fastest read here (uncompressed Arrow tables, READ_ROWS rows a query in
+    # to the same path, its fastest read here (uncompressed Arrow tables, block_rows(512) rows a query in
     # primary-key ranges, as the product reads; one 2 GB result measured slower)
     import chdb
 
     conn = chdb.connect(str(path.resolve()))  # the path the engine opened, symlinks resolved
     ids = conn.query(f"SELECT id FROM {table_name} ORDER BY id", "ArrowTable").column("id")
-    bounds = [ids[i].as_py() for i in range(0, len(ids), READ_ROWS)] + [None]
+    read_rows = block_rows(512)
+    bounds = [ids[i].as_py() for i in range(0, len(ids), read_rows)] + [None]
     for key in ("read_bare_s", "read_bare_warm_s"):
         settle(store)
         started = time.perf_counter()
@@ -361,7 +362,7 @@ def run(args) -> dict:
             where = "id >= {lo:String}" + ("" if hi is None else " AND id < {hi:String}")
             raw = conn.query(f"SELECT id, vector FROM {table_name} WHERE {where} SETTINGS "
                              "output_format_arrow_compression_method = 'none', preferred_block_size_bytes = "
-                             f"1073741824, max_block_size = {READ_ROWS}", "ArrowTable",
+                             f"1073741824, max_block_size = {read_rows}", "ArrowTable",
                              params={"lo": lo, **({"hi": hi} if hi is not None else {})})
             del raw
         result[key] = time.perf_counter() - started
@@ -484,7 +485,7 @@ def report(args, r: dict) -> str:
         line += (f", {r['zero_shot_warm_s']:.1f} s run again from the page cache "
                  f"({r['zero_shot_warm_s'] / numpy_s:.1f}x)")
     if "read_bare_s" in r and "read_bare_warm_s" in r:
-        line += (f". The bare engine only reading every id and vector out ({READ_ROWS:,}-row uncompressed Arrow reads, "
+        line += (f". The bare engine only reading every id and vector out ({block_rows(512):,}-row uncompressed Arrow reads, "
                  f"after zero-shot) took {r['read_bare_s']:.1f} s and {r['read_bare_warm_s']:.1f} s "
                  f"({r['read_bare_warm_s'] / numpy_s:.1f}x numpy on its own)")
     lines.append(line + f". Apply (score every row into predictions and publish the SQL function): {r['apply_s']:.2f} s.")

@@ -26,6 +26,20 @@ from service.names import items_table
 BULK_READ = {"output_format_arrow_compression_method": "none", "preferred_block_size_bytes": 2**30}
 
 
+# Batch work reads a table in blocks of at most BLOCK_BYTES of vectors. Bigger allocations are
+# mapped fresh from the kernel and unmapped when freed (by the engine's allocator over 64 MiB, by
+# the C library's over 32 MiB), so every block faulted all its pages in again; smaller ones reuse
+# freed memory. Zero-shot over 1M x 512 in 16k-row blocks against 32k-row ones (interleaved, 7
+# process pairs): a process's first run 2.55 s against 3.11 s, its second 2.17 s against 2.27 s,
+# system CPU 1.4 s against 2.4 s, peak RSS 1.15 GB against 1.6 GB.
+BLOCK_BYTES = 31 * 2**20
+
+
+def block_rows(dim: int) -> int:
+    """Rows of a bulk-read block: as many float32 [dim] vectors as fit BLOCK_BYTES."""
+    return max(1, BLOCK_BYTES // (4 * dim))
+
+
 def _matrix(column: pa.ChunkedArray, rows: int, dim: int) -> np.ndarray:
     """float32 [rows, dim] of an Array(Float32) column: one chunk is read in place (read-only),
     several are concatenated once."""
@@ -58,8 +72,8 @@ def read(store: Store, query: Query, dim: int) -> Rows:
 
 
 def blocks(store: Store, dataset: str, dim: int, split: str | None = None,
-           block_rows: int = 65_536, ahead: int = 1) -> Iterator[tuple[pa.Array, np.ndarray]]:
-    """Every row (or one split's) as (ids, float32 [n, dim] vectors) blocks of about block_rows,
+           ahead: int = 1) -> Iterator[tuple[pa.Array, np.ndarray]]:
+    """Every row (or one split's) as (ids, float32 [n, dim] vectors) blocks of block_rows(dim),
     for batch work in bounded memory. Each block is a primary-key range of its own query (an
     engine reads a range without sorting, where one ordered stream of the whole table measured
     1.5x slower and chDB materializes it whole); the next `ahead` blocks are read on a second
@@ -68,10 +82,11 @@ def blocks(store: Store, dataset: str, dim: int, split: str | None = None,
     ids = store.query_arrow(Query.named("classify.ids_in_order", **where)).column("id")
     if len(ids) == 0:
         return
-    bounds = [ids[i].as_py() for i in range(0, len(ids), block_rows)]
+    rows = block_rows(dim)
+    bounds = [ids[i].as_py() for i in range(0, len(ids), rows)]
     queries = [Query.named("classify.vectors_range", lo=lo, hi=hi, **where) for lo, hi in zip(bounds, bounds[1:])]
     queries.append(Query.named("classify.vectors_from", lo=bounds[-1], **where))
-    queries = [q.with_settings(**BULK_READ, max_block_size=block_rows) for q in queries]
+    queries = [q.with_settings(**BULK_READ, max_block_size=rows) for q in queries]
     with store.apart() as reader, ThreadPoolExecutor(1) as prefetch:
         pending = deque(prefetch.submit(reader.query_arrow, q) for q in queries[:ahead])
         for i in range(len(queries)):

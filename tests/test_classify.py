@@ -207,13 +207,13 @@ def test_knn_topk_breaks_ties_by_train_order():
 def test_zero_shot_over_many_blocks_matches_numpy(api, store, make_dataset, monkeypatch):
     # Blocks are read ahead while one is scored, and inserted a few at a time: every row is stored
     # once, with its own scores, and progress counts acknowledged rows.
-    from service import zeroshot
+    from service import itemvectors, zeroshot
 
     vectors, labels, ids = make_dataset(n=400, dim=16, clusters=4)
     lv = centroids(vectors, labels, 4)
     lv /= np.linalg.norm(lv, axis=1, keepdims=True)
     make_labelset(api, "blocks", lv.tolist(), ["c0", "c1", "c2", "c3"])
-    monkeypatch.setattr(zeroshot, "READ_ROWS", 37)
+    monkeypatch.setattr(itemvectors, "BLOCK_BYTES", 37 * 4 * 16)  # 37-row blocks
     monkeypatch.setattr(zeroshot, "INSERT_ROWS", 100)
     progress = []
     run = zeroshot.run_stored(store, "toy", "blocks", progress=progress.append)
