@@ -204,6 +204,16 @@ def test_knn_topk_breaks_ties_by_train_order():
         assert list(idx[r]) == list(np.lexsort((np.arange(3000), -s[r]))[:9])
 
 
+def test_bulk_read_blocks_stay_under_32_mib():
+    # Over 32 MiB a block is mapped fresh from the kernel each time (service/itemvectors.py).
+    from service.itemvectors import block_rows
+
+    for dim in (16, 192, 512, 768, 1024, 2048):
+        assert 0 < block_rows(dim) * dim * 4 < 32 * 2**20 and (block_rows(dim) + 1) * dim * 4 > 30 * 2**20
+    assert block_rows(512) == 15_872
+    assert block_rows(10_000_000) == 1  # a block is at least a row
+
+
 def test_zero_shot_over_many_blocks_matches_numpy(api, store, make_dataset, monkeypatch):
     # Blocks are read ahead while one is scored, and inserted a few at a time: every row is stored
     # once, with its own scores, and progress counts acknowledged rows.
