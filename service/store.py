@@ -97,16 +97,6 @@ class Store:
         except EngineFailure as exc:
             raise from_engine(exc, query.name or "a statement") from exc
 
-    def arrow_blocks(self, query: Query, block_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
-        """The result as Arrow record batches of about block_rows rows: batch work over a whole
-        table in bounded memory."""
-        query = query.with_settings(max_block_size=block_rows)
-        try:
-            with self._run(self.client.query_arrow_stream, query) as stream:
-                yield from stream
-        except ClickHouseError as exc:
-            raise from_engine(exc, query.name or "a statement") from exc
-
     def raw(self, query: Query, fmt: str) -> bytes:
         """The result in a ClickHouse output format (CSV, JSONEachRow, ...), as bytes."""
         return self._run(self.client.raw_query, query, fmt=fmt)
