@@ -596,10 +596,11 @@ def projection(runs: list[dict], target: int = 10_000_000, ram_gib: float = 24.0
         rss, slope, intercept, n_rss = linear("rss_after_queries_mb")
         top, top_exp, _ = power("top_p50")
         search, search_exp, _ = power("search_p50")
-        fits = int((ram_gib * 1024 * 0.8 - intercept) / slope) if slope > 0 else 0
+        # rounded to 0.1M: a fit over three runs is not good to the row
+        fits = round((ram_gib * 1024 * 0.8 - intercept) / slope, -5) if slope > 0 else 0
         lines.append(f"Over {sizes(n_rss)} rows: service RSS after the queries {rss / 1024:,.1f} GiB at {target:,} "
                      f"rows ({slope * 1e6 / 1024:.2f} GiB per million rows, so this {ram_gib:.0f} GiB machine holds "
-                     f"about {fits:,} rows with 20% of its memory to spare); `next` top p50 {top:.0f} ms "
+                     f"about {fits / 1e6:.1f}M rows with 20% of its memory to spare); `next` top p50 {top:.0f} ms "
                      f"(rows^{top_exp:.2f}); search p50 {search:.0f} ms (rows^{search_exp:.2f})."
                      + (" A negative exponent means latency did not grow with rows over these runs (their CPU "
                         "contention differed: see each run's section), so read it as flat, not falling."
