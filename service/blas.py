@@ -26,12 +26,32 @@ def _threadpools():
     return _controller
 
 
+def _in_control(change) -> None:
+    """Run a change of the pool size as its one controller. threadpoolctl lets a single Python
+    thread set OpenBLAS's pool size and silently ignores the others while that thread lives (a
+    limit set by a long-lived worker left every other thread's ignored); the count above already
+    serializes the changes, so each one takes control and gives it back."""
+    controllers = {type(lib) for lib in _threadpools().lib_controllers}
+    releases = [c.clear_controlling_thread for c in controllers if hasattr(c, "clear_controlling_thread")]
+    for release in releases:
+        release(force=True)
+    try:
+        change()
+    finally:
+        for release in releases:
+            release(force=True)
+
+
 @contextmanager
 def one_thread() -> Iterator[None]:
     global _users, _limiter
     with _lock:
         if _users == 0:
-            _limiter = _threadpools().limit(limits=1, user_api="blas")
+            def limit() -> None:
+                global _limiter
+                _limiter = _threadpools().limit(limits=1, user_api="blas")
+
+            _in_control(limit)
         _users += 1
     try:
         yield
@@ -39,7 +59,7 @@ def one_thread() -> Iterator[None]:
         with _lock:
             _users -= 1
             if _users == 0:
-                _limiter.restore_original_limits()
+                _in_control(_limiter.restore_original_limits)
                 _limiter = None
 
 

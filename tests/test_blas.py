@@ -1,6 +1,6 @@
 """The counted BLAS limit (service.blas): overlapping users, in any thread and any order, hold the
-process at one thread and leave it as they found it. Run in a fresh interpreter: OpenBLAS ignores
-a limit set from a worker thread once the main thread has set one, which other tests may have."""
+process at one thread and leave it as they found it. Run in a fresh interpreter: the scenario
+starts from the pool size the process started with."""
 
 import subprocess
 import sys
@@ -41,6 +41,24 @@ for t in threads:
     t.join()
 assert seen["after the first left"] == {1}, seen
 assert count() == before, count()
+
+# a thread that set a limit and lives on (a pool's worker) does not lock the others out
+worker_done, main_done = threading.Event(), threading.Event()
+
+def long_lived():
+    with blas.one_thread():
+        pass
+    worker_done.set()
+    main_done.wait()
+
+worker = threading.Thread(target=long_lived)
+worker.start()
+worker_done.wait()
+with blas.one_thread():
+    assert count() == {1}, count()
+assert count() == before, count()
+main_done.set()
+worker.join()
 
 # one user after another, each in a thread of its own
 for _ in range(3):
