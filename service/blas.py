@@ -26,7 +26,7 @@ def _threadpools():
     return _controller
 
 
-def _in_control(change) -> None:
+def _in_control(change):
     """Run a change of the pool size as its one controller. threadpoolctl lets a single Python
     thread set OpenBLAS's pool size and silently ignores the others while that thread lives (a
     limit set by a long-lived worker left every other thread's ignored); the count above already
@@ -36,7 +36,7 @@ def _in_control(change) -> None:
     for release in releases:
         release(force=True)
     try:
-        change()
+        return change()
     finally:
         for release in releases:
             release(force=True)
@@ -47,11 +47,7 @@ def one_thread() -> Iterator[None]:
     global _users, _limiter
     with _lock:
         if _users == 0:
-            def limit() -> None:
-                global _limiter
-                _limiter = _threadpools().limit(limits=1, user_api="blas")
-
-            _in_control(limit)
+            _limiter = _in_control(lambda: _threadpools().limit(limits=1, user_api="blas"))
         _users += 1
     try:
         yield
