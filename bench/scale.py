@@ -4,6 +4,7 @@ in the same run.
     .venv/bin/python -m bench.scale --rows 1000000 --quantization f32
     .venv/bin/python -m bench.scale --rows 1000000 --quantization bf16 --baseline-build
     .venv/bin/python -m bench.scale --summary          # f32 vs bf16, and the projection to 10M
+    .venv/bin/python -m bench.scale --render           # rewrite the sections from bench/plots, run nothing
 
 One process, one chDB path per (rows, quantization) under bench/out/ (kept, so a rerun measures
 without rebuilding; --rebuild starts over). Data: bench.data.synthetic_clip, clustered like real
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.data import synthetic_clip
-from bench.report import PLOTS, ROOT, machine, table, write_section
+from bench.report import BENCHMARKS, PLOTS, ROOT, machine, table, write_section
 from service.itemvectors import block_rows
 
 OUT = ROOT / "bench" / "out"
@@ -133,9 +134,16 @@ def main() -> None:
     parser.add_argument("--recall-queries", type=int, default=20,
                         help="queries (each with its own 1,000 nearest excluded) for the search's mean recall")
     parser.add_argument("--summary", action="store_true", help="write the comparison and projection section")
+    parser.add_argument("--render", action="store_true",
+                        help="rewrite each run's section from its stored figures (bench/plots), running nothing")
     args = parser.parse_args()
     if args.summary:
         return summary()
+    if args.render:
+        for path in sorted(PLOTS.glob("scale_*.json")):
+            if f"<!-- bench:{path.stem} -->" in BENCHMARKS.read_text():
+                write_section(path.stem, report(args, json.loads(path.read_text())))
+        return None
     result = run(args)
     PLOTS.mkdir(parents=True, exist_ok=True)
     out = PLOTS / f"scale_{args.rows}_{args.quantization}.json"
@@ -167,7 +175,8 @@ def run(args) -> dict:
                         batch_time_budget=3600)
     store = Store(settings, owner="bench.scale")
     store.migrate()
-    result: dict = {"rows": args.rows, "quantization": args.quantization, "machine": machine()}
+    result: dict = {"rows": args.rows, "quantization": args.quantization, "machine": machine(),
+                    "repeats": args.repeats, "labels": args.labels}
     name = "syn"
     table_name = f"{store.database}.items_{name}"
     if not store.registry.exists(name) or store.registry.count_rows(name) < args.rows:
@@ -425,7 +434,7 @@ def report(args, r: dict) -> str:
              "",
              f"`python -m bench.scale --rows {rows} --quantization {r['quantization']}"
              f"{' --baseline-build' if 'bare_build_s' in r else ''}` ({r['machine']}). 512-d vectors clustered like CLIP; "
-             f"{LABELED:,} labeled items, the {LABELED:,} nearest to the weights; k={K}; {args.repeats} requests each.",
+             f"{LABELED:,} labeled items, the {LABELED:,} nearest to the weights; k={K}; {r.get('repeats', args.repeats)} requests each.",
              ""]
     if "insert_s" in r:
         build = f"index build {r['build_s']:.1f} s"
@@ -473,13 +482,16 @@ def report(args, r: dict) -> str:
     if best_bare:
         ratios.append(f"search with exclusions {sx['p50'] / best_bare['p50']:.2f}x the best bare query that returns "
                       f"{K} rows at recall >= 0.97 (the mean over the recall queries, where measured)")
-    lines.append("Ratios (p50): " + "; ".join(ratios) + ".")
+    # Each loop above ran at its own moment; on this machine the same query's p50 moved by up to
+    # a third between moments, so these ratios are context and the pairs below the comparison.
+    lines.append("Ratios of the loops above (p50; each loop ran at its own moment, so the pairs below are the "
+                 "like-for-like comparison): " + "; ".join(ratios) + ".")
     if "paired_search" in r:
         a, b_ = r["paired_search"], r["paired_search_excluded"]
         def thirds(v):
             return f" (in consecutive thirds: {', '.join(f'{x:.2f}x' for x in v['thirds'])})" if "thirds" in v else ""
 
-        lines += ["", f"Pair by pair ({a.get('pairs', args.repeats)} pairs, each bare query right after the service "
+        lines += ["", f"Pair by pair ({a.get('pairs', r.get('repeats', args.repeats))} pairs, each bare query right after the service "
                       f"request it is compared with, the same query every pair; p50): search without exclusions {a['service']:.2f} ms against the "
                       f"bare HNSW query {a['bare']:.2f} ms ({a['service'] / a['bare']:.2f}x{thirds(a)}); with the "
                       f"{LABELED:,} nearest excluded {b_['service']:.1f} ms against the bare `NOT IN` with the "
@@ -501,7 +513,7 @@ def report(args, r: dict) -> str:
                      f"the queries.")
         return "\n".join(lines)
     numpy_s = r["zero_shot_numpy_s"]
-    line = (f"Batch work: zero-shot of {r['zero_shot_stored']:,} rows x {args.labels} labels, stored, against numpy "
+    line = (f"Batch work: zero-shot of {r['zero_shot_stored']:,} rows x {r.get('labels', args.labels)} labels, stored, against numpy "
             f"multiplying the same vectors in memory and taking each row's argmax ({numpy_s:.1f} s): "
             f"{r['zero_shot_s']:.1f} s the process's first time ({r['zero_shot_s'] / numpy_s:.1f}x)")
     if "zero_shot_warm_s" in r:
@@ -545,11 +557,11 @@ def summary() -> None:
 
     rows = [[f"{r['rows']:,}", r["quantization"], fmt(r, "insert_s", spec=".0f"), fmt(r, "build_s", spec=".0f"),
              f"{r['index_bytes'] / 2**20:,.0f}", fmt(r, "next", "top", "p50"), fmt(r, "next", "top", "mean_recall", spec=".3f") or fmt(r, "next", "top", "recall", spec=".2f"),
-             fmt(r, "search", "p50"),
+             fmt(r, "paired_search", "service") or fmt(r, "search", "p50"),
              fmt(r, "search_excluded_recall", "mean", spec=".3f") or fmt(r, "search_excluded", "recall", spec=".2f"),
              fmt(r, "rss_after_queries_mb", spec=",.0f")] for r in results]
     text = table(["rows", "index", "insert s", "build s", "index MiB", "next top p50 ms",
-                  "top recall@10 (mean where measured)", "search p50 ms", "excluded recall@10 (mean)", "RSS MiB"], rows)
+                  "top recall@10 (mean where measured)", "search p50 ms (of the pairs where measured)", "excluded recall@10 (mean)", "RSS MiB"], rows)
     text += "\n" + projection([r for r in results if r["quantization"] == "bf16"])
     write_section("scale_summary", f"## f32 against bf16, and toward 10M rows\n\n"
                                    f"`python -m bench.scale --summary`, from the runs above.\n\n{text}\n")
@@ -582,7 +594,7 @@ def projection(runs: list[dict], target: int = 10_000_000, ram_gib: float = 24.0
         r["build_fit_s"] = r.get("build_s") if e == common else None
         r["index_mib"] = r["index_bytes"] / 2**20
         r["top_p50"] = r.get("next", {}).get("top", {}).get("p50")
-        r["search_p50"] = r.get("search", {}).get("p50")
+        r["search_p50"] = r.get("paired_search", {}).get("service") or r.get("search", {}).get("p50")
     if len([r for r in runs if r.get("build_fit_s")]) < 2:
         return "\nProjection to 10M: needs bf16 runs at two sizes at least.\n"
     sizes = lambda n: ", ".join(f"{int(x):,}" for x in n)

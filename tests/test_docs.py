@@ -48,3 +48,27 @@ def test_no_module_over_400_lines():
     long = [f"{p.relative_to(ROOT)}: {n}" for p in [*ROOT.glob("service/**/*.py"), *ROOT.glob("loaders/*.py")]
             if (n := len(p.read_text().splitlines())) > 400]
     assert not long, long
+
+
+def test_the_scale_sections_are_the_stored_figures():
+    """Each `At N rows` section of BENCHMARKS.md is what bench.scale renders from its stored run
+    (bench/plots/scale_*.json): a figure edited by hand, or a wording changed in the code without
+    `python -m bench.scale --render`, fails here."""
+    import argparse
+    import json
+
+    from bench import scale
+    from bench.report import BENCHMARKS, PLOTS
+
+    text = BENCHMARKS.read_text()
+    checked = []
+    for path in sorted(PLOTS.glob("scale_*.json")):
+        start, end = f"<!-- bench:{path.stem} -->", f"<!-- /bench:{path.stem} -->"
+        if start not in text:
+            continue
+        written = text.split(start, 1)[1].split(end, 1)[0].strip()
+        rendered = scale.report(argparse.Namespace(repeats=30, labels=100), json.loads(path.read_text())).strip()
+        assert written == rendered, f"BENCHMARKS.md's {path.stem} differs from its stored figures: " \
+                                    "run `python -m bench.scale --render`"
+        checked.append(path.stem)
+    assert checked, "no scale section found in BENCHMARKS.md"
