@@ -131,8 +131,9 @@ def main() -> None:
                         help="skip zero-shot, apply and the numpy baseline (its copy of every vector) at large sizes")
     parser.add_argument("--pairs", type=int, default=300,
                         help="pairs for the service-against-bare search comparisons (a few ms each)")
-    parser.add_argument("--recall-queries", type=int, default=20,
-                        help="queries (each with its own 1,000 nearest excluded) for the search's mean recall")
+    parser.add_argument("--recall-queries", type=int, default=100,
+                        help="queries (each with its own 1,000 nearest excluded) for the search's and `next` top's "
+                             "mean recall: one query's recall@10 moves in steps of 0.1, so the mean needs many")
     parser.add_argument("--summary", action="store_true", help="write the comparison and projection section")
     parser.add_argument("--render", action="store_true",
                         help="rewrite each run's section from its stored figures (bench/plots), running nothing")
