@@ -26,8 +26,8 @@ INDEX_NAME = "vi"
 QUANTIZATIONS = ("f32", "f16", "bf16", "i8", "b1")
 # HNSW: 32 links a node, a candidate list of 64 while building: 25k rows built in 2.3 s (4.0 s at
 # 128), 1M in 143 s (268 s), at the same recall. A search with exclusions walks DEEP_CANDIDATES
-# times the candidates it fetches: recall@10 with the 1,000 nearest excluded, 20 queries at 1M,
-# was 0.945 at 2x and 0.98 at 3x, for 2 ms more (docs/ARCHITECTURE.md).
+# times the candidates it fetches: mean recall@10 with the 1,000 nearest excluded, 100 queries at
+# 1M, was 0.942 at 2x and 0.974 at 3x, for 2 ms more (docs/ARCHITECTURE.md).
 HNSW_M, HNSW_EF_CONSTRUCTION, DEEP_CANDIDATES = 32, 64, 3
 # The columns of every items table besides the vector, in table order.
 ITEM_COLUMNS = ("id", "url", "label", "split", "meta")
