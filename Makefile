@@ -3,11 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install serve demo clean
+.PHONY: run test lint install serve demo clean
 
 $(BIN)/vectrain: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --no-compile -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(BIN)/vectrain
 
 install: $(BIN)/vectrain
@@ -17,9 +17,13 @@ run: install
 	$(BIN)/vectrain load demo
 	$(BIN)/vectrain serve
 
-## Run the test suite against the real embedded engine.
-test: install
+## The linter and format check, then the test suite against the real embedded engine.
+test: install lint
 	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 demo: install
 	$(BIN)/vectrain load demo
@@ -27,5 +31,6 @@ demo: install
 serve: install
 	$(BIN)/vectrain serve
 
+## The virtualenv. The database lives in your data folder (see the README); remove it there.
 clean:
-	rm -rf $(VENV) data/db
+	rm -rf $(VENV)

@@ -22,24 +22,25 @@ import numpy as np
 
 from bench.data import centers, synthetic_clip
 from bench.report import machine, table, write_section
-from loaders.writer import DatasetWriter
-from service import knn, labelsets
-from service.config import Settings
-from service.itemvectors import split_rows
-from service.search import nearest
-from service.store import Store
-from service.vectorsql import Labeled, Split
-from service.zeroshot import run_stored
+from vectrain.classify import knn, labelsets
+from vectrain.classify.zeroshot import run_stored
+from vectrain.core.config import Settings
+from vectrain.loaders.writer import DatasetWriter
+from vectrain.search.nearest import nearest
+from vectrain.storage.itemvectors import split_rows
+from vectrain.storage.store import Store
+from vectrain.storage.vectorsql.filters import Labeled, Split
 
 K = 10
 
 
-def numpy_knn(train: np.ndarray, train_y: np.ndarray, queries: np.ndarray, k: int, n_classes: int,
-              block: int = 1024) -> np.ndarray:
+def numpy_knn(
+    train: np.ndarray, train_y: np.ndarray, queries: np.ndarray, k: int, n_classes: int, block: int = 1024
+) -> np.ndarray:
     """The baseline: blocked brute force in numpy, majority vote (ties: nearest neighbour's class)."""
     out = np.empty(len(queries), dtype=np.int64)
     for s in range(0, len(queries), block):
-        sims = queries[s:s + block] @ train.T
+        sims = queries[s : s + block] @ train.T
         idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         v = np.take_along_axis(sims, idx, axis=1)
         order = np.argsort(-v, axis=1, kind="stable")
@@ -49,7 +50,7 @@ def numpy_knn(train: np.ndarray, train_y: np.ndarray, queries: np.ndarray, k: in
         np.add.at(votes, (np.repeat(np.arange(len(lab)), k), lab.ravel()), 1)
         tied = votes == votes.max(1, keepdims=True)
         first = np.argmax(np.take_along_axis(tied, lab, axis=1), axis=1)
-        out[s:s + block] = lab[np.arange(len(lab)), first]
+        out[s : s + block] = lab[np.arange(len(lab)), first]
     return out
 
 
@@ -93,18 +94,29 @@ def bench_knn(store: Store, n_train: int, n_test: int, ann_queries: int) -> dict
     recalls = []
     started = time.perf_counter()
     for i in range(ann_queries):
-        found = nearest(store, "knn", test[i], K, filters=voters, excluded=2 * K * n_test // n_train + 1,
-                        columns=("id", "label"))
+        found = nearest(
+            store, "knn", test[i], K, filters=voters, excluded=2 * K * n_test // n_train + 1, columns=("id", "label")
+        )
         want = {rows.ids[j] for j in idx[i]}
         recalls.append(len(want & {r["id"] for r in found.items}) / K)
     ann_s = time.perf_counter() - started
     ann = knn.classify(store, "knn", vectors=test[:ann_queries], k=K, exact=False)
     exact_small = knn.classify(store, "knn", vectors=test[:ann_queries], k=K)
     ann_agree = float(np.mean([a["label"] == b["label"] for a, b in zip(ann["items"], exact_small["items"])]))
-    return {"n_train": n_train, "n_test": n_test, "numpy_s": numpy_s, "ours_s": ours_s, "identical": identical,
-            "mismatches": mismatches, "accuracy": accuracy, "ann_queries": ann_queries,
-            "ann_ms": 1000 * ann_s / ann_queries, "recall": float(np.mean(recalls)), "ann_agree": ann_agree,
-            "ann_fallbacks": ann["exact_fallbacks"]}
+    return {
+        "n_train": n_train,
+        "n_test": n_test,
+        "numpy_s": numpy_s,
+        "ours_s": ours_s,
+        "identical": identical,
+        "mismatches": mismatches,
+        "accuracy": accuracy,
+        "ann_queries": ann_queries,
+        "ann_ms": 1000 * ann_s / ann_queries,
+        "recall": float(np.mean(recalls)),
+        "ann_agree": ann_agree,
+        "ann_fallbacks": ann["exact_fallbacks"],
+    }
 
 
 def bench_zero_shot(store: Store, n: int, n_labels: int) -> dict:
@@ -121,13 +133,23 @@ def bench_zero_shot(store: Store, n: int, n_labels: int) -> dict:
     labelsets.create(store, "hundred", [f"l{i:03d}" for i in range(n_labels)], vectors=lv, dataset="zs")
     run = run_stored(store, "zs", "hundred")
     print(f"zero-shot {run['stored']} rows x {n_labels} labels in {run['seconds']:.1f} s", flush=True)
-    got = dict(store.client.query(
-        "SELECT id, label FROM zero_shot FINAL WHERE dataset = 'zs' AND id IN {ids:Array(String)}",
-        parameters={"ids": sample[0]}).result_rows)
+    got = dict(
+        store.client.query(
+            "SELECT id, label FROM zero_shot FINAL WHERE dataset = 'zs' AND id IN {ids:Array(String)}",
+            parameters={"ids": sample[0]},
+        ).result_rows
+    )
     want = np.argmax(sample[1] @ lv.T, axis=1)
     agree = float(np.mean([got[i] == f"l{w:03d}" for i, w in zip(sample[0], want)]))
-    return {"n": n, "labels": n_labels, "seconds": run["seconds"], "stored": run["stored"],
-            "rows_s": run["rows_per_second"], "load_s": summary.seconds, "agree": agree}
+    return {
+        "n": n,
+        "labels": n_labels,
+        "seconds": run["seconds"],
+        "stored": run["stored"],
+        "rows_s": run["rows_per_second"],
+        "load_s": summary.seconds,
+        "agree": agree,
+    }
 
 
 def main() -> None:
@@ -150,24 +172,42 @@ def main() -> None:
 `.venv/bin/python -m bench.classify` — {machine()}. Synthetic CLIP-like vectors (bench/data.py,
 512-d, clustered around real CLIP vectors), temp chDB.
 
-kNN, k={K}, majority vote, {k['n_test']:,} queries against {k['n_train']:,} labeled rows (100 classes):
+kNN, k={K}, majority vote, {k["n_test"]:,} queries against {k["n_train"]:,} labeled rows (100 classes):
 
-{table(["plan", "seconds", "queries/s", "vs numpy", "labels"], [
-    ["numpy brute force (in memory, blocked matmul + argpartition)", k['numpy_s'], f"{k['n_test'] / k['numpy_s']:,.0f}", "1.00x", "baseline"],
-    ["vectrain exact batch (from the DB: Arrow read + torch matmul/top-k)", k['ours_s'], f"{k['n_test'] / k['ours_s']:,.0f}",
-     f"{k['ours_s'] / k['numpy_s']:.2f}x", "identical" if k['identical'] else f"{k['mismatches']} differ"],
-])}
+{
+        table(
+            ["plan", "seconds", "queries/s", "vs numpy", "labels"],
+            [
+                [
+                    "numpy brute force (in memory, blocked matmul + argpartition)",
+                    k["numpy_s"],
+                    f"{k['n_test'] / k['numpy_s']:,.0f}",
+                    "1.00x",
+                    "baseline",
+                ],
+                [
+                    "vectrain exact batch (from the DB: Arrow read + torch matmul/top-k)",
+                    k["ours_s"],
+                    f"{k['n_test'] / k['ours_s']:,.0f}",
+                    f"{k['ours_s'] / k['numpy_s']:.2f}x",
+                    "identical" if k["identical"] else f"{k['mismatches']} differ",
+                ],
+            ],
+        )
+    }
 
-Accuracy against the generating labels: {k['accuracy']:.4f}. For reference, a SQL CROSS JOIN
+Accuracy against the generating labels: {k["accuracy"]:.4f}. For reference, a SQL CROSS JOIN
 took 178 s per 1,000 queries against 50k rows on this engine (docs/ARCHITECTURE.md).
 
-ANN kNN (one HNSW query per item, {k['ann_queries']} queries): {k['ann_ms']:.1f} ms per query,
-recall@10 of the neighbours {k['recall']:.4f}, predicted labels equal to the exact plan's on
-{k['ann_agree'] * 100:.1f}% ({k['ann_fallbacks']} queries fell back to an exact scan).
+ANN kNN (one HNSW query per item, {k["ann_queries"]} queries): {k["ann_ms"]:.1f} ms per query,
+recall@10 of the neighbours {k["recall"]:.4f}, predicted labels equal to the exact plan's on
+{k["ann_agree"] * 100:.1f}% ({k["ann_fallbacks"]} queries fell back to an exact scan).
 
-Zero-shot in the database: {z['stored']:,} rows x {z['labels']} labels, read in primary-key blocks, scored in BLAS, stored in
-`zero_shot`: **{z['seconds']:.1f} s** ({z['rows_s']:,.0f} rows/s); the first 2,000 rows agree with
-numpy's argmax on {z['agree'] * 100:.2f}%. (Loading the rows, without an index: {z['load_s']:.1f} s.)
+Zero-shot in the database: {z["stored"]:,} rows x {
+        z["labels"]
+    } labels, read in primary-key blocks, scored in BLAS, stored in
+`zero_shot`: **{z["seconds"]:.1f} s** ({z["rows_s"]:,.0f} rows/s); the first 2,000 rows agree with
+numpy's argmax on {z["agree"] * 100:.2f}%. (Loading the rows, without an index: {z["load_s"]:.1f} s.)
 """
     write_section("classify", md)
     store.close()

@@ -29,8 +29,11 @@ def main() -> None:
         response = conn.getresponse()
         content = response.read()
         seconds = time.perf_counter() - started
-        sink.write(json.dumps({"status": response.status, "seconds": seconds, "length": len(content)}).encode()
-                   + b"\n" + content)
+        sink.write(
+            json.dumps({"status": response.status, "seconds": seconds, "length": len(content)}).encode()
+            + b"\n"
+            + content
+        )
         sink.flush()
 
 

@@ -61,7 +61,7 @@ def plant(X, originals, noise, seed, most=3):
 
 
 def load(store, name, X, labels=None):
-    from loaders.writer import DatasetWriter
+    from vectrain.loaders.writer import DatasetWriter
 
     ids = [f"r{i:07d}" for i in range(len(X))]
     writer = DatasetWriter(store, name, X.shape[1], "features", total=len(ids), progress=False)
@@ -92,13 +92,14 @@ def main() -> None:
     args = ap.parse_args()
 
     from bench.data import synthetic_clip
-    from service.config import Settings
-    from service.dataset_audit import audit_labels, find_duplicates
-    from service.store import Store
+    from vectrain.core.config import Settings
+    from vectrain.quality.dataset_audit import audit_labels, find_duplicates
+    from vectrain.storage.store import Store
 
     path = tempfile.mkdtemp(prefix="vectrain_audit_")
-    store = Store(Settings(database_url=f"chdb://{path}", database=f"aud_{uuid.uuid4().hex[:8]}"),
-                  owner="bench.dataset_audit")
+    store = Store(
+        Settings(database_url=f"chdb://{path}", database=f"aud_{uuid.uuid4().hex[:8]}"), owner="bench.dataset_audit"
+    )
     store.migrate()
     started = time.perf_counter()
     X, labels, classes = food()
@@ -112,10 +113,15 @@ def main() -> None:
                 out = audit_labels(store, f"food_flip{seed}", k=k, limit=top)
                 flagged = {ids.index(x["id"]) for x in out["items"]}
                 hit = len(flagged & flips)
-                label_rows.append([seed, k, top, out["flagged"], hit / max(len(flagged), 1), hit / len(flips),
-                                   out["seconds"]])
-                print(f"labels seed {seed} k {k}: precision {hit / max(len(flagged), 1):.3f} recall "
-                      f"{hit / len(flips):.3f}", file=sys.stderr, flush=True)
+                label_rows.append(
+                    [seed, k, top, out["flagged"], hit / max(len(flagged), 1), hit / len(flips), out["seconds"]]
+                )
+                print(
+                    f"labels seed {seed} k {k}: precision {hit / max(len(flagged), 1):.3f} recall "
+                    f"{hit / len(flips):.3f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             for noise in (0.1, 0.15):
                 rng = np.random.default_rng(100 + seed)
                 originals = rng.choice(len(X), size=100, replace=False)
@@ -125,10 +131,14 @@ def main() -> None:
                 out = find_duplicates(store, name, threshold=0.98, limit=10_000)
                 recall, foreign = score_duplicates(out, ids, pairs, {i for p in pairs for i in p})
                 sims = [float(V[a] @ V[b]) for a, b in pairs]
-                dup_rows.append([seed, noise, len(pairs), f"{min(sims):.4f}", out["count"], recall, foreign,
-                                 out["seconds"]])
-                print(f"duplicates seed {seed} noise {noise}: recall {recall:.4f}, {foreign} groups with others",
-                      file=sys.stderr, flush=True)
+                dup_rows.append(
+                    [seed, noise, len(pairs), f"{min(sims):.4f}", out["count"], recall, foreign, out["seconds"]]
+                )
+                print(
+                    f"duplicates seed {seed} noise {noise}: recall {recall:.4f}, {foreign} groups with others",
+                    file=sys.stderr,
+                    flush=True,
+                )
         # Scale: synthetic rows + 1% planted copies.
         n = args.rows
         base = np.concatenate([v for _, v in synthetic_clip(n - n // 100, seed=7)])
@@ -143,17 +153,28 @@ def main() -> None:
         t0 = time.perf_counter()
         out = find_duplicates(store, "synthetic", threshold=0.98, limit=10)
         dup_seconds = time.perf_counter() - t0
-        recall, _ = score_duplicates({"groups": _all_groups(store, "synthetic", out["run_at"])}, ids, pairs,
-                                     {i for p in pairs for i in p})
+        recall, _ = score_duplicates(
+            {"groups": _all_groups(store, "synthetic", out["run_at"])}, ids, pairs, {i for p in pairs for i in p}
+        )
         rss_dup = peak_rss_mb()
         t0 = time.perf_counter()
         lab = audit_labels(store, "synthetic", k=10, limit=10)
         lab_seconds = time.perf_counter() - t0
-        scale_rows = [["duplicates (threshold 0.98)", n, dup_seconds, f"{out['pairs']:,} pairs, {out['count']:,} "
-                       f"groups; planted pairs found {recall:.4f}", rss_dup],
-                      ["label audit (k=10)", n, lab_seconds, f"{lab['flagged']:,} flagged", peak_rss_mb()]]
-        print(f"scale {n}: duplicates {dup_seconds:.1f} s (recall {recall:.4f}), labels {lab_seconds:.1f} s",
-              file=sys.stderr, flush=True)
+        scale_rows = [
+            [
+                "duplicates (threshold 0.98)",
+                n,
+                dup_seconds,
+                f"{out['pairs']:,} pairs, {out['count']:,} groups; planted pairs found {recall:.4f}",
+                rss_dup,
+            ],
+            ["label audit (k=10)", n, lab_seconds, f"{lab['flagged']:,} flagged", peak_rss_mb()],
+        ]
+        print(
+            f"scale {n}: duplicates {dup_seconds:.1f} s (recall {recall:.4f}), labels {lab_seconds:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
     finally:
         store.close()
         shutil.rmtree(path, ignore_errors=True)
@@ -163,8 +184,10 @@ def main() -> None:
         return float(np.mean([r[col] for r in label_rows if r[1] == k]))
 
     label_summary = [[k, mean_by_k(k, 4), mean_by_k(k, 5), mean_by_k(k, 6)] for k in (5, 10, 20)]
-    dup_summary = [[noise, float(np.mean([r[5] for r in dup_rows if r[1] == noise])),
-                    sum(r[6] for r in dup_rows if r[1] == noise)] for noise in (0.1, 0.15)]
+    dup_summary = [
+        [noise, float(np.mean([r[5] for r in dup_rows if r[1] == noise])), sum(r[6] for r in dup_rows if r[1] == noise)]
+        for noise in (0.1, 0.15)
+    ]
     text = (
         "## Label errors and near-duplicates over a whole dataset (`bench/dataset_audit.py`)\n\n"
         f"{machine()}; {seconds:.0f} s in all. Command: `.venv/bin/python -m bench.dataset_audit --seeds "
@@ -181,8 +204,19 @@ def main() -> None:
         "(real near-duplicates in Food-101, or a chain):\n\n"
         + table(["noise s", "recall (mean over seeds)", "groups with others (all seeds)"], dup_summary)
         + "\n\nPer seed:\n\n"
-        + table(["seed", "noise s", "planted pairs", "lowest planted similarity", "groups", "recall",
-                 "groups with others", "seconds"], dup_rows)
+        + table(
+            [
+                "seed",
+                "noise s",
+                "planted pairs",
+                "lowest planted similarity",
+                "groups",
+                "recall",
+                "groups with others",
+                "seconds",
+            ],
+            dup_rows,
+        )
         + f"\n\n**Scale.** {args.rows:,} synthetic 512-d vectors clustered like CLIP (bench/data.py, around the "
         f"3,000 real embeddings) including 1% planted copies (s = 0.1), loaded into chDB in {load_seconds:.0f} s; "
         "each audit end to end (read the rows from chDB, compute, store the results); peak RSS of the whole "
@@ -203,10 +237,13 @@ def _all_groups(store, dataset, run_at):
     """Every group of a stored run (the response holds only the largest)."""
     import datetime as dt
 
-    from service.query import Query
+    from vectrain.storage.query import Query
 
-    rows = store.rows(Query.named("dataset_audit.duplicate_groups", dataset=dataset,
-                                  run_at=dt.datetime.fromisoformat(run_at), limit=10**9))
+    rows = store.rows(
+        Query.named(
+            "dataset_audit.duplicate_groups", dataset=dataset, run_at=dt.datetime.fromisoformat(run_at), limit=10**9
+        )
+    )
     return [r["ids"] for r in rows]
 
 

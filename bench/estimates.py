@@ -39,22 +39,37 @@ OUT = ROOT / "bench" / "out"
 
 def run(store, dataset, ids, truth, X_db, Xte, positive_te, start, rounds, audit) -> list[dict]:
     """One session: per round, labels so far, the estimate, held-out and whole-dataset truth."""
-    from service import sessions
+    from vectrain.labeling import labels, publish, sessions
 
-    s = sessions.create_session(store, dataset, f"est_{uuid.uuid4().hex[:10]}", vector=start.tolist(),
-                                audit_rate=audit / BATCH)
+    s = sessions.create_session(
+        store, dataset, f"est_{uuid.uuid4().hex[:10]}", vector=start.tolist(), audit_rate=audit / BATCH
+    )
     positive_db = np.asarray([truth[i] for i in ids])
     out = []
     for n in range(1, rounds + 1):
         batch = sessions.next_batch(store, s["id"], BATCH, "mixed", audit=audit)
-        sessions.add_labels(store, s["id"], [{"item_id": i["id"], "score": 1.0 if truth[i["id"]] else -1.0,
-                                              "source": i["source"], "round": batch["round"]}
-                                             for i in batch["items"]])
+        labels.add_labels(
+            store,
+            s["id"],
+            [
+                {
+                    "item_id": i["id"],
+                    "score": 1.0 if truth[i["id"]] else -1.0,
+                    "source": i["source"],
+                    "round": batch["round"],
+                }
+                for i in batch["items"]
+            ],
+        )
         sessions.train_round(store, s["id"])
-        w = sessions.export_weights(store, s["id"])
+        w = publish.export_weights(store, s["id"])
         W, b, t = np.asarray(w["weights"], np.float64), w["bias"], w["threshold"]
-        row = {"labels": n * BATCH, "heldout_f1": f1(Xte @ W + b > t, positive_te),
-               "dataset_f1": f1(X_db @ W + b > t, positive_db), "positives": int(positive_db.sum())}
+        row = {
+            "labels": n * BATCH,
+            "heldout_f1": f1(Xte @ W + b > t, positive_te),
+            "dataset_f1": f1(X_db @ W + b > t, positive_db),
+            "positives": int(positive_db.sum()),
+        }
         if audit:
             row["estimate"] = sessions.get_session(store, s["id"])["estimate"]
         out.append(row)
@@ -71,13 +86,14 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = ap.parse_args()
 
-    from service.config import Settings
-    from service.store import Store
+    from vectrain.core.config import Settings
+    from vectrain.storage.store import Store
 
     X, y, P = load_data()
     path = args.path or tempfile.mkdtemp(prefix="vectrain_est_")
-    store = Store(Settings(database_url=f"chdb://{path}", database=f"est_{uuid.uuid4().hex[:8]}"),
-                  owner="bench.estimates")
+    store = Store(
+        Settings(database_url=f"chdb://{path}", database=f"est_{uuid.uuid4().hex[:8]}"), owner="bench.estimates"
+    )
     store.migrate()
     started = time.perf_counter()
     runs = []  # {class, seed, audit: [...], baseline: [...]}
@@ -86,16 +102,28 @@ def main() -> None:
             tr, te, dataset, ids = load_split(store, X, y, seed)
             for cls in args.classes:
                 truth = {i: name == cls for i, name in zip(ids, y[tr])}
-                common = (store, dataset, ids, truth, X[tr].astype(np.float64), X[te].astype(np.float64),
-                          y[te] == cls, P[cls])
+                common = (
+                    store,
+                    dataset,
+                    ids,
+                    truth,
+                    X[tr].astype(np.float64),
+                    X[te].astype(np.float64),
+                    y[te] == cls,
+                    P[cls],
+                )
                 audited = run(*common, rounds=args.rounds, audit=args.audit)
                 baseline = run(*common, rounds=COST_AT // BATCH, audit=0)
                 runs.append({"class": cls, "seed": seed, "audit": audited, "baseline": baseline})
                 last = audited[-1]["estimate"] or {}
-                print(f"seed {seed} {cls:10s} F1@100 audit {audited[COST_AT // BATCH - 1]['heldout_f1']:.3f} "
-                      f"baseline {baseline[-1]['heldout_f1']:.3f}; @{args.rounds * BATCH}: held-out "
-                      f"{audited[-1]['heldout_f1']:.3f}, estimate {last.get('f1')} "
-                      f"[{last.get('f1_low')}, {last.get('f1_high')}]", file=sys.stderr, flush=True)
+                print(
+                    f"seed {seed} {cls:10s} F1@100 audit {audited[COST_AT // BATCH - 1]['heldout_f1']:.3f} "
+                    f"baseline {baseline[-1]['heldout_f1']:.3f}; @{args.rounds * BATCH}: held-out "
+                    f"{audited[-1]['heldout_f1']:.3f}, estimate {last.get('f1')} "
+                    f"[{last.get('f1_low')}, {last.get('f1_high')}]",
+                    file=sys.stderr,
+                    flush=True,
+                )
     finally:
         store.close()
         if args.path is None:
@@ -127,11 +155,21 @@ def report(runs, args, seconds) -> str:
         last = run_["audit"][-1]
         e = last["estimate"]
         per_class.append(cost)
-        rows.append([run_["class"], run_["seed"], f"{h}/{n}", f"{d}/{n}", f"{pos}/{n}",
-                     run_["baseline"][at]["heldout_f1"], run_["audit"][at]["heldout_f1"], cost,
-                     last["heldout_f1"], f"{e['f1']:.3f} [{e['f1_low']:.3f}, {e['f1_high']:.3f}]",
-                     f"{e['positives']:.0f} [{e['positives_low']:.0f}, {e['positives_high']:.0f}] of "
-                     f"{last['positives']}"])
+        rows.append(
+            [
+                run_["class"],
+                run_["seed"],
+                f"{h}/{n}",
+                f"{d}/{n}",
+                f"{pos}/{n}",
+                run_["baseline"][at]["heldout_f1"],
+                run_["audit"][at]["heldout_f1"],
+                cost,
+                last["heldout_f1"],
+                f"{e['f1']:.3f} [{e['f1_low']:.3f}, {e['f1_high']:.3f}]",
+                f"{e['positives']:.0f} [{e['positives_low']:.0f}, {e['positives_high']:.0f}] of {last['positives']}",
+            ]
+        )
     h, n = _covered(cells, "heldout_f1")
     d, _ = _covered(cells, "dataset_f1")
     p = sum(r["estimate"]["positives_low"] <= r["positives"] <= r["estimate"]["positives_high"] for r in cells)
@@ -143,14 +181,23 @@ def report(runs, args, seconds) -> str:
     _plot(runs, plot)
     total = args.rounds * BATCH
     summary = [
-        ["95% F1 interval holds the held-out F1", f"{h}/{n} rounds", f"{h / n:.3f}", ">= 0.90",
-         "yes" if h / n >= 0.9 else "NO"],
+        [
+            "95% F1 interval holds the held-out F1",
+            f"{h}/{n} rounds",
+            f"{h / n:.3f}",
+            ">= 0.90",
+            "yes" if h / n >= 0.9 else "NO",
+        ],
         ["95% F1 interval holds the whole-dataset F1 (its estimand)", f"{d}/{n} rounds", f"{d / n:.3f}", "", ""],
         ["95% positives interval holds the true count", f"{p}/{n} rounds", f"{p / n:.3f}", "", ""],
-        [f"audit cost: held-out F1 at {COST_AT} labels, baseline minus audit (mean of {len(per_class)} pairs, "
-         "+- its standard error)", "",
-         f"{np.mean(per_class):+.4f} +- {np.std(per_class, ddof=1) / np.sqrt(len(per_class)):.4f}", "<= 0.01",
-         "yes" if np.mean(per_class) <= 0.01 else "NO"],
+        [
+            f"audit cost: held-out F1 at {COST_AT} labels, baseline minus audit (mean of {len(per_class)} pairs, "
+            "+- its standard error)",
+            "",
+            f"{np.mean(per_class):+.4f} +- {np.std(per_class, ddof=1) / np.sqrt(len(per_class)):.4f}",
+            "<= 0.01",
+            "yes" if np.mean(per_class) <= 0.01 else "NO",
+        ],
     ]
     return (
         "## Audit estimates: do the intervals hold the truth, and what does the audit cost? (`bench/estimates.py`)\n\n"
@@ -163,9 +210,22 @@ def report(runs, args, seconds) -> str:
         f"VECTRAIN_ESTIMATE_MIN_AUDIT). {seconds:.0f} s in all.\n\n"
         + table(["measure", "count", "value", "target", "met"], summary)
         + "\n\nPer class and seed (coverage over the rounds with an estimate; F1 is held-out unless said):\n\n"
-        + table(["class", "seed", "F1 covers held-out", "covers dataset F1", "covers positives",
-                 f"baseline F1 @{COST_AT}", f"audit F1 @{COST_AT}", "cost", f"F1 @{total}",
-                 f"estimate @{total} [95%]", f"positives @{total} [95%]"], rows)
+        + table(
+            [
+                "class",
+                "seed",
+                "F1 covers held-out",
+                "covers dataset F1",
+                "covers positives",
+                f"baseline F1 @{COST_AT}",
+                f"audit F1 @{COST_AT}",
+                "cost",
+                f"F1 @{total}",
+                f"estimate @{total} [95%]",
+                f"positives @{total} [95%]",
+            ],
+            rows,
+        )
         + "\n\nWidth of the 95% F1 interval by labels (audit labels are a fifth of them):\n\n"
         + table(["labels", "sessions", "mean width", "median width"], width_rows)
         + f"\n\n![estimates](bench/plots/{plot.name})\n\n"
@@ -196,13 +256,25 @@ def _plot(runs, path):
         rows = run_["audit"]
         x = [r["labels"] for r in rows]
         est = [r for r in rows if r["estimate"] and r["estimate"]["f1"] is not None]
-        ax.fill_between([r["labels"] for r in est], [r["estimate"]["f1_low"] for r in est],
-                        [r["estimate"]["f1_high"] for r in est], alpha=0.25, label="95% interval")
+        ax.fill_between(
+            [r["labels"] for r in est],
+            [r["estimate"]["f1_low"] for r in est],
+            [r["estimate"]["f1_high"] for r in est],
+            alpha=0.25,
+            label="95% interval",
+        )
         ax.plot([r["labels"] for r in est], [r["estimate"]["f1"] for r in est], "o-", ms=3, label="estimate")
         ax.plot(x, [r["heldout_f1"] for r in rows], "k--", lw=1.2, label="held-out F1")
         ax.plot(x, [r["dataset_f1"] for r in rows], ":", color="gray", lw=1.2, label="whole-dataset F1")
-        ax.plot([r["labels"] for r in run_["baseline"]], [r["heldout_f1"] for r in run_["baseline"]], "-",
-                color="tab:red", lw=1, alpha=0.7, label="held-out F1, no audit")
+        ax.plot(
+            [r["labels"] for r in run_["baseline"]],
+            [r["heldout_f1"] for r in run_["baseline"]],
+            "-",
+            color="tab:red",
+            lw=1,
+            alpha=0.7,
+            label="held-out F1, no audit",
+        )
         ax.set_title(f"{cls} (seed {seed})")
         ax.set_xlabel("labels")
         ax.set_ylim(0, 1.02)
@@ -214,7 +286,9 @@ def _plot(runs, path):
     for run_ in runs:
         for r in run_["audit"]:
             if r["estimate"] and r["estimate"]["f1"] is not None:
-                widths.setdefault(r["estimate"]["audited"], []).append(r["estimate"]["f1_high"] - r["estimate"]["f1_low"])
+                widths.setdefault(r["estimate"]["audited"], []).append(
+                    r["estimate"]["f1_high"] - r["estimate"]["f1_low"]
+                )
     xs = sorted(widths)
     ax.plot(xs, [np.mean(widths[a]) for a in xs], "o-", ms=3)
     ax.set_title("mean width of the 95% F1 interval")

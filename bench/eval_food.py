@@ -1,7 +1,7 @@
 """kNN, zero-shot and tourney on real CLIP ViT-B/32 embeddings (Food-101, 10 classes, 2,000 images).
 
 Loads ../shared/data/food10_clip_vitb32_train.npz into a temp chDB through the real writer,
-with our own seeded 80/20 train/test split, then reports through service.evaluation:
+with our own seeded 80/20 train/test split, then reports through vectrain.classify.evaluation:
 - kNN (k=10, exact batch plan, and the HNSW plan) on the test split;
 - zero-shot with ImageNet prompt vectors for the classes that have an exact ImageNet class:
   pizza ("pizza, pizza pie"), hamburger ("cheeseburger"), guacamole, ice_cream ("ice cream,
@@ -15,19 +15,22 @@ with our own seeded 80/20 train/test split, then reports through service.evaluat
 from __future__ import annotations
 
 import tempfile
-import time
 
 import numpy as np
 
 from bench.report import PLOTS, SHARED_DATA, machine, table, write_section
-from loaders.writer import DatasetWriter
-from service import labelsets
-from service.config import Settings
-from service.evaluation import evaluate, plot
-from service.store import Store
+from vectrain.classify import labelsets
+from vectrain.classify.evaluation import evaluate, plot
+from vectrain.core.config import Settings
+from vectrain.loaders.writer import DatasetWriter
+from vectrain.storage.store import Store
 
-PROMPTS = {"pizza": "pizza, pizza pie", "hamburger": "cheeseburger", "guacamole": "guacamole",
-           "ice_cream": "ice cream, icecream"}
+PROMPTS = {
+    "pizza": "pizza, pizza pie",
+    "hamburger": "cheeseburger",
+    "guacamole": "guacamole",
+    "ice_cream": "ice cream, icecream",
+}
 
 
 def main() -> None:
@@ -44,8 +47,12 @@ def main() -> None:
     store = Store(Settings(database_url=f"chdb://{path}", database="food"), owner="bench.eval_food")
     store.migrate()
     writer = DatasetWriter(store, "food", 512, "clip", model="openai/clip-vit-base-patch32", total=n, progress=False)
-    writer.write(ids=[f"food-{i:05d}" for i in range(n)], vectors=vectors, labels=labels,
-                 splits=["test" if t else "train" for t in test])
+    writer.write(
+        ids=[f"food-{i:05d}" for i in range(n)],
+        vectors=vectors,
+        labels=labels,
+        splits=["test" if t else "train" for t in test],
+    )
     print(writer.finish().line())
 
     names = [str(x) for x in prompts["names"]]
@@ -66,14 +73,19 @@ def main() -> None:
     plots += plot(knn, PLOTS, "food_knn")
     zs = evaluate(store, "zero-shot", "food", labelset="food_prompts")
     plots += plot(zs, PLOTS, "food_zero_shot")
-    for label, r in (("kNN k=10 majority, exact", knn), ("kNN k=10 majority, HNSW", knn_ann),
-                     ("kNN k=10 distance-weighted, exact", knn_dist), ("zero-shot (4 prompt classes)", zs)):
+    for label, r in (
+        ("kNN k=10 majority, exact", knn),
+        ("kNN k=10 majority, HNSW", knn_ann),
+        ("kNN k=10 distance-weighted, exact", knn_dist),
+        ("zero-shot (4 prompt classes)", zs),
+    ):
         rows.append([label, r["n"], r["accuracy"], r["macro_f1"], r["weighted_f1"], f"{r['queries_per_second']:,.0f}"])
     tourneys = []
     for dims in (32, 64, 128, 256):
         t = evaluate(store, "tourney", "food", labelset="food_prompts", dims=dims)
-        tourneys.append([dims, t["n"], t["argmax"]["weighted_f1"], t["weighted_f1"], t["argmax"]["accuracy"],
-                         t["accuracy"]])
+        tourneys.append(
+            [dims, t["n"], t["argmax"]["weighted_f1"], t["weighted_f1"], t["argmax"]["accuracy"], t["accuracy"]]
+        )
         if dims == 64:
             plots += plot(t, PLOTS, "food_tourney")
     # Cross-check with scikit-learn (cosine, brute force) on the same split and on 5 other splits.
@@ -102,7 +114,7 @@ def main() -> None:
 our own seeded 80/20 split ({int((~test).sum())} train / {int(test.sum())} test).
 Zero-shot and tourney use the ImageNet prompt vectors of the four classes with an exact ImageNet
 class (pizza <- "pizza, pizza pie", hamburger <- "cheeseburger", guacamole, ice_cream <- "ice cream,
-icecream"), over all 2,000 images of those four classes ({zs['skipped_unlabeled_or_unknown_class']}
+icecream"), over all 2,000 images of those four classes ({zs["skipped_unlabeled_or_unknown_class"]}
 images of the other six classes left out).
 
 {table(["method", "items", "accuracy", "macro F1", "weighted F1", "queries/s"], rows)}

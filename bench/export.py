@@ -25,7 +25,7 @@ import httpx
 from bench.data import synthetic_clip
 from bench.report import ROOT, machine, table, write_section
 from bench.server import start_server
-from service import exports
+from vectrain.jobs import exports
 
 OUT = ROOT / "bench" / "out"
 DIM = 512
@@ -50,9 +50,9 @@ class Sampler(threading.Thread):
 
 
 def load(path: Path, rows: int, rebuild: bool) -> None:
-    from loaders.writer import DatasetWriter
-    from service.config import Settings
-    from service.store import Store
+    from vectrain.core.config import Settings
+    from vectrain.loaders.writer import DatasetWriter
+    from vectrain.storage.store import Store
 
     if rebuild and path.exists():
         import shutil
@@ -65,8 +65,13 @@ def load(path: Path, rows: int, rebuild: bool) -> None:
             return
         writer = DatasetWriter(store, "big", DIM, "synthetic", total=rows)
         for ids, vectors in synthetic_clip(rows, DIM):
-            writer.write(ids=ids, vectors=vectors, labels=[f"c{hash(i) % 10}" for i in ids],
-                         splits=["test" if i.endswith("0") else "train" for i in ids], normalized=True)
+            writer.write(
+                ids=ids,
+                vectors=vectors,
+                labels=[f"c{hash(i) % 10}" for i in ids],
+                splits=["test" if i.endswith("0") else "train" for i in ids],
+                normalized=True,
+            )
         writer.finish()
     finally:
         store.close()
@@ -80,8 +85,12 @@ def export(url: str, pid: int, fmt: str, vectors: bool, scratch: Path) -> dict:
     started = time.perf_counter()
     size = lines = 0
     target = scratch / f"export.{fmt}"
-    with httpx.stream("GET", f"{url}/datasets/big/export", params={"format": fmt, "vectors": str(vectors).lower()},
-                      timeout=None) as response, open(target, "wb") as out:
+    with (
+        httpx.stream(
+            "GET", f"{url}/datasets/big/export", params={"format": fmt, "vectors": str(vectors).lower()}, timeout=None
+        ) as response,
+        open(target, "wb") as out,
+    ):
         response.raise_for_status()
         for chunk in response.iter_bytes(1 << 20):
             size += len(chunk)
@@ -97,8 +106,16 @@ def export(url: str, pid: int, fmt: str, vectors: bool, scratch: Path) -> dict:
     else:
         rows = lines - 1  # the header
     target.unlink()
-    return {"format": fmt, "vectors": vectors, "rows": rows, "mb": size / 1e6, "seconds": seconds,
-            "mb_per_s": size / 1e6 / seconds, "rss_before": before, "rss_peak": max(sampler.peak, before)}
+    return {
+        "format": fmt,
+        "vectors": vectors,
+        "rows": rows,
+        "mb": size / 1e6,
+        "seconds": seconds,
+        "mb_per_s": size / 1e6 / seconds,
+        "rss_before": before,
+        "rss_peak": max(sampler.peak, before),
+    }
 
 
 def main() -> None:
@@ -124,25 +141,53 @@ def main() -> None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
     load_avg = os.getloadavg()[0]
-    rows = [[r["format"], "yes" if r["vectors"] else "no", f"{r['rows']:,}", f"{r['mb']:,.0f}", f"{r['seconds']:.1f}",
-             f"{r['mb_per_s']:.0f}", f"{r['rss_before']:.0f}", f"{r['rss_peak']:.0f}",
-             f"{r['rss_peak'] - r['rss_before']:+.0f}"] for r in results]
-    write_section("export", "\n".join([
-        "## Export: `GET /datasets/{name}/export` from a running `vectrain serve`",
-        "",
-        f"`.venv/bin/python -m bench.export --rows {args.rows}` on {machine()}; embedded chDB; "
-        f"{args.rows:,} rows x {DIM}-d synthetic vectors; load average {load_avg:.1f} at the end. RSS is the "
-        f"server process's VmRSS, sampled every 50 ms during each download ({idle:.0f} MB idle after start-up).",
-        "",
-        table(["format", "vectors", "rows", "MB sent", "s", "MB/s", "RSS before (MB)", "RSS peak (MB)",
-               "peak - before (MB)"], rows),
-        "",
-        f"Pages are ranges of the primary key read one query each ({exports.PAGE_ROWS:,} rows, or "
-        f"{exports.VECTOR_PAGE_VALUES // DIM:,} with {DIM}-d vectors), so the server holds one page and one Parquet "
-        "row group at a time: its memory does not grow with the rows "
-        "exported. The same table streamed through the driver's Arrow stream would be held whole (on chDB the "
-        "driver materializes an `ArrowStream` result; the vectors alone are 2 GB here).",
-    ]))
+    rows = [
+        [
+            r["format"],
+            "yes" if r["vectors"] else "no",
+            f"{r['rows']:,}",
+            f"{r['mb']:,.0f}",
+            f"{r['seconds']:.1f}",
+            f"{r['mb_per_s']:.0f}",
+            f"{r['rss_before']:.0f}",
+            f"{r['rss_peak']:.0f}",
+            f"{r['rss_peak'] - r['rss_before']:+.0f}",
+        ]
+        for r in results
+    ]
+    write_section(
+        "export",
+        "\n".join(
+            [
+                "## Export: `GET /datasets/{name}/export` from a running `vectrain serve`",
+                "",
+                f"`.venv/bin/python -m bench.export --rows {args.rows}` on {machine()}; embedded chDB; "
+                f"{args.rows:,} rows x {DIM}-d synthetic vectors; load average {load_avg:.1f} at the end. RSS is the "
+                f"server process's VmRSS, sampled every 50 ms during each download ({idle:.0f} MB idle after start-up).",
+                "",
+                table(
+                    [
+                        "format",
+                        "vectors",
+                        "rows",
+                        "MB sent",
+                        "s",
+                        "MB/s",
+                        "RSS before (MB)",
+                        "RSS peak (MB)",
+                        "peak - before (MB)",
+                    ],
+                    rows,
+                ),
+                "",
+                f"Pages are ranges of the primary key read one query each ({exports.PAGE_ROWS:,} rows, or "
+                f"{exports.VECTOR_PAGE_VALUES // DIM:,} with {DIM}-d vectors), so the server holds one page and one Parquet "
+                "row group at a time: its memory does not grow with the rows "
+                "exported. The same table streamed through the driver's Arrow stream would be held whole (on chDB the "
+                "driver materializes an `ArrowStream` result; the vectors alone are 2 GB here).",
+            ]
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ into train/ and test/ class folders, plus the awkward files of tests/image_folde
 EXIF-rotated, palette with transparency, 16-bit, GIF, TIFF, BMP, and six that must fail: a
 truncated JPEG, a text file named .jpg, two giant headers, a broken symlink, a FIFO; and a
 symlink loop). Then, in a fresh chDB:
-- loads the folder with `pixels` through loaders.images.load_images (walk, decode, thumbnail,
+- loads the folder with `pixels` through vectrain.loaders.images.load_images (walk, decode, thumbnail,
   encode, insert), timed end to end, and checks labels, splits and failures;
 - re-runs the load (must load 0);
 - loads the first --clip-images files with the tiny CLIP of the tests (random weights, 32x32
@@ -26,14 +26,14 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT)]
 
 from bench.report import machine, table, write_section  # noqa: E402
-from image_folder import write_folder, write_special_files  # noqa: E402
-from loaders.images import load_images  # noqa: E402
-from service.config import Settings  # noqa: E402
-from service.query import Query  # noqa: E402
-from service.store import Store  # noqa: E402
+from tests.image_folder import write_folder, write_special_files  # noqa: E402
+from vectrain.core.config import Settings  # noqa: E402
+from vectrain.loaders.images import load_images  # noqa: E402
+from vectrain.storage.query import Query  # noqa: E402
+from vectrain.storage.store import Store  # noqa: E402
 
 
 def timed(fn):
@@ -45,9 +45,10 @@ def timed(fn):
 def per_format_cpu(folder: Path, per_format: int = 150) -> list[list]:
     """CPU ms per image of each step, one thread, by source format (thread CPU time: other
     processes on the machine do not count)."""
-    from service.encoders import get_encoder
-    from service.images import decode_image, make_thumbnail, shrink
     from PIL import Image
+
+    from vectrain.embed.encoders import get_encoder
+    from vectrain.embed.images import decode_image, make_thumbnail, shrink
 
     enc = get_encoder("pixels")
     rows = []
@@ -68,8 +69,11 @@ def per_format_cpu(folder: Path, per_format: int = 150) -> list[list]:
             steps["thumbnail"] += t2 - t1
             steps["pixels"] += t3 - t2
         n = max(len(files), 1)
-        rows.append([suffix.upper(), n] + [f"{v / n * 1000:.2f}" for v in steps.values()]
-                    + [f"{sum(steps.values()) / n * 1000:.2f}"])
+        rows.append(
+            [suffix.upper(), n]
+            + [f"{v / n * 1000:.2f}" for v in steps.values()]
+            + [f"{sum(steps.values()) / n * 1000:.2f}"]
+        )
     return rows
 
 
@@ -89,27 +93,36 @@ def main() -> None:
         failing = write_special_files(folder, "train", "odd")
         marker.write_text(f"{len(expected)}\n")
     else:
-        expected = {str(p.relative_to(folder)): tuple(p.relative_to(folder).parts[:2])
-                    for p in folder.glob("t*/class*/img*")}
-        failing = {f"train/odd/{n}": "" for n in ("truncated.jpg", "notes.jpg", "giant.png", "bomb.png",
-                                                  "broken.jpg", "pipe.jpg")}
+        expected = {
+            str(p.relative_to(folder)): tuple(p.relative_to(folder).parts[:2]) for p in folder.glob("t*/class*/img*")
+        }
+        failing = {
+            f"train/odd/{n}": ""
+            for n in ("truncated.jpg", "notes.jpg", "giant.png", "bomb.png", "broken.jpg", "pipe.jpg")
+        }
     write_seconds = time.perf_counter() - started
     sizes = sum(p.stat().st_size for p in folder.rglob("img*"))
     good_specials = 7
 
-    settings = Settings(database_url=f"chdb://{work / 'db'}", database=f"bench_{uuid.uuid4().hex[:8]}",
-                        data_dir=work)
+    settings = Settings(database_url=f"chdb://{work / 'db'}", database=f"bench_{uuid.uuid4().hex[:8]}", data_dir=work)
     store = Store(settings, owner="bench/images.py")
     store.migrate()
     load_before = os.getloadavg()
     summary, wall, cpu = timed(lambda: load_images(store, "mine", folder, encoder="pixels", progress=False))
     load_after = os.getloadavg()
-    shared = ": the 2 cores were shared with other jobs, so the figures are a floor" \
-        if max(load_before[0], load_after[0]) > 2 else ""
+    shared = (
+        ": the 2 cores were shared with other jobs, so the figures are a floor"
+        if max(load_before[0], load_after[0]) > 2
+        else ""
+    )
     assert summary.loaded == len(expected) + good_specials, summary.line()
     assert summary.failed == len(failing), summary.failures
-    counts = {(r["split"], r["label"]): r["n"] for r in store.rows(Query(
-        "SELECT split, label, count() AS n FROM items_mine WHERE label LIKE 'class%' GROUP BY split, label"))}
+    counts = {
+        (r["split"], r["label"]): r["n"]
+        for r in store.rows(
+            Query("SELECT split, label, count() AS n FROM items_mine WHERE label LIKE 'class%' GROUP BY split, label")
+        )
+    }
     want: dict = {}
     for split, label in expected.values():
         want[(split, label)] = want.get((split, label), 0) + 1
@@ -117,22 +130,39 @@ def main() -> None:
     again, rerun_wall, _ = timed(lambda: load_images(store, "mine", folder, encoder="pixels", progress=False))
     assert again.loaded == 0 and again.thumbnails == 0
 
-    from tiny_clip import build_tiny_clip
+    from tests.tiny_clip import build_tiny_clip
 
     settings.clip_model = str(build_tiny_clip(work / "tiny_clip"))
-    clip, clip_wall, clip_cpu = timed(lambda: load_images(store, "clip", folder, encoder="clip",
-                                                          limit=args.clip_images, progress=False))
+    clip, clip_wall, clip_cpu = timed(
+        lambda: load_images(store, "clip", folder, encoder="clip", limit=args.clip_images, progress=False)
+    )
     steps = per_format_cpu(folder)
-    thumbs = store.rows(Query("SELECT format, count() AS n, avg(length(data)) AS bytes FROM thumbnails "
-                              "WHERE dataset = 'mine' GROUP BY format ORDER BY format"))
+    thumbs = store.rows(
+        Query(
+            "SELECT format, count() AS n, avg(length(data)) AS bytes FROM thumbnails "
+            "WHERE dataset = 'mine' GROUP BY format ORDER BY format"
+        )
+    )
     store.close()
 
     rows = [
-        ["pixels (3,072 dims), all files", f"{summary.loaded:,}", summary.failed, f"{wall:.1f}",
-         f"{summary.loaded / wall:,.0f}", f"{cpu / summary.loaded * 1000:.1f}"],
+        [
+            "pixels (3,072 dims), all files",
+            f"{summary.loaded:,}",
+            summary.failed,
+            f"{wall:.1f}",
+            f"{summary.loaded / wall:,.0f}",
+            f"{cpu / summary.loaded * 1000:.1f}",
+        ],
         ["re-run (everything stored)", again.loaded, again.failed, f"{rerun_wall:.1f}", "-", "-"],
-        [f"tiny CLIP, first {args.clip_images:,} files", f"{clip.loaded:,}", clip.failed, f"{clip_wall:.1f}",
-         f"{clip.loaded / clip_wall:,.0f}", f"{clip_cpu / max(clip.loaded, 1) * 1000:.1f}"],
+        [
+            f"tiny CLIP, first {args.clip_images:,} files",
+            f"{clip.loaded:,}",
+            clip.failed,
+            f"{clip_wall:.1f}",
+            f"{clip.loaded / clip_wall:,.0f}",
+            f"{clip_cpu / max(clip.loaded, 1) * 1000:.1f}",
+        ],
     ]
     workers = settings.decode_workers or os.cpu_count()
     text = f"""## Loading an image folder (`bench/images.py`)
@@ -147,7 +177,7 @@ EXIF-rotated JPEG, palette PNG with transparency, 16-bit PNG, GIF, TIFF, BMP) an
 must fail (truncated JPEG, text file named .jpg, two giant headers, a broken symlink, a FIFO), and a
 symlink loop. {"Reused from an earlier run of this script (--folder)." if reused else f"Written in {write_seconds:.0f} s (not counted)."}
 
-End to end = `loaders.images.load_images` from the call to its summary: walk, decode
+End to end = `vectrain.loaders.images.load_images` from the call to its summary: walk, decode
 ({workers} decode threads), thumbnail (WebP, 256 px), encode, insert rows and thumbnails into chDB.
 CPU ms/image is the process's CPU time (all threads, chDB included) per image loaded.
 

@@ -27,8 +27,12 @@ import numpy as np
 
 from bench.report import PLOTS, SHARED_DATA, machine, table, write_section
 
-CLASSES = {"pizza": "pizza, pizza pie", "hamburger": "cheeseburger", "guacamole": "guacamole",
-           "ice_cream": "ice cream, icecream"}
+CLASSES = {
+    "pizza": "pizza, pizza pie",
+    "hamburger": "cheeseburger",
+    "guacamole": "guacamole",
+    "ice_cream": "ice cream, icecream",
+}
 STRATEGIES = ("mixed", "top", "boundary", "random")
 MODES = ("auto", "seed")
 CHECKPOINTS = (0, 20, 50, 100)
@@ -64,7 +68,7 @@ def split(y, seed):
 def load_split(store, X, y, seed):
     """The split's train part loaded as dataset food_s<seed> through the real writer; returns the
     train and test masks, the dataset's name and its ids."""
-    from loaders.writer import DatasetWriter
+    from vectrain.loaders.writer import DatasetWriter
 
     tr, te = split(y, seed)
     dataset = f"food_s{seed}"
@@ -78,7 +82,7 @@ def load_split(store, X, y, seed):
 def ceiling(Xtr, ytr, Xte, yte) -> float:
     from sklearn.linear_model import LogisticRegression
 
-    from service.training import best_threshold
+    from vectrain.labeling.training import best_threshold
 
     # A strict ceiling: all 1,600 training labels, and the threshold that is best ON THE HELD-OUT
     # set (it peeks; the sessions never do), so the gap below is an upper bound on the true gap.
@@ -88,7 +92,7 @@ def ceiling(Xtr, ytr, Xte, yte) -> float:
 
 
 def run(store, dataset, ids, ytr_names, Xte, yte_names, P, cls, strategy, mode, seed) -> dict[int, float]:
-    from service import sessions
+    from vectrain.labeling import labels, publish, sessions
 
     truth = {i: n == cls for i, n in zip(ids, ytr_names)}
     positive_te = yte_names == cls
@@ -96,7 +100,7 @@ def run(store, dataset, ids, ytr_names, Xte, yte_names, P, cls, strategy, mode, 
     curve = {}
 
     def score():
-        w = sessions.export_weights(store, s["id"])
+        w = publish.export_weights(store, s["id"])
         return f1(Xte @ np.asarray(w["weights"]) + w["bias"] > w["threshold"], positive_te)
 
     curve[0] = score()
@@ -104,8 +108,9 @@ def run(store, dataset, ids, ytr_names, Xte, yte_names, P, cls, strategy, mode, 
     while labeled < max(CHECKPOINTS):
         items = sessions.next_batch(store, s["id"], BATCH, strategy)["items"]
         assert len(items) == BATCH
-        sessions.add_labels(store, s["id"], [{"item_id": it["id"], "score": 1.0 if truth[it["id"]] else -1.0}
-                                             for it in items])
+        labels.add_labels(
+            store, s["id"], [{"item_id": it["id"], "score": 1.0 if truth[it["id"]] else -1.0} for it in items]
+        )
         labeled += BATCH
         sessions.train_round(store, s["id"], mode)
         curve[labeled] = score()
@@ -119,22 +124,31 @@ def main() -> None:
     ap.add_argument("--classes", nargs="+", default=list(CLASSES), choices=list(CLASSES))
     ap.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
-    ap.add_argument("--combos", nargs="+", default=None, metavar="STRATEGY+MODE",
-                    help="run only these pairs, e.g. mixed+auto top+seed (default: every pair)")
+    ap.add_argument(
+        "--combos",
+        nargs="+",
+        default=None,
+        metavar="STRATEGY+MODE",
+        help="run only these pairs, e.g. mixed+auto top+seed (default: every pair)",
+    )
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = ap.parse_args()
 
-    from service.config import Settings
-    from service.store import Store
+    from vectrain.core.config import Settings
+    from vectrain.storage.store import Store
 
     X, y, P = load_data()
-    pairs = [tuple(c.split("+")) for c in args.combos] if args.combos else \
-        [(s, m) for s in args.strategies for m in args.modes]
+    pairs = (
+        [tuple(c.split("+")) for c in args.combos]
+        if args.combos
+        else [(s, m) for s in args.strategies for m in args.modes]
+    )
     args.strategies = [s for s in STRATEGIES if any(p[0] == s for p in pairs)]
     args.modes = [m for m in MODES if any(p[1] == m for p in pairs)]
     path = args.path or tempfile.mkdtemp(prefix="vectrain_le_")
-    store = Store(Settings(database_url=f"chdb://{path}", database=f"le_{uuid.uuid4().hex[:8]}"),
-                  owner="bench.label_efficiency")
+    store = Store(
+        Settings(database_url=f"chdb://{path}", database=f"le_{uuid.uuid4().hex[:8]}"), owner="bench.label_efficiency"
+    )
     store.migrate()
     started = time.perf_counter()
     results = {}  # (cls, strategy, mode) -> list of curves (one per seed)
@@ -145,15 +159,20 @@ def main() -> None:
             tr, te, dataset, ids = load_split(store, X, y, seed)
             for cls in args.classes:
                 ceilings[cls].append(ceiling(X[tr], y[tr] == cls, X[te], y[te] == cls))
-                from service.training import best_threshold
+                from vectrain.labeling.training import best_threshold
+
                 zt, _ = best_threshold(X[te] @ P[cls], y[te] == cls)
                 zero_oracle[cls].append(f1(X[te] @ P[cls] > zt, y[te] == cls))
                 for strategy, mode in pairs:
                     if True:
                         curve = run(store, dataset, ids, y[tr], X[te], y[te], P, cls, strategy, mode, seed)
                         results.setdefault((cls, strategy, mode), []).append(curve)
-                        print(f"seed {seed} {cls:10s} {strategy:8s} {mode:5s} "
-                              + " ".join(f"{n}:{curve[n]:.3f}" for n in CHECKPOINTS), file=sys.stderr, flush=True)
+                        print(
+                            f"seed {seed} {cls:10s} {strategy:8s} {mode:5s} "
+                            + " ".join(f"{n}:{curve[n]:.3f}" for n in CHECKPOINTS),
+                            file=sys.stderr,
+                            flush=True,
+                        )
     finally:
         store.close()
         if args.path is None:
@@ -169,8 +188,11 @@ def main() -> None:
         for strategy, mode in pairs:
             if True:
                 m = mean_curve((cls, strategy, mode))
-                rows.append([cls, strategy, mode] + [m[n] for n in CHECKPOINTS]
-                            + [float(np.mean(ceilings[cls])), m[100] - float(np.mean(ceilings[cls]))])
+                rows.append(
+                    [cls, strategy, mode]
+                    + [m[n] for n in CHECKPOINTS]
+                    + [float(np.mean(ceilings[cls])), m[100] - float(np.mean(ceilings[cls]))]
+                )
     verdict = []
     for cls in args.classes:
         if ("mixed", "auto") not in pairs:
@@ -178,11 +200,20 @@ def main() -> None:
         d = mean_curve((cls, "mixed", "auto"))
         ceil = float(np.mean(ceilings[cls]))
         others = {f"{s}+{m}": mean_curve((cls, s, m))[100] for s, m in pairs if (s, m) != ("mixed", "auto")}
-        verdict.append([cls, d[0], d[100], ceil, ceil - d[100], "yes" if ceil - d[100] <= 0.03 else "NO",
-                        "yes" if min(d[n] for n in CHECKPOINTS) >= d[0] - 1e-9 else "NO",
-                        "yes" if d[100] > others.get("top+seed", -1) else "NO",
-                        "yes" if all(d[100] > v for k, v in others.items() if k.startswith("random")) else "NO",
-                        float(np.mean(zero_oracle[cls]))])
+        verdict.append(
+            [
+                cls,
+                d[0],
+                d[100],
+                ceil,
+                ceil - d[100],
+                "yes" if ceil - d[100] <= 0.03 else "NO",
+                "yes" if min(d[n] for n in CHECKPOINTS) >= d[0] - 1e-9 else "NO",
+                "yes" if d[100] > others.get("top+seed", -1) else "NO",
+                "yes" if all(d[100] > v for k, v in others.items() if k.startswith("random")) else "NO",
+                float(np.mean(zero_oracle[cls])),
+            ]
+        )
     args.pairs = pairs
     plot = PLOTS / "label_efficiency.png"
     _plot(results, ceilings, args, plot)
@@ -194,19 +225,34 @@ def main() -> None:
         f"regression (C=10, balanced) on all training labels with the threshold that is best on the held-out "
         f"set itself (it peeks, so the gaps are upper bounds). {seconds:.0f} s in all.\n\n"
         "Default (auto + mixed) against the targets:\n\n"
-        + table(["class", "F1 @0", "F1 @100", "ceiling", "gap", "gap <= 0.03", "never below start",
-                 "beats seed loop", "beats random", "zero-shot, oracle threshold"], verdict)
+        + table(
+            [
+                "class",
+                "F1 @0",
+                "F1 @100",
+                "ceiling",
+                "gap",
+                "gap <= 0.03",
+                "never below start",
+                "beats seed loop",
+                "beats random",
+                "zero-shot, oracle threshold",
+            ],
+            verdict,
+        )
         + "\n\nAll strategies x modes (held-out F1 after n labels):\n\n"
         + table(["class", "strategy", "mode"] + [f"@{n}" for n in CHECKPOINTS] + ["ceiling", "@100 - ceiling"], rows)
         + f"\n\n![learning curves](bench/plots/{plot.name})\n\n"
         f"Command: `.venv/bin/python -m bench.label_efficiency --seeds {' '.join(map(str, args.seeds))}"
-        + (f" --combos {' '.join(args.combos)}" if args.combos else "") + "`"
+        + (f" --combos {' '.join(args.combos)}" if args.combos else "")
+        + "`"
     )
     print(text)
     if not args.no_write:
         write_section("label_efficiency", text)
-    (PLOTS / "label_efficiency.json").write_text(json.dumps(
-        {f"{c}|{s}|{m}": v for (c, s, m), v in results.items()} | {"ceilings": ceilings}, indent=1))
+    (PLOTS / "label_efficiency.json").write_text(
+        json.dumps({f"{c}|{s}|{m}": v for (c, s, m), v in results.items()} | {"ceilings": ceilings}, indent=1)
+    )
 
 
 def _plot(results, ceilings, args, path):

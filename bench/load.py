@@ -61,8 +61,14 @@ def drive(url: str, clients: int, seconds: float, request) -> dict:
     [t.join() for t in threads]
     wall = time.monotonic() - started
     ms = np.asarray(latencies) * 1000
-    return {"requests": len(ms), "rps": len(ms) / wall, "p50": float(np.percentile(ms, 50)),
-            "p95": float(np.percentile(ms, 95)), "p99": float(np.percentile(ms, 99)), "errors": errors}
+    return {
+        "requests": len(ms),
+        "rps": len(ms) / wall,
+        "p50": float(np.percentile(ms, 50)),
+        "p95": float(np.percentile(ms, 95)),
+        "p99": float(np.percentile(ms, 99)),
+        "errors": errors,
+    }
 
 
 def main() -> None:
@@ -75,41 +81,56 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vectrain-load-") as tmp:
         path = str(Path(tmp) / "db")
         env = {**os.environ, "VECTRAIN_DATABASE_URL": f"chdb://{path}"}
-        subprocess.run([sys.executable, "-m", "service.cli.main", "load", "demo"], cwd=ROOT, env=env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "vectrain.cli.main", "load", "demo"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         server, url = start_server(path)
         try:
             ids = [f"digit-{i:04d}" for i in range(1797)]
             rng = np.random.default_rng(0)
-            session = httpx.post(f"{url}/sessions", json={"dataset": "digits", "name": "load",
-                                                          "positive_ids": ["digit-0000", "digit-0010"]}).json()
+            session = httpx.post(
+                f"{url}/sessions",
+                json={"dataset": "digits", "name": "load", "positive_ids": ["digit-0000", "digit-0010"]},
+            ).json()
             sid = session["id"]
             results = {}
 
             def search(http, w, n):
-                r = http.post("/datasets/digits/search", json={"item_id": ids[(w * 997 + n) % len(ids)], "k": 10,
-                                                               "exclude_ids": ids[:100]})
+                r = http.post(
+                    "/datasets/digits/search",
+                    json={"item_id": ids[(w * 997 + n) % len(ids)], "k": 10, "exclude_ids": ids[:100]},
+                )
                 return r.status_code == 200 and len(r.json()["items"]) == 10
 
             def next_batch(http, w, n):
-                r = http.post(f"/sessions/{sid}/next", json={"k": 10, "strategy": ("mixed", "top", "boundary",
-                                                                                   "random")[n % 4]})
+                r = http.post(
+                    f"/sessions/{sid}/next", json={"k": 10, "strategy": ("mixed", "top", "boundary", "random")[n % 4]}
+                )
                 return r.status_code == 200 and len(r.json()["items"]) == 10
 
             acknowledged: dict[str, float] = {}
             ack_lock = threading.Lock()
 
             def label(http, w, n):
-                batch = [{"item_id": ids[(w * 211 + n * 5 + j) % len(ids)], "score": float(rng.choice([-1, 1]))}
-                         for j in range(5)]
+                batch = [
+                    {"item_id": ids[(w * 211 + n * 5 + j) % len(ids)], "score": float(rng.choice([-1, 1]))}
+                    for j in range(5)
+                ]
                 r = http.post(f"/sessions/{sid}/labels", json={"labels": batch})
                 if r.status_code == 200:
                     with ack_lock:
                         acknowledged.update({b["item_id"]: b["score"] for b in batch})
                 return r.status_code == 200
 
-            for name, request in (("search (k=10, 100 excluded)", search), ("next (4 strategies)", next_batch),
-                                  ("labels (batches of 5)", label)):
+            for name, request in (
+                ("search (k=10, 100 excluded)", search),
+                ("next (4 strategies)", next_batch),
+                ("labels (batches of 5)", label),
+            ):
                 results[name] = drive(url, args.clients, args.seconds, request)
                 print(name, results[name], file=sys.stderr)
             server.send_signal(signal.SIGKILL)
@@ -124,16 +145,30 @@ def main() -> None:
             server.kill()
             server.wait()
 
-    rows = [[name, r["requests"], round(r["rps"], 1), round(r["p50"], 1), round(r["p95"], 1), round(r["p99"], 1),
-             r["errors"]] for name, r in results.items()]
+    rows = [
+        [
+            name,
+            r["requests"],
+            round(r["rps"], 1),
+            round(r["p50"], 1),
+            round(r["p95"], 1),
+            round(r["p99"], 1),
+            r["errors"],
+        ]
+        for name, r in results.items()
+    ]
     text = table(["endpoint", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"], rows)
-    check = (f"Acknowledged labels after `kill -9` and a restart: {len(acknowledged) - len(lost):,} of "
-             f"{len(acknowledged):,} distinct items stored ({len(lost)} lost, {duplicated} duplicated, "
-             f"{len(wrong)} with a wrong score).")
+    check = (
+        f"Acknowledged labels after `kill -9` and a restart: {len(acknowledged) - len(lost):,} of "
+        f"{len(acknowledged):,} distinct items stored ({len(lost)} lost, {duplicated} duplicated, "
+        f"{len(wrong)} with a wrong score)."
+    )
     print(text)
     print(check)
     if args.section:
-        write_section(args.section, f"""## Load test over loopback
+        write_section(
+            args.section,
+            f"""## Load test over loopback
 
 `python -m bench.load --clients {args.clients} --seconds {args.seconds:g} --section {args.section}` ({machine()}):
 the service in its own process (`vectrain serve`, digits demo), {args.clients} client threads in another,
@@ -142,7 +177,8 @@ the service in its own process (`vectrain serve`, digits demo), {args.clients} c
 {text}
 
 {check}
-""")
+""",
+        )
     if lost or duplicated or any(r["errors"] for r in results.values()):
         raise SystemExit(1)
 

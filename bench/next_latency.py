@@ -20,8 +20,8 @@ import numpy as np
 
 from bench.data import synthetic_clip
 from bench.report import machine, table, write_section
-from service.config import Settings
-from service.store import Store
+from vectrain.core.config import Settings
+from vectrain.storage.store import Store
 
 SIZES = {"syn25k": 25_000, "syn1m": 1_000_000}
 
@@ -33,7 +33,7 @@ def open_store(path: str) -> Store:
 
 
 def build(store: Store, name: str, n: int) -> None:
-    from loaders.writer import DatasetWriter
+    from vectrain.loaders.writer import DatasetWriter
 
     if store.table_exists(f"items_{name}") and store.registry.count_rows(name) >= n:
         print(f"{name}: {n} rows already loaded", file=sys.stderr)
@@ -44,13 +44,14 @@ def build(store: Store, name: str, n: int) -> None:
     print(writer.finish().line(), file=sys.stderr)
 
 
-def measure(store: Store, name: str, labeled: int, repeats: int, k: int,
-            strategies=("top", "mixed", "boundary", "random")) -> list[list]:
+def measure(
+    store: Store, name: str, labeled: int, repeats: int, k: int, strategies=("top", "mixed", "boundary", "random")
+) -> list[list]:
     from fastapi.testclient import TestClient
 
-    from service.api.app import create_app
-    from service.sessions import add_labels, create_session
-    from service.search import nearest
+    from vectrain.api.app import create_app
+    from vectrain.labeling.sessions import add_labels, create_session
+    from vectrain.search.nearest import nearest
 
     rng = np.random.default_rng(0)
     with TestClient(create_app(store.settings, store)) as api:
@@ -59,7 +60,7 @@ def measure(store: Store, name: str, labeled: int, repeats: int, k: int,
         # the `labeled` nearest items to the weights, labeled in batches of 100 through the service
         near = nearest(store, name, center, k=labeled, exact=True, columns="id").items
         for start in range(0, labeled, 100):
-            batch = [{"item_id": r["id"], "score": float(rng.choice([-1.0, 1.0]))} for r in near[start:start + 100]]
+            batch = [{"item_id": r["id"], "score": float(rng.choice([-1.0, 1.0]))} for r in near[start : start + 100]]
             add_labels(store, sess["id"], batch)
         labeled_ids = {r["id"] for r in near}
         rows = []
@@ -75,8 +76,16 @@ def measure(store: Store, name: str, labeled: int, repeats: int, k: int,
                 assert not set(got) & labeled_ids, "a labeled item came back"
                 if i >= 2:  # the first calls warm caches
                     times.append(dt * 1000)
-            rows.append([f"{store.registry.count_rows(name):,}", strategy, labeled, k, float(np.percentile(times, 50)),
-                         float(np.percentile(times, 95))])
+            rows.append(
+                [
+                    f"{store.registry.count_rows(name):,}",
+                    strategy,
+                    labeled,
+                    k,
+                    float(np.percentile(times, 50)),
+                    float(np.percentile(times, 95)),
+                ]
+            )
             print(rows[-1], file=sys.stderr)
     return rows
 

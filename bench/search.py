@@ -17,13 +17,14 @@ import argparse
 import tempfile
 
 import numpy as np
+
 from bench.data import synthetic_clip
-from bench.server import Served
 from bench.report import machine, table, write_section
-from loaders.writer import DatasetWriter
-from service.api.app import create_app
-from service.config import Settings
-from service.store import Store
+from bench.server import Served
+from vectrain.api.app import create_app
+from vectrain.core.config import Settings
+from vectrain.loaders.writer import DatasetWriter
+from vectrain.storage.store import Store
 
 
 def percentile(ms: list[float], p: float) -> float:
@@ -47,11 +48,9 @@ def run_size(path: str, n: int, queries: int, exact_queries: int) -> dict:
     ids = np.array([f"s{i:07d}" for i in range(n)])
     print(summary.line(), flush=True)
 
-    rng = np.random.default_rng(7)
     qs = next(synthetic_clip(queries, seed=99))[1]
     truth_sims = data @ qs.T  # [n, queries]
-    out = {"n": n, "load_rows_s": summary.rows_per_second, "load_s": summary.seconds,
-           "index_s": summary.index_seconds}
+    out = {"n": n, "load_rows_s": summary.rows_per_second, "load_s": summary.seconds, "index_s": summary.index_seconds}
     with Served(create_app(settings, store)) as api:
         for excluded in (0, 1000):
             for mode in ("ann", "exact"):
@@ -60,7 +59,7 @@ def run_size(path: str, n: int, queries: int, exact_queries: int) -> dict:
                 for j in range(count):
                     order = np.argsort(-truth_sims[:, j])
                     exclude = ids[order[:excluded]].tolist()
-                    want = set(ids[order[excluded:excluded + 10]].tolist())
+                    want = set(ids[order[excluded : excluded + 10]].tolist())
                     body = {"vector": qs[j].tolist(), "k": 10, "exclude_ids": exclude, "exact": mode == "exact"}
                     r = api.post(f"/datasets/{name}/search", json=body)
                     times.append(r.seconds * 1000)
@@ -70,8 +69,10 @@ def run_size(path: str, n: int, queries: int, exact_queries: int) -> dict:
                     recalls.append(len(want & set(got)) / 10)
                     plans.append(r.json()["plan"])
                 out[(excluded, mode)] = {
-                    "p50": percentile(times, 50), "p95": percentile(times, 95),
-                    "recall": float(np.mean(recalls)), "queries": count,
+                    "p50": percentile(times, 50),
+                    "p95": percentile(times, 95),
+                    "recall": float(np.mean(recalls)),
+                    "queries": count,
                     "fallbacks": sum(p == "exact" for p in plans) if mode == "ann" else 0,
                 }
                 print(n, excluded, mode, out[(excluded, mode)], flush=True)
@@ -97,11 +98,30 @@ def main() -> None:
     for r in results:
         for excluded in (0, 1000):
             ann, exact = r[(excluded, "ann")], r[(excluded, "exact")]
-            rows.append([f"{r['n']:,}", excluded, f"{ann['p50']:.1f}", f"{ann['p95']:.1f}", f"{ann['recall']:.3f}",
-                         f"{ann['fallbacks']}/{ann['queries']}", f"{exact['p50']:.1f}", f"{exact['p95']:.1f}",
-                         f"{exact['recall']:.3f}", f"{exact['p50'] / ann['p50']:.1f}x"])
-    loads = [[f"{r['n']:,}", f"{r['load_rows_s']:,.0f}", f"{r['load_s']:.1f}", f"{r['index_s']:.1f}",
-              f"{r['load_s'] + r['index_s']:.1f}"] for r in results]
+            rows.append(
+                [
+                    f"{r['n']:,}",
+                    excluded,
+                    f"{ann['p50']:.1f}",
+                    f"{ann['p95']:.1f}",
+                    f"{ann['recall']:.3f}",
+                    f"{ann['fallbacks']}/{ann['queries']}",
+                    f"{exact['p50']:.1f}",
+                    f"{exact['p95']:.1f}",
+                    f"{exact['recall']:.3f}",
+                    f"{exact['p50'] / ann['p50']:.1f}x",
+                ]
+            )
+    loads = [
+        [
+            f"{r['n']:,}",
+            f"{r['load_rows_s']:,.0f}",
+            f"{r['load_s']:.1f}",
+            f"{r['index_s']:.1f}",
+            f"{r['load_s'] + r['index_s']:.1f}",
+        ]
+        for r in results
+    ]
     md = f"""## Search: `POST /datasets/{{name}}/search` (k=10)
 
 `.venv/bin/python -m bench.search --sizes {args.sizes} --queries {args.queries} --exact-queries {args.exact_queries} --section {args.section}`

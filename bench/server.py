@@ -35,7 +35,9 @@ def wait_healthy(proc: subprocess.Popen, url: str, timeout: float) -> None:
         except httpx.HTTPError:
             time.sleep(0.2)
         if proc.poll() is not None:
-            raise RuntimeError(f"vectrain serve exited ({proc.returncode}): {proc.stderr.read() if proc.stderr else ''}")
+            raise RuntimeError(
+                f"vectrain serve exited ({proc.returncode}): {proc.stderr.read() if proc.stderr else ''}"
+            )
     proc.kill()
     raise RuntimeError(f"vectrain serve did not answer {url}/health within {timeout:.0f} s")
 
@@ -44,10 +46,20 @@ def start_server(path: str | Path, timeout: float = 120.0) -> tuple[subprocess.P
     """Serve the chDB database at `path` without API keys; returns the process and its URL once
     /health answers."""
     port = free_port()
-    env = {**os.environ, "VECTRAIN_DATABASE_URL": f"chdb://{path}", "VECTRAIN_SERVICE_URL": "",
-           "VECTRAIN_API_KEYS": "", "VECTRAIN_READ_API_KEYS": ""}
-    proc = subprocess.Popen([sys.executable, "-m", "service.cli.main", "serve", "--port", str(port)], cwd=ROOT,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "VECTRAIN_DATABASE_URL": f"chdb://{path}",
+        "VECTRAIN_SERVICE_URL": "",
+        "VECTRAIN_API_KEYS": "",
+        "VECTRAIN_READ_API_KEYS": "",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vectrain.cli.main", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_healthy(proc, url, timeout)
     return proc, url
@@ -94,8 +106,12 @@ class Served(LiveServer):
 
     def __enter__(self) -> "Served":
         super().__enter__()
-        self.client = subprocess.Popen([sys.executable, "-m", "bench.client", str(self.port)], cwd=ROOT,
-                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.client = subprocess.Popen(
+            [sys.executable, "-m", "bench.client", str(self.port)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
         return self
 
     def __exit__(self, *exc) -> None:
@@ -107,8 +123,9 @@ class Served(LiveServer):
         import json
 
         body = b"" if json_body is None else json.dumps(json_body).encode()
-        self.client.stdin.write(json.dumps({"method": method, "path": path, "length": len(body)}).encode()
-                                + b"\n" + body)
+        self.client.stdin.write(
+            json.dumps({"method": method, "path": path, "length": len(body)}).encode() + b"\n" + body
+        )
         self.client.stdin.flush()
         line = self.client.stdout.readline()
         if not line:
@@ -146,14 +163,15 @@ def http_floor_app():
     alone on this machine, measured next to the service's search."""
     from fastapi import FastAPI
 
-    from service.api.datasets import SearchRequest, SearchResponse
+    from vectrain.api.datasets import SearchRequest, SearchResponse
 
     app = FastAPI()
-    items = [{"id": f"item-{i:07d}", "url": f"https://example.org/{i}.jpg", "label": "", "score": 0.5}
-             for i in range(10)]
+    items = [
+        {"id": f"item-{i:07d}", "url": f"https://example.org/{i}.jpg", "label": "", "score": 0.5} for i in range(10)
+    ]
 
     @app.post("/search", response_model=SearchResponse)
     def search(body: SearchRequest):
-        return SearchResponse(items=items[:body.k], plan="none", seconds=0.0)
+        return SearchResponse(items=items[: body.k], plan="none", seconds=0.0)
 
     return app

@@ -28,18 +28,22 @@ import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT)]
 
 from bench.report import machine, write_section  # noqa: E402
-from image_folder import write_folder  # noqa: E402
+from tests.image_folder import write_folder  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 
 
 class Server:
     def __init__(self, path: Path):
-        self.env = {**os.environ, "VECTRAIN_DATABASE_URL": f"chdb://{path}", "VECTRAIN_SERVICE_URL": "",
-                    "VECTRAIN_DATA_DIR": str(path.parent / "data")}
+        self.env = {
+            **os.environ,
+            "VECTRAIN_DATABASE_URL": f"chdb://{path}",
+            "VECTRAIN_SERVICE_URL": "",
+            "VECTRAIN_DATA_DIR": str(path.parent / "data"),
+        }
         self.proc, self.url = None, ""
 
     def start(self) -> float:
@@ -47,8 +51,13 @@ class Server:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         started = time.perf_counter()
-        self.proc = subprocess.Popen([sys.executable, "-m", "service.cli.main", "serve", "--port", str(port)],
-                                     cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "vectrain.cli.main", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.url = f"http://127.0.0.1:{port}"
         while True:
             try:
@@ -58,12 +67,18 @@ class Server:
                 time.sleep(0.1)
 
     def cli(self, *args) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "service.cli.main", *args], cwd=ROOT, env=self.env,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "vectrain.cli.main", *args],
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def rows(self) -> tuple[int, int]:
-        r = httpx.post(f"{self.url}/sql", json={"query": "SELECT count(), uniqExact(id) FROM items_photos"},
-                       timeout=60)
+        r = httpx.post(f"{self.url}/sql", json={"query": "SELECT count(), uniqExact(id) FROM items_photos"}, timeout=60)
         return tuple(r.json()["rows"][0]) if r.status_code == 200 else (0, 0)
 
     def job(self) -> dict | None:
@@ -74,8 +89,9 @@ class Server:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=3000)
-    parser.add_argument("--kill-at", type=float, default=0.6,
-                        help="share of the images stored when the server is killed")
+    parser.add_argument(
+        "--kill-at", type=float, default=0.6, help="share of the images stored when the server is killed"
+    )
     args = parser.parse_args()
     folder = OUT / "service-load-images"
     if not folder.is_dir() or sum(1 for _ in folder.rglob("*.*")) != args.images:
@@ -97,8 +113,9 @@ def main() -> None:
             raise SystemExit(f"the job ended before the kill point: {job}")
         if job and job["state"] == "running" and job["done"] > 0:
             started = time.perf_counter()
-            r = httpx.post(f"{server.url}/datasets/photos/search", json={"item_id": next_id(server), "k": 10},
-                           timeout=60)
+            r = httpx.post(
+                f"{server.url}/datasets/photos/search", json={"item_id": next_id(server), "k": 10}, timeout=60
+            )
             if r.status_code == 200:
                 latencies.append(time.perf_counter() - started)
                 answered_while_running += 1
@@ -131,9 +148,9 @@ def main() -> None:
         f"- `vectrain serve` up in {start_seconds:.1f} s; search answered {answered_while_running} times while the job "
         f"ran: p50 {np.percentile(ms, 50):.0f} ms, max {ms.max():.0f} ms (k=10, every answer 200).",
         f"- Killed with SIGKILL at {killed_job['done']:,} of {killed_job['total']:,} images done; restarted in "
-        f"{restart_seconds:.1f} s. The job then read `{after['state']}`: \"{after['error']}\"",
+        f'{restart_seconds:.1f} s. The job then read `{after["state"]}`: "{after["error"]}"',
         f"- Stored at the kill: {stored_at_kill[0]:,} rows ({stored_at_kill[1]:,} distinct ids). The same command "
-        f"again: exit {rerun.returncode}, {rerun_seconds:.1f} s, \"{summary}\".",
+        f'again: exit {rerun.returncode}, {rerun_seconds:.1f} s, "{summary}".',
         f"- After the rerun: {final[0]:,} rows, {final[1]:,} distinct ids, for {args.images:,} images; the job: "
         f"{last['state']}, {last['done']:,} of {last['total']:,}.",
     ]

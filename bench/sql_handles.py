@@ -23,9 +23,9 @@ import threading
 import time
 
 from bench.report import machine, table, write_section
-from service.analyst_sql import AnalystSQL
-from service.config import Settings
-from service.store import Store
+from vectrain.analyst.sql import AnalystSQL
+from vectrain.core.config import Settings
+from vectrain.storage.store import Store
 
 HEAVY = "SELECT sum(sipHash64(toString(number))) FROM numbers({n})"
 
@@ -94,9 +94,14 @@ def main() -> None:
     def med(runs, i=0):
         return statistics.median(r[i] if isinstance(r, tuple) else r for r in runs)
 
-    rows = [[name, med(runs), med(runs, 1), max(r[1] for r in runs)] for name, runs in (
-        ("one statement alone", alone), ("two at once, two handles", two_handles),
-        ("two at once, one shared handle", one_handle))]
+    rows = [
+        [name, med(runs), med(runs, 1), max(r[1] for r in runs)]
+        for name, runs in (
+            ("one statement alone", alone),
+            ("two at once, two handles", two_handles),
+            ("two at once, one shared handle", one_handle),
+        )
+    ]
     text = (
         f"Two chDB handles in one process (embedded ClickHouse 26.9), {machine()}, load average "
         f"{load_before:.1f} before / {load_after:.1f} after (the machine is shared).\n\n"

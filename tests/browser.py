@@ -15,10 +15,20 @@ INSTALL_HINT = "apt-get install -y chromium chromium-driver"
 
 # Without the background-networking flags Chromium keeps calling home; the test network is closed.
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-default-apps", "--disable-extensions", "--metrics-recording-only", "--no-default-browser-check",
-    "--window-size=1360,900", "--force-device-scale-factor=1",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--metrics-recording-only",
+    "--no-default-browser-check",
+    "--window-size=1360,900",
+    "--force-device-scale-factor=1",
 ]
 
 

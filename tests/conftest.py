@@ -1,186 +1,29 @@
-"""Fixtures: the real embedded engine (chDB) on a temp path, one database per test.
+"""pytest's entry: the shared fixtures live in tests/fixtures.py (tests import helpers from there,
+never from this file); this file only makes its fixtures visible and holds the run's hooks."""
 
-chDB allows one data path per process, so the whole run shares one temp path and every test
-gets its own ClickHouse database in it (dropped afterwards).
-"""
-
-from __future__ import annotations
-
-import fcntl
-import os
-import uuid
-from pathlib import Path
-
-import numpy as np
-import pytest
-from fastapi.testclient import TestClient
-
-from service.api.app import create_app
-from service.config import Settings
-from service.store import Store
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-@pytest.fixture(scope="session")
-def engine_path(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("chdb")
-
-
-def new_settings(engine_path) -> Settings:
-    # ann_min_rows=0: the tests' small tables are searched through the index, which is what they test
-    # (test_search checks that the default scans small tables instead).
-    return Settings(database_url=f"chdb://{engine_path}", database=f"t_{uuid.uuid4().hex[:12]}", ann_min_rows=0)
-
-
-_TEMPLATE: dict[str, tuple[str, list[str]]] = {}  # engine path -> (migrated database, its tables)
-
-
-def open_store(settings: Settings) -> Store:
-    """A store on a fresh database with the schema: the first one per process is migrated by
-    Store.migrate (sql/schema), every later one copies that database's tables (CREATE TABLE AS,
-    settings included) and its schema_migrations rows, which costs a third of the migration."""
-    s = Store(settings, owner="pytest")
-    key = settings.database_url
-    if key not in _TEMPLATE:
-        template = Store(settings.model_copy(update={"database": f"t_schema_{uuid.uuid4().hex[:8]}"}), owner="pytest")
-        template.migrate()
-        tables = [r[0] for r in template.client.query(
-            "SELECT name FROM system.tables WHERE database = {d:String} ORDER BY name",
-            parameters={"d": template.database}).result_rows]
-        _TEMPLATE[key] = (template.database, tables)
-    source, tables = _TEMPLATE[key]
-    s.client.command(f"CREATE DATABASE IF NOT EXISTS `{s.database}`")
-    for table in tables:
-        s.client.command(f"CREATE TABLE `{s.database}`.`{table}` AS `{source}`.`{table}`")
-    s.client.command(f"INSERT INTO `{s.database}`.schema_migrations SELECT * FROM `{source}`.schema_migrations")
-    assert s.migrate() == []  # nothing left to apply: the copy is the schema
-    return s
-
-
-def drop_store(s: Store) -> None:
-    s.command(s.dialect.drop_database(s.database))
-    s.close()
-
-
-@pytest.fixture
-def settings(engine_path) -> Settings:
-    return new_settings(engine_path)
-
-
-@pytest.fixture
-def store(settings):
-    s = open_store(settings)
-    yield s
-    drop_store(s)
-
-
-@pytest.fixture
-def api(settings, store) -> TestClient:
-    with TestClient(create_app(settings, store)) as client:
-        yield client
-
-
-def clustered(n: int, dim: int, clusters: int = 10, noise: float = 0.3, seed: int = 0):
-    """Unit vectors in separated clusters, with their cluster labels."""
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(clusters, dim)).astype(np.float32)
-    labels = rng.integers(0, clusters, size=n)
-    vectors = centers[labels] + noise * rng.normal(size=(n, dim)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors.astype(np.float32), labels
-
-
-def load_toy(store, name: str = "toy", n: int = 500, dim: int = 16, clusters: int = 5, seed: int = 0,
-             splits=None):
-    """Load n clustered vectors as a dataset through the real writer; returns (vectors, labels, ids)."""
-    from loaders.writer import DatasetWriter
-
-    vectors, labels = clustered(n, dim, clusters, seed=seed)
-    ids = [f"item-{i:05d}" for i in range(n)]
-    writer = DatasetWriter(store, name, dim, "features", total=n, progress=False)
-    writer.write(ids=ids, vectors=vectors, labels=[f"c{l}" for l in labels],
-                 urls=[f"https://example.test/{i}" for i in ids],
-                 splits=splits if splits is not None else ["train" if i % 5 else "test" for i in range(n)])
-    writer.finish()
-    return vectors, labels, ids
-
-
-@pytest.fixture
-def make_dataset(store):
-    """load_toy into this test's own database."""
-    return lambda *args, **kwargs: load_toy(store, *args, **kwargs)
-
-
-# -- shared, read-only ---------------------------------------------------------------------------
-# One database with the default toy dataset (indexed) and a client on it, built once per run, for
-# the many tests that only read (datasette's app_client fixtures are the model). A test that
-# writes, changes settings or needs other data takes `store`/`api`/`make_dataset` instead.
-@pytest.fixture(scope="session")
-def _shared(engine_path):
-    s = open_store(new_settings(engine_path))
-    toy = load_toy(s)
-    yield s, toy
-    drop_store(s)
-
-
-@pytest.fixture(scope="session")
-def shared_store(_shared) -> Store:
-    return _shared[0]
-
-
-@pytest.fixture(scope="session")
-def shared_toy(_shared):
-    """(vectors, labels, ids) of the shared store's `toy` dataset."""
-    return _shared[1]
-
-
-@pytest.fixture(scope="session")
-def shared_api(shared_store) -> TestClient:
-    with TestClient(create_app(shared_store.settings, shared_store)) as client:
-        yield client
-
-
-def exact_topk(vectors: np.ndarray, q: np.ndarray, k: int, exclude=()) -> list[int]:
-    """numpy reference: indices of the k highest cosine similarities, excluding some."""
-    q = q / np.linalg.norm(q)
-    scores = vectors @ q
-    scores[list(exclude)] = -np.inf
-    return list(np.argsort(-scores, kind="stable")[:k])
-
-
-@pytest.fixture(scope="session")
-def tiny_clip(tmp_path_factory) -> Path:
-    """A tiny random CLIP saved with save_pretrained (built once per run, shared by the xdist
-    workers under a file lock); point settings.clip_model at it to load it through the same
-    from_pretrained path as the real one."""
-    from tiny_clip import build_tiny_clip
-
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # the run's directory, above each worker's own
-    folder = root / "tiny_clip"
-    with open(root / "tiny_clip.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (folder / "built").exists():
-            build_tiny_clip(folder)
-            (folder / "built").touch()
-    return folder
-
-
-@pytest.fixture
-def clip_store(store, tiny_clip):
-    """The test store with settings.clip_model pointing at the tiny CLIP."""
-    store.settings.clip_model = str(tiny_clip)
-    return store
+from tests.fixtures import (  # noqa: F401  (fixtures pytest finds by name)
+    _shared,
+    api,
+    clip_store,
+    engine_path,
+    make_dataset,
+    settings,
+    shared_api,
+    shared_store,
+    shared_toy,
+    store,
+    tiny_clip,
+)
 
 
 def pytest_terminal_summary(terminalreporter):
     """When the browser tests were skipped, say so in one line, with how to install Chromium."""
     skipped = terminalreporter.stats.get("skipped", [])
-    if any("test_web" in getattr(report, "nodeid", "") or "test_web" in str(getattr(report, "longrepr", ""))
-           for report in skipped):
-        from browser import missing
+    if any(
+        "test_web" in getattr(report, "nodeid", "") or "test_web" in str(getattr(report, "longrepr", ""))
+        for report in skipped
+    ):
+        from tests.browser import missing
 
         reason = missing()
         if reason:

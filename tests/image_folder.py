@@ -18,6 +18,7 @@ RED, BLUE = (255, 0, 0), (0, 0, 255)
 
 def png_header_only(width: int, height: int) -> bytes:
     """A PNG whose header claims width x height pixels (and holds almost no data)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
@@ -76,13 +77,25 @@ def write_special_files(root: Path, split: str = "train", label: str = "odd") ->
     os.mkfifo(folder / "pipe.jpg")  # opening it would block forever
     (root / "README.txt").write_text("not an image, ignored\n")
     (folder / ".hidden.jpg").write_text("hidden files are skipped")
-    return {f"{rel}/truncated.jpg": "truncated", f"{rel}/notes.jpg": "not an image",
-            f"{rel}/giant.png": "over the pixel bound", f"{rel}/bomb.png": "too many pixels",
-            f"{rel}/broken.jpg": "broken symlink", f"{rel}/pipe.jpg": "not a regular file"}
+    return {
+        f"{rel}/truncated.jpg": "truncated",
+        f"{rel}/notes.jpg": "not an image",
+        f"{rel}/giant.png": "over the pixel bound",
+        f"{rel}/bomb.png": "too many pixels",
+        f"{rel}/broken.jpg": "broken symlink",
+        f"{rel}/pipe.jpg": "not a regular file",
+    }
 
 
-def write_folder(root: Path, n: int, classes: int = 10, test_share: float = 0.2, seed: int = 0,
-                 sizes: tuple[int, int] = (320, 640), formats=("JPEG", "PNG", "WEBP")) -> dict[str, tuple[str, str]]:
+def write_folder(
+    root: Path,
+    n: int,
+    classes: int = 10,
+    test_share: float = 0.2,
+    seed: int = 0,
+    sizes: tuple[int, int] = (320, 640),
+    formats=("JPEG", "PNG", "WEBP"),
+) -> dict[str, tuple[str, str]]:
     """n photo-like images in root/{train,test}/class{k}/, long side uniform in `sizes`, aspect
     4:3 or 3:4, formats in turn. Returns {id: (split, label)}."""
     rng = np.random.default_rng(seed)
@@ -101,3 +114,14 @@ def write_folder(root: Path, n: int, classes: int = 10, test_share: float = 0.2,
         photo(rng, w, h).save(folder / name, format=fmt, **options)
         out[f"{split}/{label}/{name}"] = (split, label)
     return out
+
+
+def write_images(folder, n_per_class=3):
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for split, label in (("train", "cat"), ("test", "dog")):
+        (folder / split / label).mkdir(parents=True, exist_ok=True)
+        for i in range(n_per_class):
+            pixels = rng.integers(30, 256, size=(20, 24, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / split / label / f"{i}.png")

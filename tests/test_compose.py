@@ -5,8 +5,8 @@ from pathlib import Path
 
 import yaml
 
-from service.config import Settings
-from service.engine import Target
+from vectrain.core.config import Settings
+from vectrain.storage.engine import Target
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,10 +63,14 @@ def test_sql_runs_as_a_reader_account_with_select_on_vectrain_only():
         assert getattr(defaults, f"sql_{name}") <= caps[name], name
 
 
-def test_dockerfile_serves_on_all_interfaces():
+def test_dockerfile_installs_the_wheel_and_serves_on_all_interfaces():
     text = (ROOT / "Dockerfile").read_text()
     assert "torch==2.13.0" in text
     assert '"vectrain", "serve", "--host", "0.0.0.0"' in text
+    assert "pip wheel" in text and "pip install /wheels/vectrain-" in text
+    assert "pip install -e" not in text  # never an editable checkout
+    copied = re.findall(r"^COPY (?!--from)(\S+)", text, re.M)
+    assert all((ROOT / c).exists() for c in copied), copied
 
 
 def test_server_keeps_vector_indexes_in_an_lru_cache():

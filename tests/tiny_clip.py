@@ -11,8 +11,18 @@ VISION_HIDDEN = 48
 VISION_LAYERS = 3
 
 # A few merges so common words become single tokens; everything else falls back to bytes.
-MERGES = [("d", "o"), ("do", "g</w>"), ("c", "a"), ("ca", "t</w>"), ("s", "n"), ("sn", "o"),
-          ("sno", "w</w>"), ("t", "h"), ("th", "e</w>"), ("i", "n</w>")]
+MERGES = [
+    ("d", "o"),
+    ("do", "g</w>"),
+    ("c", "a"),
+    ("ca", "t</w>"),
+    ("s", "n"),
+    ("sn", "o"),
+    ("sno", "w</w>"),
+    ("t", "h"),
+    ("th", "e</w>"),
+    ("i", "n</w>"),
+]
 
 
 def bytes_to_unicode() -> dict[int, str]:
@@ -49,11 +59,25 @@ def build_tiny_clip(folder: Path, seed: int = 0) -> Path:
     tokenizer = CLIPTokenizer.from_pretrained(str(folder))  # reads the vocab.json + merges.txt above
     eos, bos = vocab["<|endoftext|>"], vocab["<|startoftext|>"]
     config = CLIPConfig(
-        text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, max_position_embeddings=32, eos_token_id=eos,
-                         bos_token_id=bos, pad_token_id=eos),
-        vision_config=dict(hidden_size=VISION_HIDDEN, intermediate_size=64, num_hidden_layers=VISION_LAYERS,
-                           num_attention_heads=2, image_size=32, patch_size=8),
+        text_config=dict(
+            vocab_size=len(vocab),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            max_position_embeddings=32,
+            eos_token_id=eos,
+            bos_token_id=bos,
+            pad_token_id=eos,
+        ),
+        vision_config=dict(
+            hidden_size=VISION_HIDDEN,
+            intermediate_size=64,
+            num_hidden_layers=VISION_LAYERS,
+            num_attention_heads=2,
+            image_size=32,
+            patch_size=8,
+        ),
         projection_dim=PROJECTION_DIM,
     )
     torch.manual_seed(seed)

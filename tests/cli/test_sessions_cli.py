@@ -1,0 +1,44 @@
+"""The `vectrain session` commands, against a service (the CLI's HTTP path) on the test store."""
+
+import uuid
+
+import numpy as np
+from click.testing import CliRunner
+
+from vectrain.cli.main import main
+
+
+def test_session_cli_round_trip(api, make_dataset, tmp_path, monkeypatch):
+    vectors, labels, ids = make_dataset(n=200)
+    # Route the CLI's HTTP calls to the TestClient: the same endpoints a running service serves.
+    import httpx
+
+    def request(method, url, timeout=None, **kwargs):
+        return api.request(method, url.replace("http://svc", ""), **kwargs)
+
+    monkeypatch.setattr(httpx, "request", request)
+    runner = CliRunner()
+    vec = tmp_path / "w.npy"
+    np.save(vec, vectors[0])
+    name = "cli_" + uuid.uuid4().hex[:8]
+    r = runner.invoke(
+        main, ["--url", "http://svc", "--json", "session", "create", "toy", name, "--vector-file", str(vec)]
+    )
+    assert r.exit_code == 0, r.output
+    import json
+
+    sid = json.loads(r.output)["id"]
+    r = runner.invoke(main, ["--url", "http://svc", "--json", "session", "next", sid, "-k", "6"])
+    got = [i["id"] for i in json.loads(r.output)["items"]]
+    assert len(got) == 6
+    pairs = [f"{i}={1 if labels[ids.index(i)] == labels[0] else -1}" for i in got]
+    r = runner.invoke(main, ["--url", "http://svc", "session", "label", sid, *pairs])
+    assert r.exit_code == 0 and "stored 6" in r.output, r.output
+    r = runner.invoke(main, ["--url", "http://svc", "session", "label", sid, f"{ids[0]}=7"])
+    assert r.exit_code != 0 and "outside [-1, 1]" in r.output
+    r = runner.invoke(main, ["--url", "http://svc", "session", "train", sid, "--mode", "seed"])
+    assert r.exit_code == 0 and "round 1" in r.output, r.output
+    r = runner.invoke(main, ["--url", "http://svc", "session", "apply", sid])
+    assert r.exit_code == 0 and f"__{name}(vector) > 0" in r.output, r.output
+    r = runner.invoke(main, ["--url", "http://svc", "session", "show", sid])
+    assert r.exit_code == 0 and "6 labels" in r.output, r.output

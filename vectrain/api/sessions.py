@@ -1,0 +1,264 @@
+"""Classifier training sessions: create, read, next batch, labels, train (the results of a round,
+applied and published, are vectrain.api.results).
+
+Endpoints are sync functions: FastAPI runs them in its threadpool, and the one client of the
+store serializes their SQL, so concurrent label writes each land as their own INSERT.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request as FastAPIRequest
+from pydantic import BaseModel, Field
+
+from vectrain.api.deps import StoreDep, in_thread
+from vectrain.api.models import Request, api_router
+from vectrain.api.security import may_write, reads
+from vectrain.core.choices import Strategy, TrainMode
+from vectrain.labeling import labels
+from vectrain.labeling import sessions as svc
+
+router = api_router("sessions")
+
+
+class CreateSession(Request):
+    dataset: str
+    name: str = Field(description="lowercase letters, digits, _; the classifier is published as the view clf_<name>")
+    prompt: str | None = Field(None, description="start from this text's embedding (needs a text encoder)")
+    vector: list[float] | None = Field(None, description="start from this vector")
+    positive_ids: list[str] | None = Field(None, description="start from the normalized mean of these items")
+    negative_ids: list[str] | None = Field(
+        None,
+        description="with positive_ids: items that are not what you want. The start is "
+        "avg(positives) + (avg(positives) - avg(negatives)), as search's average_vector; "
+        "the examples are stored as labels (+1 and -1)",
+    )
+    audit_rate: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of each next batch drawn uniformly at random "
+        "for the audit (e.g. 0.2: 2 of 10), unless a request "
+        "says otherwise. Audit labels measure the classifier "
+        "(the session's estimate) and are held out of training",
+    )
+
+
+class NextRequest(Request):
+    k: int = Field(10, ge=1, description="How many items (at most VECTRAIN_SEARCH_MAX_K)")
+    strategy: Strategy = Strategy.mixed
+    audit: int | None = Field(
+        None,
+        ge=0,
+        description="How many of the k items are random audit draws (at most "
+        "k; default: the session's audit_rate). Audit draws "
+        "waiting for a label are served again first",
+    )
+
+
+class Label(Request):
+    item_id: str = Field(min_length=1)
+    # The range is checked by the service (one message for API and CLI), not here.
+    score: float = Field(description="in [-1, 1]: +1 positive, -1 negative, graded in between", strict=True)
+    source: str | None = Field(
+        None,
+        description="How the item was sampled, as the next batch said (its `source`: "
+        "audit, mixed, top, boundary, random), or user (default: picked by "
+        "hand). Only items the service drew for the audit may say audit, and "
+        "those are audit labels whatever is sent",
+    )
+    round: int | None = Field(None, ge=0, description="The round of the next batch that served the item")
+
+
+class LabelBatch(Request):
+    labels: list[Label] = Field(min_length=1)
+
+
+class TrainRequest(Request):
+    mode: TrainMode = TrainMode.auto
+
+
+class LabelCounts(BaseModel):
+    labeled: int
+    positives: int
+    negatives: int
+    neutral: int
+
+
+class RoundInfo(BaseModel):
+    round: int
+    mode: str
+    bias: float
+    threshold: float
+    metrics: dict[str, Any] = Field(description="labeled, positives, negatives, cv_f1, train_f1, ...")
+    created: str
+
+
+class Estimate(BaseModel):
+    """The current classifier over the whole dataset, estimated from the audit labels: stratified
+    by the classifier's prediction, exact for audit draws that are uniform over the items
+    unlabeled at their time; 95% intervals (Jeffreys posterior)."""
+
+    round: int = Field(description="the round whose classifier is measured (the latest)")
+    precision: float | None
+    precision_low: float | None
+    precision_high: float | None
+    recall: float | None
+    recall_low: float | None
+    recall_high: float | None
+    f1: float | None
+    f1_low: float | None
+    f1_high: float | None
+    positives: float | None = Field(description="estimated positives in the whole dataset")
+    positives_low: float | None
+    positives_high: float | None
+    audited: int = Field(description="audit labels the estimate uses")
+    audit_pending: int = Field(description="audit items served and not labeled yet (not used)")
+    labeled: int
+    items: int
+    predicted_positive: int = Field(description="items the classifier calls positive (exact)")
+    stop: bool = Field(
+        description="hint: the F1 interval is narrower than VECTRAIN_ESTIMATE_STOP_WIDTH and F1 "
+        "moved less than VECTRAIN_ESTIMATE_STOP_CHANGE over the last rounds"
+    )
+    stop_reason: str
+    history: list[dict[str, Any]] = Field(description="F1 of the latest rounds' classifiers on the same audit labels")
+
+
+class SessionInfo(BaseModel):
+    id: str
+    dataset: str
+    name: str
+    source: str
+    prompt: str | None
+    created: str
+    round: int
+    labels: LabelCounts
+    rounds: list[RoundInfo]
+    function: str = Field(description="the published SQL function (after apply)")
+    view: str = Field(description="the published view, database.clf_<name> (after apply)")
+    audit_rate: float = Field(0.0, description="share of each next batch drawn for the audit")
+    estimate: Estimate | None = Field(None, description="null until VECTRAIN_ESTIMATE_MIN_AUDIT audit labels")
+
+
+class SessionSummary(BaseModel):
+    id: str
+    dataset: str
+    name: str
+    source: str
+    created: str
+
+
+class BatchItem(BaseModel):
+    id: str
+    url: str
+    score: float = Field(description="the classifier's score dot(w, v) + b")
+    source: str = Field(description="audit (a uniform random draw), or the strategy that chose it")
+
+
+class NextBatch(BaseModel):
+    items: list[BatchItem]
+    strategy: str
+    round: int
+    audit: int = Field(description="how many of the items are audit draws")
+
+
+class LabelsStored(BaseModel):
+    stored: int
+    labels: LabelCounts
+
+
+class LabelsRemoved(BaseModel):
+    removed: int
+    labels: LabelCounts
+
+
+class StoredLabel(BaseModel):
+    item_id: str
+    score: float
+    labeled: str
+    source: str = Field(
+        description="how the item was sampled: audit, the strategy of the batch that served it, "
+        "or user (never served: picked from a search, or an example)"
+    )
+    audit: bool = Field(description="a uniform random audit draw (held out of training)")
+    round: int | None = Field(description="the round whose classifier served it")
+
+
+class LabelList(BaseModel):
+    labels: list[StoredLabel]
+
+
+class TrainResult(BaseModel):
+    round: int
+    mode: str
+    bias: float
+    threshold: float
+    metrics: dict[str, Any]
+
+
+@router.post("/sessions", status_code=201, response_model=SessionInfo)
+def create_session(body: CreateSession, store: StoreDep):
+    """Start a classifier from a prompt, a vector or example items (round 0). Give exactly one."""
+    return svc.create_session(
+        store,
+        body.dataset,
+        body.name,
+        prompt=body.prompt,
+        vector=body.vector,
+        positive_ids=body.positive_ids,
+        negative_ids=body.negative_ids,
+        audit_rate=body.audit_rate,
+    )
+
+
+@router.get("/sessions", response_model=list[SessionSummary])
+def list_sessions(store: StoreDep):
+    return svc.list_sessions(store)
+
+
+@router.get("/sessions/{session_id}", response_model=SessionInfo)
+def get_session(session_id: str, store: StoreDep):
+    """The session, its rounds (threshold, metrics), label counts, and the `estimate` of the
+    current classifier over the whole dataset from its audit labels (precision, recall, F1 and
+    positives with 95% intervals, and a stop hint), null until there are enough."""
+    return svc.get_session(store, session_id)
+
+
+@router.post("/sessions/{session_id}/next", response_model=NextBatch)
+@reads
+async def next_batch(session_id: str, store: StoreDep, request: FastAPIRequest, body: NextRequest | None = None):
+    """k items not yet labeled in this session. `mixed` (default) returns likely positives and
+    the items nearest the decision threshold; `top` is the seeds' query; `random` a baseline.
+    `audit` of them (default: the session's audit_rate) are uniform random draws that measure the
+    classifier (`source: audit`); draws waiting for a label come back first. New draws are
+    recorded, so they need a key that may write: a read key previews with `"audit": 0`."""
+    body = body or NextRequest()
+    return await in_thread(
+        svc.next_batch, store, session_id, body.k, body.strategy, audit=body.audit, record=may_write(request)
+    )
+
+
+@router.post("/sessions/{session_id}/labels", response_model=LabelsStored)
+async def add_labels(session_id: str, body: LabelBatch, store: StoreDep):
+    """Store labels, all or none; re-labeling an item replaces its label. Send each item's `source`
+    and `round` from the next batch that served it: every label records how it was sampled."""
+    return await in_thread(labels.add_labels, store, session_id, [label.model_dump() for label in body.labels])
+
+
+@router.get("/sessions/{session_id}/labels", response_model=LabelList)
+def get_labels(session_id: str, store: StoreDep):
+    return {"labels": labels.get_labels(store, session_id)}
+
+
+@router.delete("/sessions/{session_id}/labels/{item_id:path}", response_model=LabelsRemoved)
+def remove_label(session_id: str, item_id: str, store: StoreDep):
+    """Remove one label (undo). 404 when the item is not labeled in this session."""
+    return labels.remove_labels(store, session_id, [item_id])
+
+
+@router.post("/sessions/{session_id}/train", response_model=TrainResult)
+def train(session_id: str, store: StoreDep, body: TrainRequest | None = None):
+    """Train a new round on all labels: `auto` (default) or `seed` (the seeds' exact update)."""
+    return svc.train_round(store, session_id, (body or TrainRequest()).mode)

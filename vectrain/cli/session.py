@@ -1,0 +1,276 @@
+"""`vectrain session ...`: classifier training sessions.
+
+Every command works on the embedded database or, when a service holds it (or --url is given),
+over HTTP against the same endpoints.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from vectrain.cli.common import Context, echo_json, echo_table, handle_errors
+from vectrain.core.choices import Strategy, TrainMode
+
+
+def _labeling():
+    """The labeling modules, imported when a command runs in this process (not for --help, nor
+    when a running service answers)."""
+    import vectrain.labeling.labels
+    import vectrain.labeling.publish
+    import vectrain.labeling.sessions
+
+    return vectrain.labeling
+
+
+@click.group()
+def session() -> None:
+    """Train a classifier by labeling what vector search shows you."""
+
+
+@session.command()
+@click.argument("dataset")
+@click.argument("name")
+@click.option("--prompt", help='Start from this text, e.g. "dogs in the snow" (needs a text encoder)')
+@click.option("--vector-file", type=click.Path(exists=True, dir_okay=False), help="Start from a vector (.npy)")
+@click.option("--positive", "positive_ids", multiple=True, help="Start from these example items (repeatable)")
+@click.option(
+    "--negative", "negative_ids", multiple=True, help="With --positive: items unlike the ones you want (repeatable)"
+)
+@click.option(
+    "--audit-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of each batch drawn at random to measure the classifier (e.g. 0.2)",
+)
+@click.pass_obj
+@handle_errors
+def create(
+    obj: Context,
+    dataset: str,
+    name: str,
+    prompt: str | None,
+    vector_file: str | None,
+    positive_ids: tuple[str, ...],
+    negative_ids: tuple[str, ...],
+    audit_rate: float,
+) -> None:
+    """Create session NAME on DATASET (round 0)."""
+    import numpy as np
+
+    vector = np.load(vector_file).astype(np.float32).ravel().tolist() if vector_file else None
+    body = {
+        "dataset": dataset,
+        "name": name,
+        "prompt": prompt,
+        "vector": vector,
+        "positive_ids": list(positive_ids) or None,
+        "negative_ids": list(negative_ids) or None,
+        "audit_rate": audit_rate,
+    }
+    if sum(v is not None for v in (prompt, vector, body["positive_ids"])) != 1:
+        raise click.UsageError("give exactly one of --prompt, --vector-file or --positive")
+    out = obj.call(
+        "POST",
+        "/sessions",
+        json=body,
+        local=lambda store: _labeling().sessions.create_session(
+            store,
+            dataset,
+            name,
+            prompt=prompt,
+            vector=vector,
+            positive_ids=body["positive_ids"],
+            negative_ids=body["negative_ids"],
+            audit_rate=audit_rate,
+        ),
+    )
+    _show(obj, out)
+
+
+@session.command("next")
+@click.argument("session_id")
+@click.option("-k", default=10, show_default=True, type=int)
+@click.option("--strategy", type=click.Choice(Strategy.values()), default=Strategy.mixed.value, show_default=True)
+@click.option(
+    "--audit",
+    type=click.IntRange(0),
+    default=None,
+    help="How many of the k are random audit draws (default: the session's audit rate)",
+)
+@click.pass_obj
+@handle_errors
+def next_(obj: Context, session_id: str, k: int, strategy: str, audit: int | None) -> None:
+    """The next k unlabeled items to label."""
+    body = {"k": k, "strategy": strategy, **({"audit": audit} if audit is not None else {})}
+    out = obj.call(
+        "POST",
+        f"/sessions/{session_id}/next",
+        json=body,
+        local=lambda store: _labeling().sessions.next_batch(store, session_id, k, strategy, audit=audit),
+    )
+    if obj.as_json:
+        return echo_json(out)
+    echo_table(["id", "score", "source", "url"], [[i["id"], i["score"], i["source"], i["url"]] for i in out["items"]])
+
+
+@session.command()
+@click.argument("session_id")
+@click.argument("pairs", nargs=-1)
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(exists=True, dir_okay=False),
+    help='JSON: [{"item_id": ..., "score": ..., "source": ...}] or {"labels": [...]}',
+)
+@click.option(
+    "--source",
+    type=click.Choice(["user", "audit", *Strategy.values()]),
+    default=None,
+    help="How the ITEM=SCORE items were sampled: the `source` the next batch gave them (default user)",
+)
+@click.option(
+    "--round", "round_no", type=click.IntRange(0), default=None, help="The round of the next batch that served them"
+)
+@click.pass_obj
+@handle_errors
+def label(
+    obj: Context, session_id: str, pairs: tuple[str, ...], path: str | None, source: str | None, round_no: int | None
+) -> None:
+    """Label items: ITEM=SCORE pairs (score in [-1, 1], e.g. img1=1 img2=-1), or --file."""
+    labels = []
+    if path:
+        data = json.loads(Path(path).read_text())
+        labels += data["labels"] if isinstance(data, dict) else data
+    for pair in pairs:
+        item, eq, score = pair.rpartition("=")
+        provenance = {k: v for k, v in (("source", source), ("round", round_no)) if v is not None}
+        try:
+            labels.append({"item_id": item, "score": float(score), **provenance})
+        except ValueError:
+            eq = ""
+        if not eq or not item:
+            raise click.UsageError(f"{pair!r}: write ITEM=SCORE, e.g. photo123=1 or photo456=-1")
+    if not labels:
+        raise click.UsageError("give ITEM=SCORE pairs or --file")
+    out = obj.call(
+        "POST",
+        f"/sessions/{session_id}/labels",
+        json={"labels": labels},
+        local=lambda store: _labeling().labels.add_labels(store, session_id, labels),
+    )
+    if obj.as_json:
+        return echo_json(out)
+    c = out["labels"]
+    click.echo(
+        f"stored {out['stored']}; the session has {c['labeled']} labels "
+        f"({c['positives']} positive, {c['negatives']} negative)"
+    )
+
+
+@session.command()
+@click.argument("session_id")
+@click.option("--mode", type=click.Choice(TrainMode.values()), default=TrainMode.auto.value, show_default=True)
+@click.pass_obj
+@handle_errors
+def train(obj: Context, session_id: str, mode: str) -> None:
+    """Train a new round on all labels."""
+    out = obj.call(
+        "POST",
+        f"/sessions/{session_id}/train",
+        json={"mode": mode},
+        local=lambda store: _labeling().sessions.train_round(store, session_id, mode),
+    )
+    if obj.as_json:
+        return echo_json(out)
+    m = out["metrics"]
+    click.echo(
+        f"round {out['round']} ({mode}): {m['labeled']} labels, {m['positives']} positive; "
+        f"cross-validated F1 {m.get('cv_f1')}; threshold {out['threshold']:.4f}"
+    )
+
+
+@session.command()
+@click.argument("session_id")
+@click.pass_obj
+@handle_errors
+def apply(obj: Context, session_id: str) -> None:
+    """Score the whole dataset and publish the classifier as a SQL function."""
+    out = obj.call(
+        "POST", f"/sessions/{session_id}/apply", local=lambda store: _labeling().publish.apply(store, session_id)
+    )
+    if obj.as_json:
+        return echo_json(out)
+    click.echo(
+        f"round {out['round']}: {out['positives']} of {out['items']} items positive "
+        f"({out['seconds']:.2f} s). In SQL: {out['example']}"
+    )
+
+
+@session.command()
+@click.argument("session_id", required=False)
+@click.pass_obj
+@handle_errors
+def show(obj: Context, session_id: str | None) -> None:
+    """A session's rounds and label counts (all sessions without an id)."""
+    if session_id is None:
+        rows = obj.call("GET", "/sessions", local=lambda store: _labeling().sessions.list_sessions(store))
+        if obj.as_json:
+            return echo_json(rows)
+        return echo_table(
+            ["id", "name", "dataset", "source", "created"],
+            [[r["id"], r["name"], r["dataset"], r["source"], r["created"]] for r in rows],
+        )
+    out = obj.call(
+        "GET", f"/sessions/{session_id}", local=lambda store: _labeling().sessions.get_session(store, session_id)
+    )
+    _show(obj, out)
+
+
+def _show(obj: Context, out: dict) -> None:
+    if obj.as_json:
+        return echo_json(out)
+    c = out["labels"]
+    click.echo(
+        f"session {out['id']} '{out['name']}' on {out['dataset']} (from {out['source']}); "
+        f"{c['labeled']} labels ({c['positives']} positive, {c['negatives']} negative); "
+        f"SQL function {out['function']}"
+    )
+    echo_table(
+        ["round", "mode", "labeled", "cv_f1", "threshold", "created"],
+        [
+            [
+                r["round"],
+                r["mode"],
+                r["metrics"].get("labeled"),
+                r["metrics"].get("cv_f1"),
+                r["threshold"],
+                r["created"],
+            ]
+            for r in out["rounds"]
+        ],
+    )
+    click.echo(estimate_line(out))
+
+
+def estimate_line(out: dict) -> str:
+    """The session's estimate over the whole dataset, in one line (or why there is none)."""
+    est = out.get("estimate")
+    if est is None:
+        if not out.get("audit_rate"):
+            return "estimate: no audit labels (create with --audit-rate, or next --audit N)"
+        return "estimate: not enough audit labels yet"
+
+    def span(name, fmt="{:.3f}"):
+        if est[name] is None:
+            return f"{name} undefined"
+        return f"{name} {fmt.format(est[name])} [{fmt.format(est[name + '_low'])}, {fmt.format(est[name + '_high'])}]"
+
+    return (
+        f"estimate (round {est['round']}, {est['audited']} audit labels, 95% intervals): {span('f1')}; "
+        f"{span('precision')}; {span('recall')}; {span('positives', '{:.0f}')} of {est['items']} items. "
+        f"{'Stop: ' if est['stop'] else 'Keep labeling: '}{est['stop_reason']}"
+    )

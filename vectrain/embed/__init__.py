@@ -1,0 +1,1 @@
+"""Encoders (pixels, CLIP) and safe image decoding: what turns images and texts into vectors."""

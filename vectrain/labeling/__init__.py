@@ -1,0 +1,1 @@
+"""Labeling sessions: state, next batches, training rounds, audit draws and the estimate they give."""

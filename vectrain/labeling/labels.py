@@ -1,0 +1,89 @@
+"""A session's labels: stored all or nothing, removed all or nothing, listed with provenance."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from vectrain.core.errors import BadInput, ItemNotFound, NotFound
+from vectrain.core.validation import (
+    check_ids,
+    check_score,
+)
+from vectrain.labeling import audit as session_audit
+from vectrain.labeling.state import STATES, items_params, label_counts, session_row
+from vectrain.storage.query import Query
+from vectrain.storage.store import Store
+
+
+def add_labels(store: Store, session_id: str, labels: list[dict]) -> dict[str, Any]:
+    """Store a batch of labels, all or nothing. Re-labeling an item replaces its label."""
+    s = session_row(store, session_id)
+    if not isinstance(labels, list) or not labels:
+        raise BadInput('labels: give a non-empty list of {"item_id", "score"}', field="labels")
+    ids, scores, provenance = [], [], []
+    for n, label in enumerate(labels[: store.settings.max_ids + 1]):
+        if not isinstance(label, dict) or "item_id" not in label or "score" not in label:
+            raise BadInput(
+                f'labels[{n}]: expected {{"item_id": ..., "score": ...}}; nothing was stored', field="labels"
+            )
+        scores.append(check_score(label["score"], f"labels[{n}]"))
+        ids.append(label["item_id"])
+        provenance.append(session_audit.provenance(label, f"labels[{n}]"))
+    ids = check_ids(ids, "labels", store.settings)
+    _requireitems_params(store, s["dataset"], ids, "labels")
+    version = time.time_ns()
+    # One INSERT (with provenance): a block this size is written atomically, on disk when it returns.
+    with STATES.label_lock(s["id"]):
+        session_audit.insert_labels(store, s["id"], ids, scores, provenance, version)
+        counts = label_counts(store, s["id"])
+        STATES.set_labeled(store, s["id"], counts["labeled"])
+    return {"stored": len(ids), "labels": counts}
+
+
+def _requireitems_params(store: Store, dataset: str, ids: list[str], what: str) -> None:
+    found = {r["id"] for r in store.rows(Query.named("items.existing_ids", ids=ids, **items_params(store, dataset)))}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise ItemNotFound(
+            f"{what}: {len(missing)} item(s) not in dataset {dataset!r}, e.g. {missing[:5]}; nothing was stored",
+            dataset=dataset,
+            items=missing[:5],
+        )
+
+
+def remove_labels(store: Store, session_id: str, item_ids: list[str]) -> dict[str, Any]:
+    """Remove labels, all or nothing: every id must be labeled in this session."""
+    s = session_row(store, session_id)
+    ids = check_ids(item_ids, "item_ids", store.settings)
+    labeled = {r["item_id"]: float(r["score"]) for r in store.rows(Query.named("sessions.labels", session_id=s["id"]))}
+    missing = [i for i in ids if i not in labeled]
+    if missing:
+        raise NotFound(
+            f"{len(missing)} item(s) are not labeled in session {s['id']!r}, e.g. {missing[:5]}; nothing was removed",
+            session=s["id"],
+            items=missing[:5],
+        )
+    version = time.time_ns()
+    with STATES.label_lock(s["id"]):
+        store.insert(
+            "labels",
+            [[s["id"], i, labeled[i], version, 1] for i in ids],
+            column_names=["session_id", "item_id", "score", "version", "removed"],
+        )
+        counts = label_counts(store, s["id"])
+        STATES.set_labeled(store, s["id"], counts["labeled"])
+    return {"removed": len(ids), "labels": counts}
+
+
+def get_labels(store: Store, session_id: str) -> list[dict]:
+    s = session_row(store, session_id)
+    return [
+        {
+            "item_id": r["item_id"],
+            "score": float(r["score"]),
+            "labeled": str(r["labeled"]),
+            **session_audit.provenance_of(r),
+        }
+        for r in store.rows(Query.named("sessions.labels", session_id=s["id"]))
+    ]

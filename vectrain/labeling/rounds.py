@@ -1,0 +1,70 @@
+"""A session's rounds: each round's weights, bias, threshold and metrics, read and stored."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from vectrain.core.errors import RoundNotFound
+from vectrain.core.names import items_table
+from vectrain.core.validation import (
+    check_round,
+)
+from vectrain.labeling import training
+from vectrain.storage.query import Floats, Query
+from vectrain.storage.store import Store
+
+
+def round_summary(r: dict) -> dict:
+    return {
+        "round": int(r["round"]),
+        "mode": r["mode"],
+        "bias": float(r["bias"]),
+        "threshold": float(r["threshold"]),
+        "metrics": json.loads(r["metrics"] or "{}"),
+        "created": str(r["created"]),
+    }
+
+
+def latest_round(store: Store, session_id: str) -> dict[str, Any]:
+    rows = store.rows(Query.named("sessions.latest_round", session_id=session_id))
+    if not rows:
+        raise RoundNotFound(f"Session {session_id!r} has no rounds", session=session_id)
+    return {**round_summary(rows[0]), "weights": np.asarray(rows[0]["weights"], dtype=np.float32)}
+
+
+def get_round(store: Store, session_id: str, round_no: int | None) -> dict[str, Any]:
+    """Round `round_no` of a session, or its latest round when None."""
+    if round_no is None:
+        return latest_round(store, session_id)
+    round_no = check_round(round_no)
+    rows = store.rows(Query.named("sessions.round", session_id=session_id, round_no=round_no))
+    if not rows:
+        raise RoundNotFound(f"Session {session_id!r} has no round {round_no}", session=session_id, round=round_no)
+    return {**round_summary(rows[0]), "weights": np.asarray(rows[0]["weights"], dtype=np.float32)}
+
+
+def insert_round(store, session_id, round_no, mode, weights, bias, threshold, metrics):
+    store.command(
+        Query.named(
+            "sessions.insert_round",
+            session_id=session_id,
+            round_no=int(round_no),
+            mode=mode,
+            weights=Floats(weights),
+            bias=float(bias),
+            threshold=float(threshold),
+            metrics=json.dumps(metrics),
+        )
+    )
+
+
+def label_free_threshold(store: Store, dataset: str, weights, bias: float) -> float:
+    """Otsu's split of the dataset's score histogram: a threshold before labels can set one."""
+    rows = store.query(store.dialect.score_histogram(store.database, items_table(dataset), weights)).result_rows
+    if not rows:
+        return float(bias)
+    values, counts = np.array(rows, dtype=np.float64).T
+    return training.otsu_threshold(values, counts) + float(bias)

@@ -1,0 +1,220 @@
+"""Classifier training sessions: create, read, next batch and training rounds.
+
+State lives in the database (sql/schema/002_sessions.sql): a session row, its labels (one live
+row per item), and every round's weights. The current classifier is the latest round; round 0
+is the starting one (prompt embedding, given vector, or the normalized mean of examples).
+Next batches are chosen by vectrain.labeling.batches; labels are vectrain.labeling.labels; rounds
+are stored by vectrain.labeling.rounds; apply and the published SQL are vectrain.labeling.publish.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import numpy as np
+
+from vectrain.core.choices import Strategy, TrainMode
+from vectrain.core.errors import BadInput, Conflict, RoundNotFound
+from vectrain.core.names import FUNCTION_PREFIX, function_name, validate_name, view_name
+from vectrain.core.validation import (
+    check_fraction,
+    check_k,
+    check_text,
+    exactly_one,
+)
+from vectrain.core.vectors import as_unit_vectors
+from vectrain.labeling import audit as session_audit
+from vectrain.labeling import rounds, training
+from vectrain.labeling.labels import add_labels
+from vectrain.labeling.state import STATES, State, items_params, label_counts, session_row
+from vectrain.storage import claims
+from vectrain.storage.query import Floats, Query
+from vectrain.storage.store import Store
+
+MAX_NAME = 63 - len(FUNCTION_PREFIX)  # the session's view is clf_<name>
+
+
+# -- sessions ----------------------------------------------------------------------------------
+def create_session(
+    store: Store,
+    dataset: str,
+    name: str,
+    *,
+    prompt: str | None = None,
+    vector=None,
+    positive_ids: list[str] | None = None,
+    negative_ids: list[str] | None = None,
+    audit_rate: float = 0.0,
+) -> dict[str, Any]:
+    validate_name(name, "session")
+    audit_rate = check_fraction(audit_rate, "audit_rate", 0.0, 1.0, high_open=False)
+    if negative_ids is not None and positive_ids is None:
+        raise BadInput("negative_ids go with positive_ids: the session starts from both", field="negative_ids")
+    if len(name) > MAX_NAME or "__" in name:
+        raise BadInput(
+            f"Session name {name!r}: at most {MAX_NAME} characters and no '__' "
+            f"(it names the SQL view {FUNCTION_PREFIX}<name> and function)",
+            field="name",
+        )
+    source = exactly_one("to start the classifier from", prompt=prompt, vector=vector, positive_ids=positive_ids)
+    info = store.registry.get(dataset)
+    dim = int(info["dim"])
+    examples: list[str] = []
+    negatives: list[str] = []
+    if prompt is not None:
+        from vectrain.embed.encoders import text_vectors
+
+        # The dataset's own encoder and model, so the prompt lands in the space of its rows.
+        prompt = check_text(prompt, "prompt", store.settings)
+        weights = text_vectors(info, [prompt], store.settings)
+        weights = as_unit_vectors(weights, dim=dim, what=f"the {info['encoder']} text embedding")[0]
+    elif vector is not None:
+        weights = as_unit_vectors(vector, dim=dim, what="vector")[0]
+    else:  # the average_vector of the examples (search's strategy): the mean of positives alone
+        from vectrain.search.recommend import session_start
+
+        weights, examples, negatives = session_start(store, dataset, positive_ids, negative_ids)
+    session_id = uuid.uuid4().hex[:16]
+    taken = Conflict(
+        f"A session named {name!r} already exists; pick another name (the name becomes the SQL "
+        f"view {FUNCTION_PREFIX}{name})",
+        session_name=name,
+    )
+    if store.rows(Query.named("sessions.by_name", name=name)):
+        raise taken
+    if not claims.claim(store, "session", name, session_id):  # another request won the name
+        raise taken
+    store.command(
+        Query.named(
+            "sessions.insert",
+            id=session_id,
+            dataset=dataset,
+            name=name,
+            source=source,
+            prompt=prompt or "",
+            examples=examples,
+            negatives=negatives,
+            init_weights=Floats(weights),
+            audit_rate=audit_rate,
+            version=time.time_ns(),
+        )
+    )
+    threshold = rounds.label_free_threshold(store, dataset, weights, 0.0)
+    rounds.insert_round(
+        store,
+        session_id,
+        0,
+        "init",
+        weights,
+        0.0,
+        threshold,
+        {
+            "mode": "init",
+            "labeled": 0,
+            "positives": 0,
+            "negatives": 0,
+            "source": source,
+            "threshold_source": "score distribution (Otsu)",
+        },
+    )
+    if examples:  # the examples are labels the user already gave: store them as such
+        add_labels(
+            store,
+            session_id,
+            [{"item_id": i, "score": 1.0} for i in examples] + [{"item_id": i, "score": -1.0} for i in negatives],
+        )
+    return get_session(store, session_id)
+
+
+def get_session(store: Store, session_id: str) -> dict[str, Any]:
+    s = session_row(store, session_id)
+    history = [rounds.round_summary(r) for r in store.rows(Query.named("sessions.rounds", session_id=s["id"]))]
+    return {
+        "id": s["id"],
+        "dataset": s["dataset"],
+        "name": s["name"],
+        "source": s["source"],
+        "prompt": s["prompt"] or None,
+        "created": str(s["created"]),
+        "round": history[-1]["round"] if history else 0,
+        "labels": label_counts(store, s["id"]),
+        "rounds": history,
+        "function": function_name(store.database, s["name"]),
+        "view": f"{store.database}.{view_name(s['name'])}",
+        "audit_rate": float(s["audit_rate"]),
+        "estimate": session_audit.estimate(store, s),
+    }
+
+
+def list_sessions(store: Store) -> list[dict[str, Any]]:
+    return [{**r, "created": str(r["created"])} for r in store.rows(Query.named("sessions.list"))]
+
+
+# -- the state a next batch needs (cached in vectrain.labeling.state) ---------------------------------
+def _read_state(store: Store, session_id: str) -> State:
+    rows = (
+        store.rows(Query.named("sessions.state", session_id=session_id))
+        if isinstance(session_id, str) and 1 <= len(session_id) <= 64
+        else []
+    )
+    if not rows:
+        session_row(store, session_id)  # raises SessionNotFound with its message
+        raise RoundNotFound(f"Session {session_id!r} has no rounds", session=session_id)
+    r = rows[0]
+    return State(
+        r["id"],
+        r["dataset"],
+        {**rounds.round_summary(r), "weights": np.asarray(r["weights"], np.float32)},
+        int(r["labeled"]),
+        float(r["audit_rate"]),
+    )
+
+
+# -- next batch --------------------------------------------------------------------------------
+def next_batch(
+    store: Store, session_id: str, k: int = 10, strategy: str = "mixed", audit: int | None = None, record: bool = True
+) -> dict[str, Any]:
+    """k unlabeled items chosen by `strategy`, `audit` of them random audit draws (`record`: the
+    caller may write them; vectrain.labeling.audit); exactly k whenever k unlabeled items remain."""
+    k = check_k(k, store.settings)
+    strategy = Strategy.parse(strategy, "strategy")
+    state = STATES.get(store, session_id, lambda: _read_state(store, session_id))
+    return session_audit.next_batch(store, state, k, strategy, audit, record)
+
+
+# -- training ----------------------------------------------------------------------------------
+def train_round(store: Store, session_id: str, mode: str = "auto") -> dict[str, Any]:
+    s = session_row(store, session_id)
+    mode = TrainMode.parse(mode, "mode").value
+    rows = store.rows(Query.named("sessions.labeled_vectors", session_id=s["id"], **items_params(store, s["dataset"])))
+    if not rows:
+        raise BadInput(
+            "This session has no labels to train on yet (audit labels are held out to measure it): "
+            "label some items (POST /sessions/{id}/labels) first",
+            session=s["id"],
+        )
+    X = np.asarray([r["vector"] for r in rows], dtype=np.float32)
+    scores = np.asarray([r["score"] for r in rows], dtype=np.float64)
+    prior = np.asarray(s["init_weights"], dtype=np.float32)
+    latest = rounds.latest_round(store, s["id"])
+    started = time.perf_counter()
+    model = training.train(
+        mode,
+        X,
+        scores,
+        prior,
+        latest["weights"],
+        fallback_threshold=lambda w, b: rounds.label_free_threshold(store, s["dataset"], w, b),
+    )
+    model.metrics["seconds"] = round(time.perf_counter() - started, 3)
+    # Round numbers are claimed, so concurrent trainings (even in other processes) never share one.
+    round_no = latest["round"] + 1
+    claimant = uuid.uuid4().hex
+    while not claims.claim(store, "round", f"{s['id']}:{round_no}", claimant):
+        round_no += 1
+    rounds.insert_round(store, s["id"], round_no, mode, model.weights, model.bias, model.threshold, model.metrics)
+    session_audit.store_unseen(store, s["id"], round_no, [r["item_id"] for r in rows], model.unseen)
+    STATES.set_round(store, s["id"], rounds.get_round(store, s["id"], round_no))
+    return {"round": round_no, "mode": mode, "bias": model.bias, "threshold": model.threshold, "metrics": model.metrics}

@@ -1,0 +1,1 @@
+"""Whole-dataset audits: suspected label errors and near-duplicates."""

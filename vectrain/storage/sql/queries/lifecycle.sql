@@ -1,0 +1,26 @@
+-- Deleting a dataset and what refers to it (vectrain/jobs/lifecycle.py). Mutations run with
+-- mutations_sync, so the rows are gone when the delete answers.
+
+-- name: sessions_of
+SELECT id, name FROM sessions FINAL WHERE dataset = {dataset:String} AND deleted = 0 ORDER BY name
+
+-- name: labelsets_with_predictions
+-- Label sets with zero-shot predictions stored for the dataset.
+SELECT DISTINCT labelset FROM zero_shot WHERE dataset = {dataset:String} ORDER BY labelset
+
+-- name: delete_sessions
+INSERT INTO sessions (id, dataset, name, source, prompt, examples, init_weights, created, deleted, version)
+SELECT id, dataset, name, source, prompt, examples, init_weights, created, 1, {version:UInt64}
+FROM sessions FINAL WHERE id IN {ids:Array(String)}
+
+-- name: delete_predictions
+ALTER TABLE predictions DELETE WHERE session_id IN {ids:Array(String)}
+
+-- name: delete_labels
+ALTER TABLE labels DELETE WHERE session_id IN {ids:Array(String)}
+
+-- name: delete_rounds
+ALTER TABLE rounds DELETE WHERE session_id IN {ids:Array(String)}
+
+-- name: delete_zero_shot
+ALTER TABLE zero_shot DELETE WHERE dataset = {dataset:String}

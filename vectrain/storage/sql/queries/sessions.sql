@@ -1,0 +1,98 @@
+-- Sessions, labels, rounds and predictions. Vector SQL (scores, next batches, the
+-- published classifier) is built by vectrain/storage/vectorsql/; these are the plain queries.
+
+-- name: insert
+INSERT INTO sessions (id, dataset, name, source, prompt, examples, negatives, init_weights, audit_rate, version)
+VALUES ({id:String}, {dataset:String}, {name:String}, {source:String}, {prompt:String},
+        {examples:Array(String)}, {negatives:Array(String)}, {init_weights:Array(Float32)}, {audit_rate:Float32},
+        {version:UInt64})
+
+-- name: get
+SELECT id, dataset, name, source, prompt, examples, negatives, init_weights, audit_rate, created
+FROM sessions FINAL
+WHERE id = {id:String} AND deleted = 0
+
+-- name: by_name
+SELECT id FROM sessions FINAL WHERE name = {name:String} AND deleted = 0
+
+-- name: list
+SELECT s.id AS id, s.dataset AS dataset, s.name AS name, s.source AS source, s.created AS created
+FROM sessions AS s FINAL
+WHERE s.deleted = 0
+ORDER BY s.created
+
+-- name: label_counts
+SELECT count() AS labeled, countIf(score > 0) AS positives, countIf(score < 0) AS negatives,
+       countIf(score = 0) AS neutral
+FROM labels FINAL
+WHERE session_id = {session_id:String} AND removed = 0
+
+-- name: labels
+SELECT item_id, score, labeled, source, audit, served_round
+FROM labels FINAL
+WHERE session_id = {session_id:String} AND removed = 0
+ORDER BY item_id
+
+-- name: label
+SELECT item_id, score, labeled
+FROM labels FINAL
+WHERE session_id = {session_id:String} AND item_id = {item_id:String} AND removed = 0
+
+-- name: labeled_vectors
+-- Labels joined to their items' vectors, for training. Audit labels are held out: they measure
+-- the classifier (vectrain/labeling/audit.py), which must not have seen them.
+SELECT l.item_id AS item_id, l.score AS score, i.vector AS vector
+FROM (SELECT item_id, score FROM labels FINAL
+      WHERE session_id = {session_id:String} AND removed = 0 AND audit = 0) AS l
+INNER JOIN (SELECT id, vector FROM {db:Identifier}.{items:Identifier}
+            WHERE id IN (SELECT item_id FROM labels WHERE session_id = {session_id:String})) AS i
+ON l.item_id = i.id
+ORDER BY l.item_id
+
+-- name: insert_round
+INSERT INTO rounds (session_id, round, mode, weights, bias, threshold, metrics)
+VALUES ({session_id:String}, {round_no:UInt32}, {mode:String}, {weights:Array(Float32)},
+        {bias:Float64}, {threshold:Float64}, {metrics:String})
+
+-- name: rounds
+SELECT round, mode, bias, threshold, metrics, created
+FROM rounds FINAL
+WHERE session_id = {session_id:String}
+ORDER BY round
+
+-- name: round
+SELECT round, mode, weights, bias, threshold, metrics, created
+FROM rounds FINAL
+WHERE session_id = {session_id:String} AND round = {round_no:UInt32}
+
+-- name: latest_round
+SELECT round, mode, weights, bias, threshold, metrics, created
+FROM rounds FINAL
+WHERE session_id = {session_id:String}
+ORDER BY round DESC
+LIMIT 1
+
+-- name: predictions
+SELECT item_id AS id, score, positive
+FROM predictions FINAL
+WHERE session_id = {session_id:String} AND round = {round_no:UInt32}
+ORDER BY score DESC, item_id
+LIMIT {limit:UInt32} OFFSET {offset:UInt64}
+
+-- name: prediction_counts
+SELECT round, count() AS items, countIf(positive = 1) AS positives
+FROM predictions FINAL
+WHERE session_id = {session_id:String}
+GROUP BY round
+ORDER BY round
+
+-- name: state
+-- What a next batch needs, in one round trip: the session, its latest round and its label count.
+SELECT s.id AS id, s.dataset AS dataset, s.name AS name, s.audit_rate AS audit_rate, r.round AS round,
+       r.mode AS mode, r.weights AS weights, r.bias AS bias, r.threshold AS threshold, r.metrics AS metrics,
+       r.created AS created,
+       (SELECT count() FROM labels FINAL WHERE session_id = {session_id:String} AND removed = 0) AS labeled
+FROM (SELECT id, dataset, name, audit_rate FROM sessions FINAL WHERE id = {session_id:String} AND deleted = 0) AS s
+INNER JOIN (SELECT session_id, round, mode, weights, bias, threshold, metrics, created
+            FROM rounds FINAL WHERE session_id = {session_id:String} ORDER BY round DESC LIMIT 1) AS r
+ON r.session_id = s.id
