@@ -7,7 +7,7 @@ store serializes their SQL, so concurrent label writes each land as their own IN
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Request as FastAPIRequest
 from pydantic import BaseModel, Field
@@ -16,7 +16,8 @@ from vectrain.api.deps import StoreDep, in_thread
 from vectrain.api.models import Request, api_router
 from vectrain.api.security import may_write, reads
 from vectrain.core.choices import Strategy, TrainMode
-from vectrain.labeling import labels
+from vectrain.core.validation import MAX_ID_CHARS
+from vectrain.labeling import history, labels
 from vectrain.labeling import sessions as svc
 
 router = api_router("sessions")
@@ -73,6 +74,13 @@ class Label(Request):
 
 class LabelBatch(Request):
     labels: list[Label] = Field(min_length=1)
+
+
+ItemId = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
+
+
+class ItemIds(Request):
+    item_ids: list[ItemId] = Field(min_length=1, description="Distinct item ids (at most VECTRAIN_MAX_IDS)")
 
 
 class TrainRequest(Request):
@@ -190,6 +198,23 @@ class LabelList(BaseModel):
     labels: list[StoredLabel]
 
 
+class UndoneItem(BaseModel):
+    item_id: str
+    score: float | None = Field(description="the label restored; null: the item has no label again")
+
+
+class Undone(BaseModel):
+    kind: str = Field(description="what was taken back: label (a batch of labels) or remove (a removal)")
+    action: int = Field(description="the action's version (nanoseconds)")
+    items: list[UndoneItem]
+
+
+class UndoResult(BaseModel):
+    undone: Undone
+    more: bool = Field(description="an earlier action can be undone too")
+    labels: LabelCounts
+
+
 class TrainResult(BaseModel):
     round: int
     mode: str
@@ -256,6 +281,22 @@ def get_labels(session_id: str, store: StoreDep):
 def remove_label(session_id: str, item_id: str, store: StoreDep):
     """Remove one label (undo). 404 when the item is not labeled in this session."""
     return labels.remove_labels(store, session_id, [item_id])
+
+
+@router.post("/sessions/{session_id}/labels/remove", response_model=LabelsRemoved)
+async def remove_labels(session_id: str, body: ItemIds, store: StoreDep):
+    """Remove several labels as one action (one undo step), all or none: 404 when an item is not
+    labeled in this session."""
+    return await in_thread(labels.remove_labels, store, session_id, body.item_ids)
+
+
+@router.post("/sessions/{session_id}/labels/undo", response_model=UndoResult)
+async def undo_labels(session_id: str, store: StoreDep):
+    """Take back the newest change of this session's labels not undone yet: a batch of labels
+    (however many items), or a removal. What it replaced is the label again; an item it labeled
+    for the first time has no label again. Repeat to walk back through the session's history;
+    404 `nothing_to_undo` when every change is undone."""
+    return await in_thread(history.undo, store, session_id)
 
 
 @router.post("/sessions/{session_id}/train", response_model=TrainResult)

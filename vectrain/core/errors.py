@@ -65,6 +65,12 @@ class RoundNotFound(NotFound):
     code = "round_not_found"
 
 
+class NothingToUndo(NotFound):
+    """Every label change of a session has been taken back (or none was made)."""
+
+    code = "nothing_to_undo"
+
+
 class LabelSetNotFound(NotFound):
     code = "labelset_not_found"
 

@@ -140,11 +140,18 @@ def provenance_of(row: dict) -> dict:
 
 
 def insert_labels(
-    store: Store, session_id: str, ids: list[str], scores: list[float], reported: list[tuple[str, int]], version: int
+    store: Store,
+    session_id: str,
+    ids: list[str],
+    scores: list[float],
+    reported: list[tuple[str, int]],
+    version: int,
+    before=None,
 ) -> None:
     """Store a batch of labels with their provenance (sql/queries/audit.sql): one INSERT. A label
     that claims to be an audit label must be one: else nothing is stored. `reported`: each
-    label's (source, round), from `provenance`."""
+    label's (source, round), from `provenance`. `before()` runs once the batch is accepted, just
+    before it is written (the label history)."""
     sources, rounds = [p[0] for p in reported], [p[1] for p in reported]
     claimed = [i for i, source in zip(ids, sources) if source == "audit"]
     if claimed:
@@ -157,6 +164,8 @@ def insert_labels(
                 field="labels",
                 items=false[:5],
             )
+    if before is not None:
+        before()
     store.command(
         Query.named(
             "audit.insert_labels",

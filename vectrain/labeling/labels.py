@@ -11,6 +11,7 @@ from vectrain.core.validation import (
     check_score,
 )
 from vectrain.labeling import audit as session_audit
+from vectrain.labeling import history
 from vectrain.labeling.state import STATES, items_params, label_counts, session_row
 from vectrain.storage.query import Query
 from vectrain.storage.store import Store
@@ -31,17 +32,25 @@ def add_labels(store: Store, session_id: str, labels: list[dict]) -> dict[str, A
         ids.append(label["item_id"])
         provenance.append(session_audit.provenance(label, f"labels[{n}]"))
     ids = check_ids(ids, "labels", store.settings)
-    _requireitems_params(store, s["dataset"], ids, "labels")
+    _require_items(store, s["dataset"], ids, "labels")
     version = time.time_ns()
     # One INSERT (with provenance): a block this size is written atomically, on disk when it returns.
     with STATES.label_lock(s["id"]):
-        session_audit.insert_labels(store, s["id"], ids, scores, provenance, version)
+        session_audit.insert_labels(
+            store,
+            s["id"],
+            ids,
+            scores,
+            provenance,
+            version,
+            before=lambda: history.record(store, s["id"], version, "label", ids),
+        )
         counts = label_counts(store, s["id"])
         STATES.set_labeled(store, s["id"], counts["labeled"])
     return {"stored": len(ids), "labels": counts}
 
 
-def _requireitems_params(store: Store, dataset: str, ids: list[str], what: str) -> None:
+def _require_items(store: Store, dataset: str, ids: list[str], what: str) -> None:
     found = {r["id"] for r in store.rows(Query.named("items.existing_ids", ids=ids, **items_params(store, dataset)))}
     missing = [i for i in ids if i not in found]
     if missing:
@@ -66,6 +75,7 @@ def remove_labels(store: Store, session_id: str, item_ids: list[str]) -> dict[st
         )
     version = time.time_ns()
     with STATES.label_lock(s["id"]):
+        history.record(store, s["id"], version, "remove", ids)
         store.insert(
             "labels",
             [[s["id"], i, labeled[i], version, 1] for i in ids],
