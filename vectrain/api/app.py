@@ -16,7 +16,18 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vectrain import __version__
-from vectrain.api import audit, classify, datasets, exports, items, jobs, results, sessions, sql
+from vectrain.api import (
+    audit,
+    classify,
+    datasets,
+    exports,
+    items,
+    jobs,
+    manage,
+    results,
+    sessions,
+    sql,
+)
 from vectrain.api import loads as load_routes
 from vectrain.api.security import BodyLimit, Keys, _BodyTooLarge, authorize, public, split_keys
 from vectrain.core.config import Settings, get_settings
@@ -34,6 +45,7 @@ ROUTERS = [
     items.router,
     sql.router,
     sessions.router,
+    manage.router,
     results.router,
     classify.router,
     audit.router,
@@ -109,7 +121,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, own
     app.add_middleware(
         CORSMiddleware,
         allow_origins=split_keys(settings.cors_origins),
-        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "If-None-Match"],
         max_age=600,
     )

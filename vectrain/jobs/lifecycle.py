@@ -1,24 +1,19 @@
 """Deleting a dataset, and everything that refers to it.
 
 A dataset is in use while sessions train on it or label sets have zero-shot predictions stored
-for it: deleting it then needs `force`, and removes with it those sessions (their labels,
-rounds, predictions, published SQL function and view; their names become free again) and the
-zero-shot rows. Label sets themselves stay: they belong to no dataset. Then the items table,
-its thumbnails and the registry row go (DatasetRegistry.drop).
+for it: deleting it then needs `force`, and removes with it those sessions (their labels and
+label history, rounds, predictions, audit draws, published SQL function and view; their names
+become free again: vectrain.labeling.manage) and the zero-shot rows. Label sets themselves stay:
+they belong to no dataset. Then the items table, its thumbnails and the registry row go
+(DatasetRegistry.drop).
 """
 
 from __future__ import annotations
 
-import time
-
 from vectrain.core.errors import Conflict
-from vectrain.core.names import function_name, view_name
-from vectrain.labeling.state import STATES
-from vectrain.storage import claims
+from vectrain.labeling.manage import SYNC, delete_sessions
 from vectrain.storage.query import Query
 from vectrain.storage.store import Store
-
-SYNC = {"mutations_sync": 2}  # the rows are gone when the delete answers
 
 
 def users(store: Store, name: str) -> dict[str, list]:
@@ -49,17 +44,7 @@ def delete_dataset(store: Store, name: str, force: bool = False) -> dict:
             sessions=[s["id"] for s in sessions],
             labelsets=labelsets,
         )
-    ids = [s["id"] for s in sessions]
-    if ids:
-        for s in sessions:  # what a session published: a global function, a view in the database
-            store.command(store.dialect.drop_function(function_name(store.database, s["name"])))
-            store.command(store.dialect.drop_table(store.database, view_name(s["name"])))
-        store.command(Query.named("lifecycle.delete_sessions", ids=ids, version=time.time_ns()))
-        for what in ("predictions", "labels", "rounds"):
-            store.command(Query.named(f"lifecycle.delete_{what}", ids=ids).with_settings(SYNC))
-        for s in sessions:
-            claims.release(store, "session", s["name"])
-            STATES.forget(store, s["id"])
+    delete_sessions(store, sessions)
     if labelsets:
         store.command(Query.named("lifecycle.delete_zero_shot", dataset=name).with_settings(SYNC))
     store.registry.drop(name)

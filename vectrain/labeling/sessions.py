@@ -37,6 +37,18 @@ MAX_NAME = 63 - len(FUNCTION_PREFIX)  # the session's view is clf_<name>
 
 
 # -- sessions ----------------------------------------------------------------------------------
+def check_session_name(name) -> str:
+    """A session's name: it names the SQL view clf_<name> and the function clf_<db>__<name>."""
+    validate_name(name, "session")
+    if len(name) > MAX_NAME or "__" in name:
+        raise BadInput(
+            f"Session name {name!r}: at most {MAX_NAME} characters and no '__' "
+            f"(it names the SQL view {FUNCTION_PREFIX}<name> and function)",
+            field="name",
+        )
+    return name
+
+
 def create_session(
     store: Store,
     dataset: str,
@@ -48,16 +60,10 @@ def create_session(
     negative_ids: list[str] | None = None,
     audit_rate: float = 0.0,
 ) -> dict[str, Any]:
-    validate_name(name, "session")
+    check_session_name(name)
     audit_rate = check_fraction(audit_rate, "audit_rate", 0.0, 1.0, high_open=False)
     if negative_ids is not None and positive_ids is None:
         raise BadInput("negative_ids go with positive_ids: the session starts from both", field="negative_ids")
-    if len(name) > MAX_NAME or "__" in name:
-        raise BadInput(
-            f"Session name {name!r}: at most {MAX_NAME} characters and no '__' "
-            f"(it names the SQL view {FUNCTION_PREFIX}<name> and function)",
-            field="name",
-        )
     source = exactly_one("to start the classifier from", prompt=prompt, vector=vector, positive_ids=positive_ids)
     info = store.registry.get(dataset)
     dim = int(info["dim"])

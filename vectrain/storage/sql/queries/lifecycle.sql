@@ -1,5 +1,6 @@
--- Deleting a dataset and what refers to it (vectrain/jobs/lifecycle.py). Mutations run with
--- mutations_sync, so the rows are gone when the delete answers.
+-- Deleting a dataset and what refers to it (vectrain/jobs/lifecycle.py), and deleting sessions
+-- (vectrain/labeling/manage.py). Mutations run with mutations_sync, so the rows are gone when the
+-- delete answers.
 
 -- name: sessions_of
 SELECT id, name FROM sessions FINAL WHERE dataset = {dataset:String} AND deleted = 0 ORDER BY name
@@ -21,6 +22,15 @@ ALTER TABLE labels DELETE WHERE session_id IN {ids:Array(String)}
 
 -- name: delete_rounds
 ALTER TABLE rounds DELETE WHERE session_id IN {ids:Array(String)}
+
+-- name: delete_label_history
+ALTER TABLE label_history DELETE WHERE session_id IN {ids:Array(String)}
+
+-- name: delete_audit_draws
+ALTER TABLE audit_draws DELETE WHERE session_id IN {ids:Array(String)}
+
+-- name: delete_unseen_decisions
+ALTER TABLE unseen_decisions DELETE WHERE session_id IN {ids:Array(String)}
 
 -- name: delete_zero_shot
 ALTER TABLE zero_shot DELETE WHERE dataset = {dataset:String}

@@ -15,6 +15,15 @@ WHERE id = {id:String} AND deleted = 0
 -- name: by_name
 SELECT id FROM sessions FINAL WHERE name = {name:String} AND deleted = 0
 
+-- name: rename
+-- A newer version of the session's row with another name; everything else as it was.
+INSERT INTO sessions (id, dataset, name, source, prompt, examples, negatives, init_weights, audit_rate, created,
+                      deleted, version)
+SELECT id, dataset, {name:String}, source, prompt, examples, negatives, init_weights, audit_rate, created, 0,
+       {version:UInt64}
+FROM sessions FINAL
+WHERE id = {id:String} AND deleted = 0
+
 -- name: list
 SELECT s.id AS id, s.dataset AS dataset, s.name AS name, s.source AS source, s.created AS created
 FROM sessions AS s FINAL
