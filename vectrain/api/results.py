@@ -33,12 +33,15 @@ class ApplyResult(BaseModel):
 
 class Prediction(BaseModel):
     id: str
-    score: float
+    score: float = Field(description="dot(w, v) + b")
+    margin: float = Field(description="score - threshold: positive when > 0 (what the published SQL function returns)")
     positive: bool
+    label: str = Field(description="the item's own label in the dataset")
 
 
 class Predictions(BaseModel):
     round: int
+    threshold: float
     total: int
     positives: int
     offset: int

@@ -17,7 +17,7 @@ from vectrain.api.models import Request, api_router
 from vectrain.api.security import may_write, reads
 from vectrain.core.choices import Strategy, TrainMode
 from vectrain.core.validation import MAX_ID_CHARS
-from vectrain.labeling import history, labels
+from vectrain.labeling import history, inspect, labels
 from vectrain.labeling import sessions as svc
 
 router = api_router("sessions")
@@ -161,6 +161,7 @@ class SessionSummary(BaseModel):
 class BatchItem(BaseModel):
     id: str
     url: str
+    label: str = Field(description="the item's own label in the dataset ('' when it has none)")
     score: float = Field(description="the classifier's score dot(w, v) + b")
     source: str = Field(description="audit (a uniform random draw), or the strategy that chose it")
 
@@ -184,8 +185,9 @@ class LabelsRemoved(BaseModel):
 
 class StoredLabel(BaseModel):
     item_id: str
-    score: float
+    score: float = Field(description="the label given, in [-1, 1]")
     labeled: str
+    label: str = Field(description="the item's own label in the dataset ('' when it has none)")
     source: str = Field(
         description="how the item was sampled: audit, the strategy of the batch that served it, "
         "or user (never served: picked from a search, or an example)"
@@ -213,6 +215,21 @@ class UndoResult(BaseModel):
     undone: Undone
     more: bool = Field(description="an earlier action can be undone too")
     labels: LabelCounts
+
+
+class ScoredItem(BaseModel):
+    id: str
+    label: str = Field(description="the item's own label in the dataset")
+    score: float = Field(description="dot(w, v) + b under the latest round")
+    margin: float = Field(description="score - threshold: positive when > 0 (what the published SQL function returns)")
+    positive: bool
+    your_label: float | None = Field(description="this session's label of the item, null when none")
+
+
+class Scores(BaseModel):
+    round: int
+    threshold: float
+    items: list[ScoredItem] = Field(description="in the order asked; ids not in the dataset are left out")
 
 
 class TrainResult(BaseModel):
@@ -297,6 +314,14 @@ async def undo_labels(session_id: str, store: StoreDep):
     for the first time has no label again. Repeat to walk back through the session's history;
     404 `nothing_to_undo` when every change is undone."""
     return await in_thread(history.undo, store, session_id)
+
+
+@router.post("/sessions/{session_id}/scores", response_model=Scores)
+@reads
+async def score_items(session_id: str, body: ItemIds, store: StoreDep):
+    """Some items under the session's latest round: score, margin over the threshold and the
+    decision, the dataset's label, and this session's label of each."""
+    return await in_thread(inspect.score_items, store, session_id, body.item_ids)
 
 
 @router.post("/sessions/{session_id}/train", response_model=TrainResult)

@@ -115,7 +115,7 @@ def _salt() -> str:
 
 
 def _item(row: dict) -> dict:
-    return {"id": row["id"], "url": row["url"], "score": float(row["score"]), "source": "audit"}
+    return {"id": row["id"], "url": row["url"], "label": row["label"], "score": float(row["score"]), "source": "audit"}
 
 
 # -- labels ------------------------------------------------------------------------------------

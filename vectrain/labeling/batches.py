@@ -56,9 +56,12 @@ class _Picker:
         return self.store.registry.count_rows(self.dataset) > self.store.settings.session_exact_boundary_rows
 
     def top(self, k: int, pool: bool = False) -> list[dict]:
-        found = nearest(self.store, self.dataset, self.w, k, self.exclusion, columns=("id", "url"), pool=pool)
+        found = nearest(self.store, self.dataset, self.w, k, self.exclusion, columns=("id", "url", "label"), pool=pool)
         # cosine to w/|w| -> the classifier's score dot(w, v) + b (items are unit vectors)
-        return [{"id": r["id"], "url": r["url"], "score": self.norm * r["score"] + self.b} for r in found.items]
+        return [
+            {"id": r["id"], "url": r["url"], "label": r["label"], "score": self.norm * r["score"] + self.b}
+            for r in found.items
+        ]
 
     def _pool(self, k: int) -> list[dict]:
         """The index's nearest unlabeled candidates: the region a top-k user sees, where a large
@@ -138,4 +141,4 @@ class _Picker:
 
     @staticmethod
     def _items(rows) -> list[dict]:
-        return [{"id": r["id"], "url": r["url"], "score": float(r["score"])} for r in rows]
+        return [{"id": r["id"], "url": r["url"], "label": r["label"], "score": float(r["score"])} for r in rows]

@@ -87,13 +87,17 @@ def remove_labels(store: Store, session_id: str, item_ids: list[str]) -> dict[st
 
 
 def get_labels(store: Store, session_id: str) -> list[dict]:
+    """The session's live labels (`score`), each with its provenance and the item's own label in
+    the dataset (`label`)."""
     s = session_row(store, session_id)
+    query = Query.named("sessions.labels_with_items", session_id=s["id"], **items_params(store, s["dataset"]))
     return [
         {
             "item_id": r["item_id"],
             "score": float(r["score"]),
             "labeled": str(r["labeled"]),
+            "label": r["label"],
             **session_audit.provenance_of(r),
         }
-        for r in store.rows(Query.named("sessions.labels", session_id=s["id"]))
+        for r in store.rows(query)
     ]

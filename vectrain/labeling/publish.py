@@ -14,7 +14,7 @@ from vectrain.core.validation import (
     check_round,
 )
 from vectrain.labeling import rounds
-from vectrain.labeling.state import session_row
+from vectrain.labeling.state import dataset_labels, session_row
 from vectrain.storage.query import Query
 from vectrain.storage.store import Store
 
@@ -99,13 +99,25 @@ def predictions(
     rows = store.rows(
         Query.named("sessions.predictions", session_id=s["id"], round_no=round_no, limit=limit, offset=offset)
     )
+    threshold = rounds.get_round(store, s["id"], round_no)["threshold"]
+    labels = dataset_labels(store, s["dataset"], [x["id"] for x in rows])
     return {
         "round": round_no,
+        "threshold": threshold,
         "total": int(by_round[round_no]["items"]),
         "positives": int(by_round[round_no]["positives"]),
         "offset": offset,
         "limit": limit,
-        "items": [{"id": x["id"], "score": float(x["score"]), "positive": bool(x["positive"])} for x in rows],
+        "items": [
+            {
+                "id": x["id"],
+                "score": float(x["score"]),
+                "margin": float(x["score"]) - threshold,
+                "positive": bool(x["positive"]),
+                "label": labels.get(x["id"], ""),
+            }
+            for x in rows
+        ],
     }
 
 

@@ -186,8 +186,13 @@ def next_batch(
     caller may write them; vectrain.labeling.audit); exactly k whenever k unlabeled items remain."""
     k = check_k(k, store.settings)
     strategy = Strategy.parse(strategy, "strategy")
-    state = STATES.get(store, session_id, lambda: _read_state(store, session_id))
+    state = current_state(store, session_id)
     return session_audit.next_batch(store, state, k, strategy, audit, record)
+
+
+def current_state(store: Store, session_id: str) -> State:
+    """The session's State: cached in this process (chDB), else one query."""
+    return STATES.get(store, session_id, lambda: _read_state(store, session_id))
 
 
 # -- training ----------------------------------------------------------------------------------

@@ -105,3 +105,11 @@ def items_params(store: Store, dataset: str) -> dict:
 def label_counts(store: Store, session_id: str) -> dict[str, int]:
     counts = store.rows(Query.named("sessions.label_counts", session_id=session_id))[0]
     return {k: int(v) for k, v in counts.items()}
+
+
+def dataset_labels(store: Store, dataset: str, ids: list[str]) -> dict[str, str]:
+    """The dataset's own label of each of `ids` (point reads by the primary key)."""
+    if not ids:
+        return {}
+    rows = store.rows(Query.named("items.labels_of", ids=list(ids), **items_params(store, dataset)))
+    return {r["id"]: r["label"] for r in rows}

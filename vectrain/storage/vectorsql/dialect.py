@@ -123,7 +123,7 @@ class Dialect:
         picked = "(_part, _part_offset) IN {picks:Array(Tuple(String, UInt64))}"
         where = f"{where} AND {picked}" if where else f"\nWHERE {picked}"
         return Query(
-            f"SELECT id, url, _part AS part, _part_offset AS offset, {self._logit()} AS score\n"
+            f"SELECT id, url, label, _part AS part, _part_offset AS offset, {self._logit()} AS score\n"
             f"FROM {table_ident(db, table)}{where}",
             {"w": as_floats(weights), "b": float(bias), "picks": [(str(p), int(o)) for p, o in picks], **params},
             self.exact_settings(),
@@ -134,7 +134,7 @@ class Dialect:
         k = positive_int(k, "k")
         where, params = where_clause(filters)
         return Query(
-            f"SELECT id, url, {self._logit()} AS score\n"
+            f"SELECT id, url, label, {self._logit()} AS score\n"
             f"FROM {table_ident(db, table)}{where}\n"
             f"ORDER BY {order_by}\n"
             f"LIMIT {k}",

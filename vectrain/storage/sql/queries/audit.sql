@@ -15,7 +15,7 @@ ORDER BY drawn, place, item_id
 -- k items drawn uniformly at random from those neither labeled nor drawn before, in the order of a
 -- keyed hash: with a secret salt nobody can predict or steer the draw. The draw reads ids only;
 -- vectors are read for the k drawn items. `pool`: how many items the draw was uniform over.
-SELECT id, url, dotProduct(vector, {w:Array(Float32)}) + {b:Float64} AS score,
+SELECT id, url, label, dotProduct(vector, {w:Array(Float32)}) + {b:Float64} AS score,
        (SELECT count() FROM {db:Identifier}.{items:Identifier}
         WHERE id NOT IN (SELECT item_id FROM labels FINAL WHERE session_id = {session_id:String} AND removed = 0)
           AND id NOT IN (SELECT item_id FROM audit_draws WHERE session_id = {session_id:String})) AS pool
@@ -31,7 +31,7 @@ ORDER BY sipHash64(id, {salt:String})
 
 -- name: scored
 -- The classifier's score of some items (audit draws served again).
-SELECT id, url, dotProduct(vector, {w:Array(Float32)}) + {b:Float64} AS score
+SELECT id, url, label, dotProduct(vector, {w:Array(Float32)}) + {b:Float64} AS score
 FROM {db:Identifier}.{items:Identifier}
 WHERE id IN {ids:Array(String)}
 

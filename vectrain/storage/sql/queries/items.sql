@@ -49,3 +49,7 @@ SELECT id, url, label, split, meta
 FROM {db:Identifier}.{items:Identifier}
 WHERE id = {id:String}
 LIMIT 1
+
+-- name: labels_of
+-- The dataset's own label of some items (shown beside a session's scores and labels).
+SELECT id, label FROM {db:Identifier}.{items:Identifier} WHERE id IN {ids:Array(String)}

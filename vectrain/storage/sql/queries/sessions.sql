@@ -42,6 +42,28 @@ FROM labels FINAL
 WHERE session_id = {session_id:String} AND removed = 0
 ORDER BY item_id
 
+-- name: labels_with_items
+-- A session's labels with each item's own label in the dataset.
+SELECT l.item_id AS item_id, l.score AS score, l.labeled AS labeled, l.source AS source, l.audit AS audit,
+       l.served_round AS served_round, i.label AS label
+FROM (SELECT item_id, score, labeled, source, audit, served_round FROM labels FINAL
+      WHERE session_id = {session_id:String} AND removed = 0) AS l
+LEFT JOIN (SELECT id, label FROM {db:Identifier}.{items:Identifier}
+           WHERE id IN (SELECT item_id FROM labels WHERE session_id = {session_id:String})) AS i
+ON l.item_id = i.id
+ORDER BY l.item_id
+
+-- name: scored_items
+-- Some items under a round's classifier: score dot(w, v) + b, as next batches and apply compute it.
+SELECT id, label, dotProduct(vector, {w:Array(Float32)}) + {b:Float64} AS score
+FROM {db:Identifier}.{items:Identifier}
+WHERE id IN {ids:Array(String)}
+
+-- name: labels_of_items
+SELECT item_id, score
+FROM labels FINAL
+WHERE session_id = {session_id:String} AND item_id IN {ids:Array(String)} AND removed = 0
+
 -- name: label
 SELECT item_id, score, labeled
 FROM labels FINAL
