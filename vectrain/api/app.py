@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from vectrain import __version__
 from vectrain.api import (
     audit,
+    browse,
     classify,
     datasets,
     exports,
@@ -42,6 +43,7 @@ log = logging.getLogger("vectrain")
 
 ROUTERS = [
     datasets.router,
+    browse.router,
     items.router,
     sql.router,
     sessions.router,

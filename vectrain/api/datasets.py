@@ -8,6 +8,7 @@ from fastapi import File, Form, Query, UploadFile
 from fastapi import Request as FastAPIRequest
 from pydantic import BaseModel, Field
 
+from vectrain.api.browse import ItemFilter, filters_of
 from vectrain.api.deps import StoreDep, in_thread, read_upload
 from vectrain.api.jobs import JOB_ACCEPTED, runner, submit
 from vectrain.api.models import Request, api_router
@@ -60,6 +61,9 @@ class SearchRequest(Request):
     k: int = Field(10, ge=1, description="How many items (at most VECTRAIN_SEARCH_MAX_K)")
     exclude_ids: list[str] = Field(default_factory=list, description="Ids never to return")
     exact: bool = Field(False, description="Scan every row instead of using the HNSW index")
+    filter: ItemFilter | None = Field(
+        None, description="Only items that pass these filters (POST .../browse); not with examples"
+    )
 
 
 class SearchItem(BaseModel):
@@ -99,18 +103,22 @@ async def search_dataset(name: str, body: SearchRequest, store: StoreDep):
         field: getattr(body, field)
         for field in ("positive_ids", "negative_ids", "positive_vectors", "negative_vectors", "strategy")
     }
-    result = await in_thread(
-        search,
-        store,
-        name,
-        item_id=body.item_id,
-        vector=body.vector,
-        text=body.text,
-        k=body.k,
-        exclude_ids=body.exclude_ids,
-        exact=body.exact,
-        **examples,
-    )
+
+    def run():
+        return search(
+            store,
+            name,
+            item_id=body.item_id,
+            vector=body.vector,
+            text=body.text,
+            k=body.k,
+            exclude_ids=body.exclude_ids,
+            exact=body.exact,
+            filters=filters_of(store, name, body.filter),
+            **examples,
+        )
+
+    result = await in_thread(run)
     return SearchResponse(items=result.items, plan=result.plan, seconds=result.seconds)
 
 

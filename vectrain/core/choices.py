@@ -39,6 +39,14 @@ class Recommend(Choice):
     best_score = "best_score"  # max similarity to a positive, or minus the squared max to a negative
 
 
+class Labeled(Choice):
+    """Which items a filter keeps by a session's labels."""
+
+    any = "any"
+    yes = "yes"  # labeled in the session
+    no = "no"  # not labeled in the session
+
+
 class TrainMode(Choice):
     auto = "auto"  # class-balanced logistic regression with a bias, a prior and a calibrated threshold
     seed = "seed"  # the seeds' exact update (SGD on BCE, no bias)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from vectrain.core.errors import BadInput
 from vectrain.core.validation import check_ids
 from vectrain.labeling.sessions import current_state
 from vectrain.labeling.state import items_params, session_row
+from vectrain.search.browse import Classifier
 from vectrain.storage.query import Floats, Query
 from vectrain.storage.store import Store
 
@@ -46,3 +48,14 @@ def score_items(store: Store, session_id: str, item_ids: list[str]) -> dict[str,
                 }
             )
     return {"round": int(r["round"]), "threshold": threshold, "items": items}
+
+
+def classifier_of(store: Store, dataset: str, session_id: str) -> Classifier:
+    """The session's current classifier, for filters over `dataset` (which must be its own)."""
+    s = session_row(store, session_id)
+    if s["dataset"] != dataset:
+        raise BadInput(
+            f"Session {s['name']!r} labels dataset {s['dataset']!r}, not {dataset!r}", field="session", session=s["id"]
+        )
+    r = current_state(store, s["id"]).round
+    return Classifier(s["id"], r["weights"], float(r["bias"]), float(r["threshold"]))

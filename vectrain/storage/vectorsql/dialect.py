@@ -82,6 +82,28 @@ class Dialect:
     def ann_settings(self, k: int, excluded: int, ef_floor: int, deep: bool = True) -> dict:
         return {}
 
+    def browse(self, db: str, table: str, filters: Sequence[Filter | None], limit: int, offset: int) -> Query:
+        """A page of the rows that pass `filters`, in a fixed pseudo-random order (a sample that
+        is the same on every call)."""
+        limit, offset = positive_int(limit, "limit"), int(offset)
+        if offset < 0:
+            raise BadInput(f"offset must be 0 or more, got {offset}")
+        where, params = where_clause(filters)
+        return Query(
+            f"SELECT id, url, label, split\n"
+            f"FROM {table_ident(db, table)}{where}\n"
+            f"ORDER BY cityHash64(id), id\n"
+            f"LIMIT {limit} OFFSET {offset}",
+            params,
+            self.exact_settings(),
+            name="browse",
+        )
+
+    def count_where(self, db: str, table: str, filters: Sequence[Filter | None]) -> Query:
+        """How many rows pass `filters`, exactly."""
+        where, params = where_clause(filters)
+        return Query(f"SELECT count()\nFROM {table_ident(db, table)}{where}", params, name="count_where")
+
     def exact_settings(self) -> dict:
         return {}
 

@@ -85,6 +85,51 @@ class Ids(Filter):
 
 
 @dataclass(frozen=True)
+class Label(Filter):
+    """Rows whose own label in the dataset is `value` ('' : rows without a label)."""
+
+    value: str
+
+    def clause(self):
+        return "label = {f_label:String}", {"f_label": self.value}
+
+
+@dataclass(frozen=True)
+class InSession(Filter):
+    """Rows labeled in a session (`labeled`), or not labeled in it."""
+
+    session_id: str
+    labeled: bool = True
+
+    def clause(self):
+        op = "IN" if self.labeled else "NOT IN"
+        return (
+            f"id {op} (SELECT item_id FROM labels FINAL WHERE session_id = {{f_session:String}} AND removed = 0)",
+            {"f_session": self.session_id},
+        )
+
+
+class MarginRange(Filter):
+    """Rows whose margin under a linear classifier, dot(w, v) + b - t, lies in [low, high]
+    (either bound may be None)."""
+
+    def __init__(self, weights, bias: float, threshold: float, low: float | None, high: float | None):
+        self.weights, self.bias, self.threshold, self.low, self.high = weights, bias, threshold, low, high
+
+    def clause(self):
+        margin = "dotProduct(vector, {f_w:Array(Float32)}) + {f_b:Float64} - {f_t:Float64}"
+        params = {"f_w": as_floats(self.weights), "f_b": float(self.bias), "f_t": float(self.threshold)}
+        parts = []
+        if self.low is not None:
+            parts.append(f"{margin} >= {{f_low:Float64}}")
+            params["f_low"] = float(self.low)
+        if self.high is not None:
+            parts.append(f"{margin} <= {{f_high:Float64}}")
+            params["f_high"] = float(self.high)
+        return (" AND ".join(parts), params) if parts else None
+
+
+@dataclass(frozen=True)
 class Labeled(Filter):
     """Rows that carry a label (kNN votes only with those)."""
 

@@ -53,3 +53,12 @@ LIMIT 1
 -- name: labels_of
 -- The dataset's own label of some items (shown beside a session's scores and labels).
 SELECT id, label FROM {db:Identifier}.{items:Identifier} WHERE id IN {ids:Array(String)}
+
+-- name: label_facets
+-- The dataset's labels with their counts, most common first (the filters a person picks from).
+SELECT label AS value, count() AS n FROM {db:Identifier}.{items:Identifier}
+GROUP BY label ORDER BY n DESC, value LIMIT {limit:UInt32}
+
+-- name: split_facets
+SELECT split AS value, count() AS n FROM {db:Identifier}.{items:Identifier}
+GROUP BY split ORDER BY n DESC, value LIMIT {limit:UInt32}
