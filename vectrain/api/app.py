@@ -26,6 +26,7 @@ from vectrain.api import (
     jobs,
     manage,
     results,
+    service,
     sessions,
     sql,
 )
@@ -54,6 +55,7 @@ ROUTERS = [
     jobs.router,
     load_routes.router,
     exports.router,
+    service.router,
 ]
 
 # The labeling page: static files shipped inside the package, no build step. It talks to the
