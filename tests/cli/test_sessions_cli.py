@@ -42,3 +42,38 @@ def test_session_cli_round_trip(api, make_dataset, tmp_path, monkeypatch):
     assert r.exit_code == 0 and f"__{name}(vector) > 0" in r.output, r.output
     r = runner.invoke(main, ["--url", "http://svc", "session", "show", sid])
     assert r.exit_code == 0 and "6 labels" in r.output, r.output
+
+
+def test_session_cli_undo_rename_delete(api, make_dataset, monkeypatch):
+    """undo, rename and delete over HTTP, and in this process on the same database."""
+    import json
+
+    import httpx
+
+    vectors, labels, ids = make_dataset(n=120)
+    monkeypatch.setattr(
+        httpx,
+        "request",
+        lambda method, url, timeout=None, **kw: api.request(method, url.replace("http://svc", ""), **kw),
+    )
+    runner = CliRunner()
+    cli = lambda *args: runner.invoke(main, ["--url", "http://svc", *args])  # noqa: E731
+    name, new = "cli_" + uuid.uuid4().hex[:8], "cli_" + uuid.uuid4().hex[:8]
+    sid = json.loads(cli("--json", "session", "create", "toy", name, "--positive", ids[0]).output)["id"]
+    assert cli("session", "label", sid, f"{ids[1]}=-1", f"{ids[2]}=-1").exit_code == 0
+    assert cli("session", "label", sid, f"{ids[1]}=1").exit_code == 0
+    r = cli("session", "undo", sid)
+    assert r.exit_code == 0 and f"restored {ids[1]}=-1" in r.output, r.output
+    r = cli("session", "undo", sid)
+    assert f"removed the labels of {ids[1]}, {ids[2]}" in r.output, r.output
+    r = cli("session", "undo", sid)
+    assert "nothing earlier to undo" in r.output, r.output
+    r = cli("session", "undo", sid)
+    assert r.exit_code != 0 and "Nothing to undo" in r.output
+    r = cli("session", "rename", sid, new)
+    assert r.exit_code == 0 and f"is now '{new}'" in r.output and f"__{new}" in r.output, r.output
+    r = cli("session", "rename", sid, "Bad")
+    assert r.exit_code != 0 and "should match pattern" in r.output, r.output
+    r = cli("session", "delete", sid)
+    assert r.exit_code == 0 and f"deleted session {sid} '{new}' on toy (0 labels)" in r.output, r.output
+    assert cli("session", "show", sid).exit_code != 0

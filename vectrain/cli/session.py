@@ -18,7 +18,9 @@ from vectrain.core.choices import Strategy, TrainMode
 def _labeling():
     """The labeling modules, imported when a command runs in this process (not for --help, nor
     when a running service answers)."""
+    import vectrain.labeling.history
     import vectrain.labeling.labels
+    import vectrain.labeling.manage
     import vectrain.labeling.publish
     import vectrain.labeling.sessions
 
@@ -208,6 +210,63 @@ def apply(obj: Context, session_id: str) -> None:
         f"round {out['round']}: {out['positives']} of {out['items']} items positive "
         f"({out['seconds']:.2f} s). In SQL: {out['example']}"
     )
+
+
+@session.command()
+@click.argument("session_id")
+@click.pass_obj
+@handle_errors
+def undo(obj: Context, session_id: str) -> None:
+    """Take back the newest change of the session's labels (a batch, or a removal)."""
+    out = obj.call(
+        "POST",
+        f"/sessions/{session_id}/labels/undo",
+        local=lambda store: _labeling().history.undo(store, session_id),
+    )
+    if obj.as_json:
+        return echo_json(out)
+    items = out["undone"]["items"]
+    restored = [f"{i['item_id']}={i['score']:g}" for i in items if i["score"] is not None]
+    cleared = [i["item_id"] for i in items if i["score"] is None]
+    parts = ([f"restored {', '.join(restored[:10])}"] if restored else []) + (
+        [f"removed the labels of {', '.join(cleared[:10])}"] if cleared else []
+    )
+    more = "" if out["more"] else "; nothing earlier to undo"
+    click.echo(f"undid a {out['undone']['kind']} of {len(items)} item(s): {'; '.join(parts)}{more}")
+
+
+@session.command()
+@click.argument("session_id")
+@click.argument("name")
+@click.pass_obj
+@handle_errors
+def rename(obj: Context, session_id: str, name: str) -> None:
+    """Rename a session; its published SQL function and view move to the new name."""
+    out = obj.call(
+        "PATCH",
+        f"/sessions/{session_id}",
+        json={"name": name},
+        local=lambda store: _labeling().manage.rename_session(store, session_id, name),
+    )
+    if obj.as_json:
+        return echo_json(out)
+    click.echo(f"session {out['id']} is now '{out['name']}' (SQL function {out['function']})")
+
+
+@session.command("delete")
+@click.argument("session_id")
+@click.pass_obj
+@handle_errors
+def delete_session(obj: Context, session_id: str) -> None:
+    """Delete a session: labels, rounds, predictions and its published SQL; the name is free again."""
+    out = obj.call(
+        "DELETE",
+        f"/sessions/{session_id}",
+        local=lambda store: _labeling().manage.delete_session(store, session_id),
+    )
+    if obj.as_json:
+        return echo_json(out)
+    click.echo(f"deleted session {out['id']} '{out['name']}' on {out['dataset']} ({out['labels']} labels)")
 
 
 @session.command()
