@@ -180,6 +180,21 @@ export function itemInfo(dataset, id) {
   return items.get(key);
 }
 
+/**
+ * Download a file from the API. Without keys the browser follows a plain link and streams it to
+ * disk (a dataset export may be large); with keys it must be fetched with the header first.
+ */
+export async function downloadFile(path, params, fallbackName) {
+  if (auth.required) return download(path, params, fallbackName);
+  const a = document.createElement("a");
+  a.href = apiUrl(path, params).href;
+  a.download = "";
+  document.body.append(a);
+  a.click();
+  a.remove();
+  return undefined;
+}
+
 /** Download a response body as a file (works with the API key, unlike a plain link). */
 export async function download(path, params, fallbackName) {
   const res = await api("GET", path, { params, raw: true });

@@ -5,17 +5,22 @@
 import { auth, get } from "./api.js";
 import { wireKeys } from "./keys.js";
 import { clearError, fail, guard, say } from "./messages.js";
+import { undoStored, wireMine } from "./mine.js";
 import { chooseDataset, loadDatasets, loadSessions, openSession, renderSessions, wireSessions } from "./session.js";
 import { closeSession, dataset, readHash, state } from "./state.js";
-import { addView, showTab, wireTabs } from "./tabs.js";
-import { findGrid, moreLikeThis, sample, wireFind } from "./views/find.js";
+import { addView, labelerOf, showTab, undoerOf, wireTabs } from "./tabs.js";
+import { loadFacets } from "./views/filters.js";
+import { findGrid, labelFound, moreLikeThis, refreshFind, sample, wireFind } from "./views/find.js";
+import { openItem, wireItem } from "./views/item.js";
 import { JobsView } from "./views/jobs.js";
-import { labelGrid, loadLabelView, renderProgress, wireLabel } from "./views/label.js";
-import { labelsGrid, loadLabels, wireLabels } from "./views/labels.js";
-import { loadResults, predGrid, wireResults } from "./views/results.js";
+import { labelGrid, loadLabelView, markTargets, renderProgress, undo, wireLabel } from "./views/label.js";
+import { labelsGrid, loadLabels, relabel, undoLabels, wireLabels } from "./views/labels.js";
+import { askDelete, askRename, wireManage } from "./views/manage.js";
+import { labelPreds, loadResults, predGrid, wireResults } from "./views/results.js";
 import { loadSql, runSql, wireSql } from "./views/sql.js";
 
 const $ = (id) => document.getElementById(id);
+const GRIDS = [findGrid, labelGrid, predGrid, labelsGrid];
 
 const jobsView = new JobsView({
   guard,
@@ -27,24 +32,60 @@ const jobsView = new JobsView({
   }),
 });
 
-addView("find", { grid: findGrid });
-addView("label", { grid: labelGrid, load: loadLabelView });
-addView("results", { grid: predGrid, load: loadResults });
-addView("labels", { grid: labelsGrid, load: loadLabels });
+/** z outside the Label view: the session's newest label change; the grid shows the result. */
+const undoAndRedraw = async () => {
+  if (await undoStored()) GRIDS.forEach((g) => g.refresh());
+};
+
+addView("find", { grid: findGrid, load: refreshFind, label: labelFound, undo: undoAndRedraw });
+addView("label", { grid: labelGrid, load: loadLabelView, label: markTargets, undo });
+addView("results", { grid: predGrid, load: loadResults, label: labelPreds, undo: undoAndRedraw });
+addView("labels", { grid: labelsGrid, load: loadLabels, label: relabel, undo: undoLabels });
 addView("sql", { load: loadSql });
 addView("jobs", { load: () => jobsView.show(), hide: () => jobsView.hide() });
 
+/** The large view of a tile, acting as the view it was opened from. */
+function open(grid, index) {
+  const tab = state.tab;
+  const mark = tab === "label" ? (id) => labelGrid.marks.get(id) : (id) => state.mine.get(id);
+  return openItem(grid, index, { label: labelerOf(tab), undo: undoerOf(tab), mark });
+}
+for (const grid of GRIDS) grid.opts.open = (index) => open(grid, index);
+
+/** The sessions changed (renamed, or one deleted): menus, list and what is open follow. */
+async function sessionsChanged(deleted) {
+  if (deleted && state.session?.id === deleted) {
+    closeSession();
+    await showTab("find");
+  }
+  await loadSessions();
+  if (state.session) {
+    $("session-select").value = state.session.id;
+    renderProgress();
+  }
+}
+
+/** A read key: every control that writes is disabled, and the header says so. */
+function showReadOnly() {
+  document.body.classList.toggle("read-only", state.readOnly);
+  $("read-only").hidden = !state.readOnly;
+  for (const node of document.querySelectorAll("[data-write]")) node.disabled = state.readOnly;
+}
+
 function wire() {
-  wireKeys();
+  wireKeys({ open });
   $("error-close").addEventListener("click", clearError);
   $("help-button").addEventListener("click", () => $("help").showModal());
   wireTabs();
-  wireSessions({ renderProgress, sample });
+  wireSessions({ renderProgress, sample, facets: () => guard(loadFacets), rename: askRename, remove: askDelete });
+  wireMine({ onChange: () => { GRIDS.forEach((g) => g.refresh()); renderProgress(); } });
   wireFind();
   wireLabel();
   wireResults({ moreLikeThis, runSql });
-  wireLabels({ renderProgress });
+  wireLabels();
   wireSql();
+  wireItem();
+  wireManage({ changed: sessionsChanged });
 
   $("forget-key").addEventListener("click", () => {
     auth.key = "";
@@ -55,7 +96,7 @@ function wire() {
     auth.key = $("key-input").value.trim();
     $("key-input").value = "";
     $("forget-key").hidden = !auth.key;
-    guard(start);
+    guard(start, "start");
   });
   auth.onUnauthorized = (detail) => askKey(detail);
 }
@@ -77,6 +118,8 @@ async function start() {
     askKey("This service needs an API key (the service was started with VECTRAIN_API_KEYS).");
     return;
   }
+  state.readOnly = !(await get("whoami")).may_write; // known before anything is shown
+  showReadOnly();
   await loadDatasets();
   await loadSessions();
   await route();
@@ -113,5 +156,5 @@ window.vectrain = { state, timings: state.timings };
 wire();
 // A pasted link or the back button changes only the hash; writeHash() uses replaceState,
 // which fires no event, so this runs only for addresses a person typed or navigated to.
-window.addEventListener("hashchange", () => guard(route));
-guard(start);
+window.addEventListener("hashchange", () => guard(route, "start"));
+guard(start, "start");

@@ -28,6 +28,22 @@ export function markText(score) {
   return (s > 0 ? "+" : s < 0 ? "\u2212" : "\u00b1") + body;
 }
 
+/** "pred pos +0.123": the classifier's decision and its margin (score − threshold), whose sign
+ *  is the decision; "" when the item has none. */
+export function predText(item) {
+  if (typeof item.margin !== "number") return "";
+  const m = item.margin;
+  // Below the last digit shown, the decision gives the sign: "+0.000" is positive by a hair.
+  const up = Math.abs(m) < 0.0005 ? item.positive : m > 0;
+  return `pred ${item.positive ? "pos" : "neg"} ${up ? "+" : "\u2212"}${Math.abs(m).toFixed(3)}`;
+}
+
+/** An id as a tile shows it: the file name of a path-like id (the tile's title has it all). */
+export function shortId(id) {
+  const cut = id.lastIndexOf("/");
+  return cut > 0 && id.length > 20 ? `\u2026${id.slice(cut)}` : id;
+}
+
 export function markWord(score) {
   if (score > 0) return score >= 1 ? "positive" : "weak positive";
   if (score < 0) return score <= -1 ? "negative" : "weak negative";
@@ -39,7 +55,8 @@ export class TileGrid {
    * @param {HTMLElement} root  an empty element; becomes the listbox
    * @param {object} opts  label: accessible name; dataset(): current dataset name;
    *   moreLikeThis(item): optional button per tile; empty: text when there are no items;
- *   markText(score), markAria(score): how a mark reads on the tile and to a screen reader;
+ *   yours(id): the session's label of an item, shown as the tile's mark and "you ..." (else the
+ *   grid's own marks: the Label view's unsent ones); open(index): the large view of a tile;
  *   keepSelection: selected ids survive setItems (picking examples across several searches)
    */
   constructor(root, opts) {
@@ -79,16 +96,22 @@ export class TileGrid {
     const dataset = this.opts.dataset();
     const img = el("img", { alt: "", decoding: "async", draggable: "false" });
     const thumb = el("div", { class: "thumb" }, img);
-    const caption = el("div", { class: "cap" });
-    if (item.score !== undefined && item.score !== null) {
-      caption.append(el("span", { class: "score", title: "score", text: Number(item.score).toFixed(3) }));
-    }
-    caption.append(el("span", { class: "id", title: item.id, text: item.id }));
+    const caption = el("div", { class: "cap" },
+      el("span", { class: "pred", title: "the classifier: its decision and score − threshold" }),
+      this.opts.yours ? el("span", { class: "yours", title: "your label in this session" }) : null);
     if (item.label) caption.append(el("span", { class: "label", title: "label in the dataset", text: item.label }));
+    caption.append(el("span", { class: "id", title: item.id, text: shortId(item.id) }));
     const mark = el("span", { class: "mark", "aria-hidden": "true" });
     const check = el("span", { class: "check", "aria-hidden": "true", text: "\u2713" });
     const node = el("div", { class: "tile", role: "option", tabindex: "-1", "data-id": item.id },
       thumb, caption, mark, check);
+    if (this.opts.open) {
+      node.append(el("button", {
+        type: "button", class: "enlarge", tabindex: "-1", title: "Large view (v)", "aria-label": `Large view of ${item.id}`,
+        text: "\u2922", onclick: (e) => { e.stopPropagation(); this.opts.open(index); },
+      }));
+      node.addEventListener("dblclick", () => this.opts.open(index));
+    }
     if (this.opts.moreLikeThis) {
       node.append(el("button", {
         type: "button", class: "more", tabindex: "-1", title: "More like this (m)", text: "More like this",
@@ -124,23 +147,37 @@ export class TileGrid {
 
   // -- state -> DOM ----------------------------------------------------------------------------
   refresh() {
+    const yours = this.opts.yours;
     this.tiles.forEach((t, i) => {
-      const score = this.marks.get(t.item.id);
-      const marked = score !== undefined;
+      // yours(id): undefined when the session has no label of the item, null without a session.
+      const score = yours ? yours(t.item.id) : this.marks.get(t.item.id);
+      const marked = score !== undefined && score !== null;
       t.node.classList.toggle("marked", marked);
       t.node.classList.toggle("pos", marked && score > 0);
       t.node.classList.toggle("neg", marked && score < 0);
-      t.node.querySelector(".mark").textContent = marked ? (this.opts.markText || markText)(score) : "";
+      t.node.querySelector(".mark").textContent = marked ? markText(score) : "";
+      const pred = predText(t.item);
+      t.node.querySelector(".pred").textContent = pred;
+      if (yours) t.node.querySelector(".yours").textContent = score === null ? "" : `you ${marked ? markText(score) : "\u2013"}`;
       const sel = this.selected.has(t.item.id);
       t.node.setAttribute("aria-selected", String(sel));
       t.node.tabIndex = i === this.focusIndex ? 0 : -1;
       const parts = [t.item.id];
       if (t.item.label) parts.push(`label ${t.item.label}`);
-      if (t.item.score !== undefined && t.item.score !== null) parts.push(`score ${Number(t.item.score).toFixed(3)}`);
-      if (marked) parts.push(this.opts.markAria ? this.opts.markAria(score) : `marked ${markWord(score)} ${markText(score)}`);
+      if (pred) parts.push(pred.replace("pred", "predicted"));
+      if (marked) parts.push(`${yours ? "your label" : "marked"} ${markWord(score)} ${markText(score)}`);
       t.node.setAttribute("aria-label", parts.join(", "));
     });
     if (this.opts.onChange) this.opts.onChange();
+  }
+
+  /** Predictions arrived for some items (id -> {margin, positive}): show them. */
+  setPreds(preds) {
+    for (const t of this.tiles) {
+      const p = preds.get(t.item.id);
+      if (p) Object.assign(t.item, { margin: p.margin, positive: p.positive });
+    }
+    this.refresh();
   }
 
   setMark(id, score) {

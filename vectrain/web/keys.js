@@ -1,20 +1,26 @@
 // The page's keys, in one place (the help dialog lists them): the focused grid's own keys first,
 // then the tab keys, then what the open view does with a key. Keys typed into a field are the
-// field's.
+// field's; a key with no meaning in the open view says so on the status line.
 
 import { gradeOfKey } from "./grid.js";
-import { guard } from "./messages.js";
+import { guard, say } from "./messages.js";
 import { state } from "./state.js";
-import { gridOf, showTab } from "./tabs.js";
+import { gridOf, labelerOf, showTab, undoerOf } from "./tabs.js";
 import { moreLikeThis } from "./views/find.js";
-import { markTargets, submitBatch, undo } from "./views/label.js";
-import { relabel } from "./views/labels.js";
+import { submitBatch } from "./views/label.js";
 
 const $ = (id) => document.getElementById(id);
 const TAB_KEYS = { f: "find", l: "label", r: "results", b: "labels", s: "sql", j: "jobs" };
+const NAMES = { find: "Find", label: "Label", results: "Results", labels: "Labels", sql: "SQL", jobs: "Jobs" };
+const hooks = { open: null }; // open(grid, index): the large view of a tile (given by app.js)
 
 function typing(target) {
   return target.closest("input, textarea, select, [contenteditable=true]") !== null;
+}
+
+function pointless(e, why) {
+  say(`${e.key === " " ? "Space" : e.key}: ${why} (? lists the keys).`);
+  e.preventDefault();
 }
 
 function onKey(e) {
@@ -30,12 +36,13 @@ function onKey(e) {
     e.preventDefault();
     return;
   }
-  const onButton = e.target.closest("button, a") !== null;
+  const onButton = e.target.closest("button, a, summary") !== null;
+  const view = NAMES[state.tab];
   if ((e.key === "z" && !e.ctrlKey && !e.metaKey && !e.altKey) || ((e.ctrlKey || e.metaKey) && e.key === "z")) {
-    if (state.tab === "label") {
-      guard(undo);
-      e.preventDefault();
-    }
+    const undo = undoerOf(state.tab);
+    if (undo) guard(undo, "undo");
+    else pointless(e, `nothing to undo in ${view}`);
+    e.preventDefault();
     return;
   }
   if (e.ctrlKey || e.metaKey || e.altKey) return;
@@ -44,33 +51,36 @@ function onKey(e) {
     e.preventDefault();
     return;
   }
-  if (!grid) return;
-  if (["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"].includes(e.key) && !grid.hasFocus() && !onButton) {
-    grid.focus();
-    e.preventDefault();
-    return;
-  }
-  if (e.key === "m" && grid.current()) {
-    moreLikeThis(grid.current());
-    e.preventDefault();
-    return;
-  }
   const grade = gradeOfKey(e);
   const clear = e.key === "x" || e.key === "Delete" || e.key === "Backspace";
-  if (state.tab === "label") {
-    if (grade !== null || clear) {
-      markTargets(clear ? undefined : grade);
-      e.preventDefault();
-    } else if (e.key === "Enter" && !onButton) {
-      guard(submitBatch);
-      e.preventDefault();
-    }
-  } else if (state.tab === "labels" && (grade !== null || clear)) {
-    guard(() => relabel(clear ? undefined : grade));
+  const tiles = grid?.tiles.length > 0;
+  if (grid && tiles && ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"].includes(e.key)
+    && !grid.hasFocus() && !onButton) {
+    grid.focus();
     e.preventDefault();
+  } else if (e.key === "m" && grid) {
+    if (grid.current()) moreLikeThis(grid.current());
+    else pointless(e, "no tile to find more like");
+    e.preventDefault();
+  } else if (e.key === "v" || (e.key === "Enter" && !onButton && state.tab !== "label" && grid)) {
+    if (grid && grid.current()) hooks.open(grid, grid.focusIndex);
+    else pointless(e, grid ? "no tile to enlarge" : `no tiles in ${view}`);
+    e.preventDefault();
+  } else if (grade !== null || clear) {
+    const label = labelerOf(state.tab);
+    if (!label) pointless(e, `nothing to label in ${view}`);
+    else if (!tiles) pointless(e, "no tile to label");
+    else guard(() => label(clear ? undefined : grade), "label");
+    e.preventDefault();
+  } else if (e.key === "Enter" && state.tab === "label" && !onButton) {
+    guard(submitBatch, "enter");
+    e.preventDefault();
+  } else if (e.key.length === 1 && e.key !== " " && !onButton) {
+    pointless(e, `no meaning in ${view}`);
   }
 }
 
-export function wireKeys() {
+export function wireKeys(given) {
+  Object.assign(hooks, given);
   document.addEventListener("keydown", onKey);
 }

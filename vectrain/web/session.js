@@ -4,7 +4,7 @@
 import { get, seg } from "./api.js";
 import { el } from "./grid.js";
 import { fail, guard } from "./messages.js";
-import { closeSession, dataset, state, writeHash } from "./state.js";
+import { closeSession, dataset, setLabels, state, writeHash } from "./state.js";
 import { showTab } from "./tabs.js";
 
 const $ = (id) => document.getElementById(id);
@@ -12,6 +12,9 @@ const $ = (id) => document.getElementById(id);
 const hooks = {
   renderProgress: null, // the Label view's progress panel, drawn for the opened session
   sample: null, // the Find view's sample of a newly chosen dataset
+  facets: null, // the Find view's filter menus of a newly chosen dataset
+  rename: null, // the rename dialog for a session
+  remove: null, // the delete dialog for a session
 };
 
 export async function loadDatasets() {
@@ -40,6 +43,7 @@ export async function chooseDataset(name, { keepSession = false } = {}) {
   $("text-search-note").textContent = hasText ? "" : `(needs a CLIP dataset; ${d.name} uses ${d.encoder})`;
   if (!keepSession && state.session && state.session.dataset !== d.name) closeSession();
   renderSessions();
+  await hooks.facets();
   if (!$("sql-query").value) {
     $("sql-query").value = `SELECT label, count() AS n FROM ${d.table} GROUP BY label ORDER BY label`;
   }
@@ -58,23 +62,29 @@ export function renderSessions() {
     ...mine.map((s) => el("option", { value: s.id, text: s.name })));
   select.value = state.session?.id || "";
   const list = $("session-list");
-  list.replaceChildren(...mine.map((s) => el("li", {},
-    el("button", { type: "button", text: s.name, onclick: () => guard(() => openSession(s.id)) }),
-    el("span", { class: "muted", text: ` from ${s.source.replace("_", " ")}, ${String(s.created).slice(0, 16)}` }))));
+  list.replaceChildren(...mine.map((s) => el("li", { "data-session": s.id },
+    el("button", { type: "button", text: s.name, title: `Open ${s.name}`, onclick: () => guard(() => openSession(s.id)) }),
+    el("span", { class: "muted", text: ` from ${s.source.replace("_", " ")}, ${String(s.created).slice(0, 16)} ` }),
+    el("button", { type: "button", class: "small", "data-write": "", text: "Rename", "aria-label": `Rename ${s.name}`,
+      onclick: () => hooks.rename(s) }),
+    el("button", { type: "button", class: "small", "data-write": "", text: "Delete", "aria-label": `Delete ${s.name}`,
+      onclick: () => hooks.remove(s) }))));
+  for (const b of list.querySelectorAll("[data-write]")) b.disabled = state.readOnly;
   if (!mine.length) list.append(el("li", { class: "muted", text: "None yet." }));
 }
 
 export async function openSession(id, tab = "label") {
-  const s = await get(`sessions/${seg(id)}`);
+  const [s, labels] = await Promise.all([get(`sessions/${seg(id)}`), get(`sessions/${seg(id)}/labels`)]);
   if (!state.dataset || state.dataset.name !== s.dataset) await chooseDataset(s.dataset, { keepSession: true });
   if (state.session?.id !== s.id) closeSession();
   state.session = s;
+  setLabels(labels.labels);
   renderSessions();
   hooks.renderProgress();
   await showTab(tab);
 }
 
-/** The header's menus. given: renderProgress() and sample() of the views (see hooks). */
+/** The header's menus. given: what the views do for this module (see hooks). */
 export function wireSessions(given) {
   Object.assign(hooks, given);
   $("dataset-select").addEventListener("change", (e) => guard(async () => {

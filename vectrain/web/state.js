@@ -7,17 +7,18 @@ export const state = {
   dataset: null, // GET /datasets/{name}
   sessions: [], // GET /sessions
   session: null, // GET /sessions/{id}
+  readOnly: false, // GET /whoami: this key may only read
   tab: "find",
   batch: [], // the items of the current batch
   batchKey: "", // session + round the batch was fetched for
-  markOrder: [], // ids in the order they were marked (for undo)
-  undo: [], // [{changes: [{id, before}]}] for marks not sent yet
-  sent: [], // ids of the last sent batch, in marking order (undo reaches them with DELETE)
+  markOrder: [], // ids in the order they were marked
+  undo: [], // [{changes: [{id, before}]}] for marks not sent yet (older steps are the service's)
   busy: false,
   untrained: false, // labels were stored but the round after them failed to train
   findItems: [],
   pred: { mode: "top", offset: 0, total: 0, positives: 0 },
-  labels: [],
+  labels: [], // GET /sessions/{id}/labels: the open session's labels
+  mine: new Map(), // item id -> the open session's label of it (kept in step with every write)
   labelsOffset: 0,
   timings: [], // ms from Enter to the next batch with thumbnails on screen
 };
@@ -31,9 +32,32 @@ export function closeSession() {
   state.batch = [];
   state.batchKey = "";
   state.undo = [];
-  state.sent = [];
   state.markOrder = [];
   state.untrained = false;
+  state.labels = [];
+  state.mine = new Map();
+}
+
+/** The open session's labels, as GET /sessions/{id}/labels lists them. */
+export function setLabels(labels) {
+  state.labels = labels;
+  state.mine = new Map(labels.map((l) => [l.item_id, l.score]));
+}
+
+/** Labels stored (score) or removed (undefined) by this page: the list and the map follow. */
+export function noteLabels(ids, score) {
+  const now = new Date().toISOString();
+  for (const id of ids) {
+    if (score === undefined || score === null) state.mine.delete(id);
+    else state.mine.set(id, score);
+  }
+  const byId = new Map(state.labels.map((l) => [l.item_id, l]));
+  for (const id of ids) {
+    if (score === undefined || score === null) byId.delete(id);
+    else if (byId.has(id)) byId.get(id).score = score;
+    else byId.set(id, { item_id: id, score, labeled: now, label: "" });
+  }
+  state.labels = [...byId.values()];
 }
 
 export function readHash() {

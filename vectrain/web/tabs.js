@@ -2,12 +2,12 @@
 // hides it); anything may switch tabs through showTab() without importing the views, so the
 // views never import each other.
 
-import { guard } from "./messages.js";
+import { guard, leaveView } from "./messages.js";
 import { state, writeHash } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
 const TABS = ["find", "label", "results", "labels", "sql", "jobs"];
-const views = {}; // tab -> { load(), grid, hide() }, each optional
+const views = {}; // tab -> { load(), grid, hide(), label(score), undo() }, each optional
 
 export function addView(tab, view) {
   views[tab] = view;
@@ -16,9 +16,17 @@ export function addView(tab, view) {
 /** The grid of a view (the keys go to it), if it has one. */
 export const gridOf = (tab) => views[tab]?.grid;
 
+/** What a label key does in a view: mark(score) (undefined: clear or remove), or nothing. */
+export const labelerOf = (tab) => views[tab]?.label;
+
+/** What z does in a view (the Label view undoes its unsent marks first). */
+export const undoerOf = (tab) => views[tab]?.undo;
+
 export function showTab(tab, { focus = true } = {}) {
   if (!TABS.includes(tab)) tab = "find";
   state.tab = tab;
+  document.body.dataset.tab = tab;
+  leaveView(tab);
   for (const t of TABS) {
     $(`view-${t}`).hidden = t !== tab;
     const button = $(`tab-${t}`);

@@ -1,47 +1,115 @@
-// The Find view: search the dataset by text or image, or show a sample; pick examples across
-// searches and start a session from them (or from a text prompt).
+// The Find view: a sample of the dataset, or a search by text, image or a tile ("more like
+// this"), narrowed by the filters with exact counts; pick examples across searches and start a
+// session from them (or from a text prompt). With a session open, tiles show its label and its
+// classifier's prediction, and the label keys label them.
 
 import { api, post, seg } from "../api.js";
 import { TileGrid } from "../grid.js";
-import { guard, say } from "../messages.js";
+import { explainName, guard, say } from "../messages.js";
+import { writeLabels } from "../mine.js";
 import { loadSessions, openSession } from "../session.js";
 import { dataset, state } from "../state.js";
 import { showTab } from "../tabs.js";
+import { currentFilter, describeFilter, syncSessionFilters, wireFilters } from "./filters.js";
 
 const $ = (id) => document.getElementById(id);
 const FIND_K = 30;
+const NAME_RULE = "Name the session with lowercase letters a–z, digits 0–9 and _, starting with a letter "
+  + "(e.g. zeros), at most 59 characters and no double _.";
+let last = { kind: "sample", offset: 0 }; // what the grid shows, run again when the filters change
+
+const inSession = () => Boolean(state.session && state.session.dataset === dataset());
 
 export const findGrid = new TileGrid($("find-grid"), {
   label: "Search results", dataset, moreLikeThis: (item) => moreLikeThis(item), keepSelection: true,
-  empty: "Search by text or image, or show a sample.",
+  empty: "Nothing matches: change the filters, or search by text or image.",
   onChange: () => updateSelectedCount(),
+  yours: (id) => (inSession() ? state.mine.get(id) : null),
 });
 
 function showFound(items, title) {
   state.findItems = items;
   $("find-title").textContent = title;
+  $("find-pages").hidden = last.kind !== "sample";
   if (state.tab !== "find") showTab("find", { focus: false });
   const shown = findGrid.setItems(items);
   findGrid.focus(0); // now, not after the thumbnails: keys pressed meanwhile go to the new tiles
+  if (inSession() && items.length) guard(showPredictions); // the tiles do not wait for it
   return shown;
+}
+
+/** The open session's classifier on the tiles shown (one request). */
+async function showPredictions() {
+  const items = findGrid.items;
+  const scored = `${state.session.id}:${state.session.round}`;
+  const res = await post(`sessions/${seg(state.session.id)}/scores`, { item_ids: items.map((i) => i.id) });
+  if (findGrid.items !== items) return; // other tiles are shown now
+  findGrid.setPreds(new Map(res.items.map((i) => [i.id, i])));
+  findGrid.scored = scored;
+}
+
+/** Back in Find: the tiles follow the session (its labels, its latest round's predictions). */
+export function refreshFind() {
+  syncSessionFilters();
+  if (!inSession()) {
+    for (const it of findGrid.items) delete it.margin;
+    findGrid.scored = "";
+  }
+  findGrid.refresh();
+  if (inSession() && findGrid.items.length && findGrid.scored !== `${state.session.id}:${state.session.round}`) {
+    return showPredictions();
+  }
+  return undefined;
+}
+
+/** How many items pass the filter, exactly (a browse of one). */
+async function matching(filter) {
+  return (await post(`datasets/${seg(dataset())}/browse`, { ...filter, limit: 1 })).total;
+}
+
+async function runSearch(body, what) {
+  const filter = currentFilter();
+  const [res, total] = await Promise.all([
+    post(`datasets/${seg(dataset())}/search`, { ...body, k: FIND_K, ...(filter ? { filter } : {}) }),
+    filter ? matching(filter) : null,
+  ]);
+  const among = filter ? ` among the ${total.toLocaleString()} items with ${describeFilter(filter)}` : "";
+  await showFound(res.items, `${what}: ${res.items.length} nearest${among}, best first`);
 }
 
 /** The nearest items to one tile of any grid, shown here (the m key, the tile's button). */
 export async function moreLikeThis(item) {
-  const res = await guard(() => post(`datasets/${seg(dataset())}/search`,
-    { item_id: item.id, k: FIND_K, exclude_ids: [] }));
-  if (res) await showFound(res.items, `More like ${item.id}${item.label ? ` (${item.label})` : ""}: ${res.items.length} nearest, best first`);
+  last = { kind: "more", item };
+  await guard(() => runSearch({ item_id: item.id, exclude_ids: [] },
+    `More like ${item.id}${item.label ? ` (${item.label})` : ""}`));
 }
 
-export async function sample() {
-  // A fixed sample (the same on every reload) through the read-only SQL endpoint.
-  const table = state.dataset.table;
-  if (!/^[A-Za-z0-9_]+$/.test(table)) throw new Error(`Unexpected table name ${table}`);
-  const res = await post("sql", {
-    query: `SELECT id, url, label FROM ${table} ORDER BY cityHash64(id) LIMIT ${FIND_K}`,
-  });
-  const items = res.rows.map(([id, url, label]) => ({ id, url, label }));
-  await showFound(items, `A sample of ${dataset()}: press m on a tile (or its button) for more like it`);
+/** A fixed sample of the dataset (the same on every reload) under the filters, paged. */
+export async function sample(offset = 0) {
+  last = { kind: "sample", offset: Math.max(0, offset) };
+  const filter = currentFilter();
+  const res = await post(`datasets/${seg(dataset())}/browse`, { ...filter, offset: last.offset, limit: FIND_K });
+  const range = res.items.length ? `${res.offset + 1}–${res.offset + res.items.length}` : "none";
+  const what = filter ? `${res.total.toLocaleString()} items with ${describeFilter(filter)}`
+    : `A sample of ${dataset()}: ${res.total.toLocaleString()} items`;
+  $("find-prev").disabled = res.offset === 0;
+  $("find-next").disabled = res.offset + res.items.length >= res.total;
+  await showFound(res.items, `${what}; showing ${range}. Press m on a tile for more like it, v to enlarge it`);
+}
+
+/** The filters changed: run what the grid shows again with them. */
+function refilter() {
+  syncSessionFilters();
+  if (last.kind === "more") return moreLikeThis(last.item);
+  if (last.kind === "text") return guard(() => runSearch({ text: last.text }, `“${last.text}”`));
+  return guard(() => sample(0));
+}
+
+/** A label key on Find's tiles: label them in the open session at once (one undo step). */
+export async function labelFound(score, items) {
+  const targets = items || findGrid.targets();
+  if (!targets.length) return;
+  if (await writeLabels(targets.map((t) => t.id), score)) findGrid.refresh();
 }
 
 function updateSelectedCount() {
@@ -64,9 +132,9 @@ async function startSession(e) {
     }
   }
   const s = await api("POST", "sessions", { json: body });
-  say(`Session ${s.name} started from ${s.source.replace("_", " ")}.`);
   await loadSessions();
   await openSession(s.id);
+  say(`Session ${s.name} started from ${s.source.replace("_", " ")}.`);
 }
 
 export function wireFind() {
@@ -75,8 +143,8 @@ export function wireFind() {
     guard(async () => {
       const text = $("text-query").value.trim();
       if (!text) throw new Error("Type something to search for.");
-      const res = await post(`datasets/${seg(dataset())}/search`, { text, k: FIND_K });
-      await showFound(res.items, `“${text}”: ${res.items.length} nearest, best first`);
+      last = { kind: "text", text };
+      await runSearch({ text }, `“${text}”`);
     });
   });
   $("image-search").addEventListener("submit", (e) => {
@@ -87,11 +155,17 @@ export function wireFind() {
       const form = new FormData();
       form.append("file", file);
       form.append("k", String(FIND_K));
+      last = { kind: "image" };
       const res = await api("POST", `datasets/${seg(dataset())}/search/image`, { form });
-      await showFound(res.items, `Like ${file.name}: ${res.items.length} nearest, best first`);
+      const note = currentFilter() ? " (the filters do not apply to an uploaded image)" : "";
+      await showFound(res.items, `Like ${file.name}: ${res.items.length} nearest, best first${note}`);
     });
   });
-  $("sample-button").addEventListener("click", () => guard(sample));
-  $("start-form").addEventListener("submit", (e) => guard(() => startSession(e)));
+  $("sample-button").addEventListener("click", () => guard(() => sample(0)));
+  $("find-prev").addEventListener("click", () => guard(() => sample(last.offset - FIND_K)));
+  $("find-next").addEventListener("click", () => guard(() => sample(last.offset + FIND_K)));
+  $("start-form").addEventListener("submit", (e) => guard(() => startSession(e), "start"));
+  explainName($("session-name"), NAME_RULE);
   $("start-prompt").addEventListener("focus", () => { $("start-prompt-radio").checked = true; });
+  wireFilters(refilter);
 }

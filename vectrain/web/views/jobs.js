@@ -5,6 +5,7 @@
 
 import { api, get, seg } from "../api.js";
 import { el } from "../grid.js";
+import { explainName } from "../messages.js";
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 600;
@@ -41,9 +42,10 @@ export class JobsView {
     this.options = null;
     $("load-form").addEventListener("submit", (e) => {
       e.preventDefault();
-      hooks.guard(() => this.startLoad());
+      hooks.guard(() => this.startLoad(), "load");
     });
     $("load-source").addEventListener("change", () => this.showSourceHint());
+    explainName($("load-dataset"), "Name the dataset with lowercase letters a–z, digits 0–9 and _, starting with a letter (e.g. photos).");
     $("job-list").addEventListener("click", (e) => {
       const button = e.target.closest("button[data-cancel]");
       if (button) hooks.guard(() => this.cancel(button.dataset.cancel));

@@ -1,14 +1,17 @@
 // The Label view: the next batch from POST /next, marks kept in the page until Enter sends them
-// (POST /labels, then /train, then /next), undo, and the session's progress.
+// (POST /labels, then /train, then /next), undo (unsent marks here, then the session's label
+// history), and the session's progress.
 
 import { api, get, post, seg } from "../api.js";
 import { drawCurve } from "../curve.js";
 import { TileGrid } from "../grid.js";
 import { guard, say } from "../messages.js";
-import { dataset, state } from "../state.js";
+import { READ_ONLY, undoStored } from "../mine.js";
+import { dataset, noteLabels, state } from "../state.js";
 import { needSession } from "../tabs.js";
 
 const $ = (id) => document.getElementById(id);
+const MARK_FIRST = "Mark some tiles first: 1 or + positive, 0 or - negative. Enter then trains a round.";
 
 export const labelGrid = new TileGrid($("label-grid"), {
   label: "Batch to label", dataset,
@@ -18,7 +21,8 @@ export const labelGrid = new TileGrid($("label-grid"), {
 function batchParams() {
   const k = Math.max(1, Math.min(200, parseInt($("batch-k").value, 10) || 10));
   $("batch-k").value = k;
-  return { k, strategy: $("batch-strategy").value };
+  // A read key previews batches: new audit draws would be recorded, which it may not do.
+  return { k, strategy: $("batch-strategy").value, ...(state.readOnly ? { audit: 0 } : {}) };
 }
 
 export async function loadLabelView() {
@@ -38,12 +42,18 @@ async function fetchBatch() {
 
 /** Show a batch from POST /next; resolves when its thumbnails (or placeholders) are on screen. */
 function showBatch(res) {
+  // The decision is score > threshold: each tile shows it with the margin, score − threshold.
+  const threshold = state.session.rounds.find((r) => r.round === res.round)?.threshold ?? 0;
+  for (const item of res.items) {
+    item.margin = item.score - threshold;
+    item.positive = item.margin > 0;
+  }
   state.batch = res.items;
   state.batchKey = `${state.session.id}:${state.session.round}`;
   state.undo = [];
   state.markOrder = [];
   $("batch-title").textContent = res.items.length
-    ? `Round ${res.round}: ${res.items.length} items to label (${res.strategy}); scores are the classifier's, threshold ${fmt(state.session.rounds.at(-1)?.threshold)}`
+    ? `Round ${res.round}: ${res.items.length} items to label (${res.strategy}); pred is the classifier's decision and its score \u2212 threshold (${fmt(threshold)})`
     : "Every item of this dataset is labeled.";
   const shown = labelGrid.setItems(res.items);
   if (state.tab === "label") labelGrid.focus(0);
@@ -51,8 +61,9 @@ function showBatch(res) {
   return shown;
 }
 
-export function markTargets(score) {
-  const targets = labelGrid.targets();
+/** Mark the selected tiles (or the focused one, or `items`); undefined clears the mark. */
+export function markTargets(score, items) {
+  const targets = items || labelGrid.targets();
   if (!targets.length) return;
   const changes = targets.map((it) => ({ id: it.id, before: labelGrid.marks.get(it.id) }));
   for (const it of targets) {
@@ -61,6 +72,7 @@ export function markTargets(score) {
     if (score !== undefined) state.markOrder.push(it.id);
   }
   state.undo.push({ changes });
+  if (items) return labelGrid.refresh(); // from the large view: the focus stays where it is
   const current = labelGrid.current();
   const several = labelGrid.selected.size > 1 || (labelGrid.selected.size === 1 && !labelGrid.selected.has(current?.id));
   if (labelGrid.selected.size) labelGrid.clearSelection();
@@ -71,6 +83,7 @@ export function markTargets(score) {
   }
 }
 
+/** z: the unsent marks of this batch first, then the session's stored label changes. */
 export async function undo() {
   const last = state.undo.pop();
   if (last) {
@@ -85,21 +98,10 @@ export async function undo() {
     say(`Undone: ${last.changes.map((c) => c.id).join(", ")}.`);
     return;
   }
-  // Nothing marked in this batch: take back the last label already sent.
-  const id = state.sent.pop();
-  if (!id) {
-    say("Nothing to undo. Earlier labels can be changed or removed in Labels (b).");
-    return;
-  }
-  try {
-    await api("DELETE", `sessions/${seg(state.session.id)}/labels/${seg(id)}`);
-  } catch (err) {
-    state.sent.push(id);
-    throw err;
-  }
-  state.session = await get(`sessions/${seg(state.session.id)}`);
+  const res = await undoStored();
+  if (!res) return;
+  state.session = { ...state.session, ...(await get(`sessions/${seg(state.session.id)}`)) };
   renderProgress();
-  say(`Removed the label of ${id}; the next round trains without it.`);
 }
 
 export async function submitBatch() {
@@ -107,7 +109,11 @@ export async function submitBatch() {
   const started = performance.now();
   const labels = state.markOrder.map((id) => ({ item_id: id, score: labelGrid.marks.get(id) }));
   if (!labels.length && !state.untrained) {
-    say("Mark some tiles first: 1 or + positive, 0 or - negative. Enter then trains a round.");
+    say(MARK_FIRST);
+    return;
+  }
+  if (state.readOnly) {
+    say(READ_ONLY);
     return;
   }
   state.busy = true;
@@ -120,7 +126,7 @@ export async function submitBatch() {
     const stored = labels.length ? await post(`sessions/${sid}/labels`, { labels }) : { labels: state.session.labels };
     t.push(performance.now());
     if (labels.length) {
-      state.sent = labels.map((l) => l.item_id);
+      for (const l of labels) noteLabels([l.item_id], l.score);
       state.markOrder = [];
       state.undo = [];
       state.untrained = true;
@@ -148,7 +154,7 @@ export async function submitBatch() {
   } finally {
     state.busy = false;
     document.body.classList.remove("busy");
-    $("submit-button").disabled = false;
+    $("submit-button").disabled = state.readOnly;
   }
 }
 
@@ -159,6 +165,7 @@ function updatePending() {
   $("stat-pending").textContent = state.batch.length
     ? `${marks.length} of ${state.batch.length} marked (${pos}+ ${neg}−), sent on Enter`
     : "–";
+  if (marks.length && $("status").textContent === MARK_FIRST) say(""); // the hint is done
 }
 
 export function f1Word(f1) {
@@ -215,6 +222,6 @@ export function wireLabel() {
   $("grade-slider").addEventListener("change", (e) => {
     markTargets(Number(e.target.value));
   });
-  $("undo-button").addEventListener("click", () => guard(undo));
-  $("submit-button").addEventListener("click", () => guard(submitBatch));
+  $("undo-button").addEventListener("click", () => guard(undo, "undo"));
+  $("submit-button").addEventListener("click", () => guard(submitBatch, "enter"));
 }

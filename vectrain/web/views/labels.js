@@ -1,74 +1,76 @@
-// The Labels view: everything labeled in the open session, newest first; relabel or remove.
+// The Labels view: everything labeled in the open session, newest first, each with the dataset's
+// label and the classifier's current prediction; relabel or remove (one undo step per key).
 
-import { api, get, post, seg } from "../api.js";
-import { TileGrid, markText } from "../grid.js";
-import { guard, say } from "../messages.js";
-import { dataset, state } from "../state.js";
+import { get, post, seg } from "../api.js";
+import { TileGrid } from "../grid.js";
+import { guard } from "../messages.js";
+import { undoStored, writeLabels } from "../mine.js";
+import { dataset, setLabels, state } from "../state.js";
 import { needSession } from "../tabs.js";
 
 const $ = (id) => document.getElementById(id);
 const LABELS_PAGE = 100;
-// Given by wireLabels(): the Label view's progress panel, redrawn after a change of labels.
-const hooks = { renderProgress: null };
 
 export const labelsGrid = new TileGrid($("labels-grid"), {
-  label: "Labels of this session", dataset, empty: "No labels yet.",
+  label: "Labels of this session", dataset, empty: "No labels yet.", yours: (id) => state.mine.get(id),
 });
 
 export async function loadLabels() {
   if (!needSession("labels-range", labelsGrid)) return;
   const res = await get(`sessions/${seg(state.session.id)}/labels`);
-  state.labels = res.labels;
+  setLabels(res.labels);
   await renderLabels();
 }
 
-function renderLabels() {
+function shownLabels() {
   const filter = $("labels-filter").value;
-  const shown = state.labels
+  return state.labels
     .filter((l) => filter === "all" || (filter === "pos" ? l.score > 0 : l.score < 0))
     .sort((a, b) => (a.labeled < b.labeled ? 1 : a.labeled > b.labeled ? -1 : a.item_id.localeCompare(b.item_id)));
+}
+
+async function renderLabels() {
+  const shown = shownLabels();
   state.labelsOffset = Math.max(0, Math.min(state.labelsOffset, Math.max(0, shown.length - 1)));
   const page = shown.slice(state.labelsOffset, state.labelsOffset + LABELS_PAGE);
   $("labels-range").textContent = shown.length
     ? `${state.labelsOffset + 1}–${state.labelsOffset + page.length} of ${shown.length}, newest first`
     : "";
-  return labelsGrid.setItems(page.map((l) => ({ id: l.item_id })),
-    { marks: page.map((l) => [l.item_id, l.score]) });
+  const ready = labelsGrid.setItems(page.map((l) => ({ id: l.item_id, label: l.label })));
+  if (page.length) await showPredictions(page.map((l) => l.item_id));
+  return ready;
 }
 
-export async function relabel(score) {
-  const targets = labelsGrid.targets();
+/** The current round's prediction beside each label on the page (one request). */
+async function showPredictions(ids) {
+  const res = await post(`sessions/${seg(state.session.id)}/scores`, { item_ids: ids });
+  labelsGrid.setPreds(new Map(res.items.map((i) => [i.id, i])));
+}
+
+/** A label key: relabel the targets (undefined: remove their labels), one action for all. */
+export async function relabel(score, items) {
+  const targets = items || labelsGrid.targets();
   if (!targets.length) return;
-  const sid = seg(state.session.id);
-  if (score === undefined) {
-    for (const it of targets) await api("DELETE", `sessions/${sid}/labels/${seg(it.id)}`);
-    state.labels = state.labels.filter((l) => !targets.some((t) => t.id === l.item_id));
-    say(`Removed ${targets.length} label${targets.length > 1 ? "s" : ""}; the next round trains without them.`);
-  } else {
-    await post(`sessions/${sid}/labels`, { labels: targets.map((t) => ({ item_id: t.id, score })) });
-    for (const l of state.labels) if (targets.some((t) => t.id === l.item_id)) l.score = score;
-    say(`Relabeled ${targets.length} as ${markText(score)}; the next round trains with it.`);
-  }
   const index = labelsGrid.focusIndex;
+  if (!(await writeLabels(targets.map((t) => t.id), score))) return;
   // Keep the order stable while relabeling: marks change in place, removals re-render.
   if (score === undefined) await renderLabels();
-  else {
-    for (const it of targets) labelsGrid.setMark(it.id, score);
-    labelsGrid.clearSelection();
-  }
-  labelsGrid.focus(index);
-  state.session = await get(`sessions/${sid}`);
-  hooks.renderProgress();
+  else labelsGrid.clearSelection();
+  if (!items) labelsGrid.focus(index);
 }
 
-/** given: renderProgress() of the Label view (see hooks). */
-export function wireLabels(given) {
-  Object.assign(hooks, given);
+/** z: take back the session's newest label change; the restored labels come back in place. */
+export async function undoLabels() {
+  if (await undoStored()) await loadLabels();
+}
+
+export function wireLabels() {
   $("labels-filter").addEventListener("change", () => { state.labelsOffset = 0; guard(renderLabels); });
   for (const b of document.querySelectorAll("[data-relabel]")) {
-    b.addEventListener("click", () => guard(() => relabel(Number(b.dataset.relabel))));
+    b.addEventListener("click", () => guard(() => relabel(Number(b.dataset.relabel)), "label"));
   }
-  $("remove-label").addEventListener("click", () => guard(() => relabel(undefined)));
+  $("remove-label").addEventListener("click", () => guard(() => relabel(undefined), "label"));
+  $("labels-undo").addEventListener("click", () => guard(undoLabels, "undo"));
   $("labels-prev").addEventListener("click", () => { state.labelsOffset -= LABELS_PAGE; guard(renderLabels); });
   $("labels-next").addEventListener("click", () => {
     if (state.labelsOffset + LABELS_PAGE < state.labels.length) state.labelsOffset += LABELS_PAGE;

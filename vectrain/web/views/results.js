@@ -1,9 +1,10 @@
 // The Results view: apply the classifier to the whole dataset, browse its predictions by score,
 // the SQL that publishes it, and its weights.
 
-import { download, get, post, seg } from "../api.js";
+import { download, downloadFile, get, post, seg } from "../api.js";
 import { TileGrid, el } from "../grid.js";
 import { guard, say } from "../messages.js";
+import { writeLabels } from "../mine.js";
 import { dataset, state } from "../state.js";
 import { needSession, showTab } from "../tabs.js";
 
@@ -17,9 +18,7 @@ const hooks = {
 
 export const predGrid = new TileGrid($("pred-grid"), {
   label: "Predictions", dataset, moreLikeThis: (item) => hooks.moreLikeThis(item),
-  empty: "Apply the classifier to see its predictions.",
-  markText: (score) => (score > 0 ? "pos" : "neg"),
-  markAria: (score) => (score > 0 ? "predicted positive" : "predicted negative"),
+  empty: "Apply the classifier to see its predictions.", yours: (id) => state.mine.get(id),
 });
 
 export async function loadResults() {
@@ -53,12 +52,24 @@ async function loadPredictions(mode = state.pred.mode, offset) {
   }
   state.pred.offset = Math.max(0, Math.min(offset, Math.max(0, res.total - 1)));
   const page = await get(`sessions/${sid}/predictions`, { offset: state.pred.offset, limit: PRED_PAGE });
-  let items = page.items.map((p) => ({ id: p.id, score: p.score, positive: p.positive }));
+  let items = page.items.map((p) => ({ id: p.id, label: p.label, margin: p.margin, positive: p.positive }));
   if (mode === "bottom") items = items.reverse(); // the most confident negative first
   const end = state.pred.offset + page.items.length;
   $("pred-range").textContent = `ranks ${state.pred.offset + 1}–${end} of ${res.total.toLocaleString()} by score`
-    + (mode === "bottom" ? " (shown lowest first)" : "");
-  await predGrid.setItems(items, { marks: items.map((p) => [p.id, p.positive ? 1 : -1]) });
+    + (mode === "bottom" ? " (shown lowest first)" : "")
+    + `; pred is the decision and score \u2212 threshold (${page.threshold.toFixed(3)}); 1, 0 or x labels a tile`;
+  await predGrid.setItems(items);
+}
+
+/** A label key on a prediction: label it in the session at once (one undo step). */
+export async function labelPreds(score, items) {
+  const targets = items || predGrid.targets();
+  if (!targets.length) return;
+  if (await writeLabels(targets.map((t) => t.id), score)) predGrid.clearSelection();
+}
+
+function exportSession(format) {
+  return downloadFile(`sessions/${seg(state.session.id)}/export`, { format }, `${state.session.name}.${format}`);
 }
 
 async function applyClassifier() {
@@ -103,7 +114,7 @@ async function copyText(text, what) {
 /** given: moreLikeThis(item) and runSql() of the other views (see hooks). */
 export function wireResults(given) {
   Object.assign(hooks, given);
-  $("apply-button").addEventListener("click", () => guard(applyClassifier));
+  $("apply-button").addEventListener("click", () => guard(applyClassifier, "apply"));
   for (const b of document.querySelectorAll("[data-browse]")) {
     b.addEventListener("click", () => guard(() => loadPredictions(b.dataset.browse)));
   }
@@ -115,6 +126,8 @@ export function wireResults(given) {
     await showTab("sql", { focus: false });
     await hooks.runSql();
   }));
+  $("export-csv").addEventListener("click", () => guard(() => exportSession("csv")));
+  $("export-jsonl").addEventListener("click", () => guard(() => exportSession("jsonl")));
   $("weights-npy").addEventListener("click", () => guard(() =>
     download(`sessions/${seg(state.session.id)}/weights`, { format: "npy" }, "weights.npy")));
   $("weights-json").addEventListener("click", () => guard(() =>

@@ -1,4 +1,5 @@
-// The SQL view: read-only queries through POST /sql, shown as a table.
+// The SQL view: read-only queries through POST /sql, shown as a table. A refused or failed
+// statement replaces the previous result: its message stands where the table was.
 
 import { post } from "../api.js";
 import { el } from "../grid.js";
@@ -13,8 +14,20 @@ export async function loadSql() {
 export async function runSql(e) {
   e?.preventDefault();
   const started = performance.now();
-  const res = await post("sql", { query: $("sql-query").value });
   const table = $("sql-table");
+  $("sql-error").hidden = true;
+  $("sql-info").textContent = "running…";
+  let res;
+  try {
+    res = await post("sql", { query: $("sql-query").value });
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    table.replaceChildren();
+    $("sql-info").textContent = "";
+    $("sql-error").textContent = err.message;
+    $("sql-error").hidden = false;
+    return;
+  }
   const head = el("tr", {}, ...res.columns.map((c, i) => el("th", { scope: "col", title: res.types[i], text: c })));
   const rows = res.rows.map((row) => el("tr", {}, ...row.map((v) => el("td", {
     text: v === null ? "NULL" : typeof v === "object" ? JSON.stringify(v) : String(v),
