@@ -42,9 +42,9 @@ def wait_healthy(proc: subprocess.Popen, url: str, timeout: float) -> None:
     raise RuntimeError(f"vectrain serve did not answer {url}/health within {timeout:.0f} s")
 
 
-def start_server(path: str | Path, timeout: float = 120.0) -> tuple[subprocess.Popen, str]:
-    """Serve the chDB database at `path` without API keys; returns the process and its URL once
-    /health answers."""
+def start_server(path: str | Path, timeout: float = 120.0, env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """Serve the chDB database at `path` without API keys (and with `env`'s settings); returns
+    the process and its URL once /health answers."""
     port = free_port()
     env = {
         **os.environ,
@@ -52,6 +52,7 @@ def start_server(path: str | Path, timeout: float = 120.0) -> tuple[subprocess.P
         "VECTRAIN_SERVICE_URL": "",
         "VECTRAIN_API_KEYS": "",
         "VECTRAIN_READ_API_KEYS": "",
+        **(env or {}),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "vectrain.cli.main", "serve", "--port", str(port)],

@@ -36,7 +36,7 @@ from vectrain.core.config import Settings, get_settings
 from vectrain.core.errors import VectrainError
 from vectrain.jobs import load_paths
 from vectrain.jobs.runner import JobRunner
-from vectrain.labeling import training
+from vectrain.labeling import warmup
 from vectrain.storage.query import Query
 from vectrain.storage.store import Store
 
@@ -86,8 +86,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None, own
             threading.Thread(
                 target=_rebuild_indexes, args=(app.state.store,), name="index-rebuild", daemon=True
             ).start()
-        # The first training round would pay scipy's import (1-2 s): pay it now, in the background.
-        threading.Thread(target=training.warm_up, name="warm-up", daemon=True).start()
+        # The first training round after a restart would load scipy, pandas (through the client's
+        # first insert) and more (2.7 s): load them now, in the background.
+        if settings.warm_up:
+            threading.Thread(target=warmup.warm_up, args=(app.state.store,), name="warm-up", daemon=True).start()
         # Jobs: what a dead process left running is marked failed (with how to resume), then the workers start.
         app.state.jobs = JobRunner(app.state.store)
         app.state.jobs.start()

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         description="Interface `vectrain serve` binds; a non-loopback one needs API keys (or `--insecure`).",
     )
     port: int = Field(8000, description="Port of `vectrain serve`.")
+    warm_up: bool = Field(
+        True,
+        description="At start-up, load in the background what the first training round after a restart "
+        "needs (scipy and the database client's insert path), so it is not paid on the first Enter.",
+    )
     service_url: str | None = Field(
         None,
         description="Where the CLI sends commands (same as `--url`); by default "

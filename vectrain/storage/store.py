@@ -135,6 +135,14 @@ class Store:
         except ClickHouseError as exc:
             raise from_engine(exc, f"the insert into {table}") from exc
 
+    def warm_up_inserts(self) -> None:
+        """Load what the first row insert loads: clickhouse-connect checks every insert's data for a
+        pandas DataFrame, and its first check imports pandas (about 1 s: most of the first training
+        round after a restart, bench/page_latency.py)."""
+        from clickhouse_connect.driver import options
+
+        getattr(options, "pd", None)
+
     def insert_arrow(self, table: str, arrow_table: pa.Table, settings: dict | None = None) -> None:
         try:
             self.client.insert_arrow(table, arrow_table, database=self.database, settings=settings)
