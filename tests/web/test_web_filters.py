@@ -4,6 +4,8 @@ this", with exact counts that match the database."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import numpy as np
 
@@ -38,7 +40,7 @@ def count(store, where, **params):
 
 
 def title_count(d):
-    return int(text(d, "find-title").split(" items with ")[0].replace(",", ""))
+    return int(re.match(r"([\d,]+) items ", text(d, "find-title")).group(1).replace(",", ""))
 
 
 def test_filters_narrow_the_sample_with_exact_counts(live, driver, web_store, shots):
@@ -60,7 +62,7 @@ def test_filters_narrow_the_sample_with_exact_counts(live, driver, web_store, sh
     assert set(tile_texts(d, "find-grid", ".label")) == {"0"}
     # ... and the split.
     Select(d.find_element(By.ID, "f-split")).select_by_value("=test")
-    wait(d, lambda d: "split test" in text(d, "find-title"), what="split test")
+    wait(d, lambda d: "in split test" in text(d, "find-title"), what="split test")
     assert title_count(d) == count(store, "label = '0' AND split = 'test'")
     # Labeled in the session, or not: counted against the stored labels.
     Select(d.find_element(By.ID, "f-labeled")).select_by_value("no")
@@ -83,7 +85,7 @@ def test_filters_narrow_the_sample_with_exact_counts(live, driver, web_store, sh
     wait(d, lambda d: all(p.startswith("pred pos") for p in tile_texts(d, "find-grid", ".pred")), what="positives")
     # What is left to review: predicted positive and not labeled yet.
     Select(d.find_element(By.ID, "f-labeled")).select_by_value("no")
-    wait(d, lambda d: "not labeled in this session, pred \u2265 0" in text(d, "find-title"), what="left to review")
+    wait(d, lambda d: "not labeled in this session, with pred \u2265 0" in text(d, "find-title"), what="left to review")
     unlabeled = [i for (i, _), m in zip(rows, margins) if m >= 0 and i not in stored_labels(store, sid)]
     assert abs(title_count(d) - len(unlabeled)) <= 1
     wait(d, lambda d: thumbs_settled(d, "find-grid") and all(tile_texts(d, "find-grid", ".pred")), what="tiles")

@@ -60,16 +60,16 @@ export function currentFilter() {
   return Object.keys(f).length ? f : null;
 }
 
-/** The filter in words, for the title above the tiles. */
+/** The filter in words, after "N items" in the title above the tiles. */
 export function describeFilter(f) {
   if (!f) return "";
   const parts = [];
-  if (f.label !== undefined) parts.push(`label ${f.label || "(none)"}`);
-  if (f.split !== undefined) parts.push(`split ${f.split || "(none)"}`);
+  if (f.label !== undefined) parts.push(`with label ${f.label || "(none)"}`);
+  if (f.split !== undefined) parts.push(`in split ${f.split || "(none)"}`);
   if (f.labeled) parts.push(f.labeled === "yes" ? "labeled in this session" : "not labeled in this session");
-  if (f.margin_min !== undefined && f.margin_max !== undefined) parts.push(`pred ${f.margin_min} to ${f.margin_max}`);
-  else if (f.margin_min !== undefined) parts.push(`pred \u2265 ${f.margin_min}`);
-  else if (f.margin_max !== undefined) parts.push(`pred \u2264 ${f.margin_max}`);
+  if (f.margin_min !== undefined && f.margin_max !== undefined) parts.push(`with pred ${f.margin_min} to ${f.margin_max}`);
+  else if (f.margin_min !== undefined) parts.push(`with pred \u2265 ${f.margin_min}`);
+  else if (f.margin_max !== undefined) parts.push(`with pred \u2264 ${f.margin_max}`);
   return parts.join(", ");
 }
 

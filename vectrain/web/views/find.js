@@ -73,7 +73,7 @@ async function runSearch(body, what) {
     post(`datasets/${seg(dataset())}/search`, { ...body, k: FIND_K, ...(filter ? { filter } : {}) }),
     filter ? matching(filter) : null,
   ]);
-  const among = filter ? ` among the ${total.toLocaleString()} items with ${describeFilter(filter)}` : "";
+  const among = filter ? ` among the ${total.toLocaleString()} items ${describeFilter(filter)}` : "";
   await showFound(res.items, `${what}: ${res.items.length} nearest${among}, best first`);
 }
 
@@ -90,7 +90,7 @@ export async function sample(offset = 0) {
   const filter = currentFilter();
   const res = await post(`datasets/${seg(dataset())}/browse`, { ...filter, offset: last.offset, limit: FIND_K });
   const range = res.items.length ? `${res.offset + 1}–${res.offset + res.items.length}` : "none";
-  const what = filter ? `${res.total.toLocaleString()} items with ${describeFilter(filter)}`
+  const what = filter ? `${res.total.toLocaleString()} items ${describeFilter(filter)}`
     : `A sample of ${dataset()}: ${res.total.toLocaleString()} items`;
   $("find-prev").disabled = res.offset === 0;
   $("find-next").disabled = res.offset + res.items.length >= res.total;
