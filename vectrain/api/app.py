@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from contextlib import asynccontextmanager
@@ -86,10 +87,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None, own
             threading.Thread(
                 target=_rebuild_indexes, args=(app.state.store,), name="index-rebuild", daemon=True
             ).start()
-        # The first training round after a restart would load scipy, pandas (through the client's
-        # first insert) and more (2.7 s): load them now, in the background.
+        # The first training round after a restart would load scipy and pandas (through the
+        # client's first insert): load them before the first request. In a background thread they
+        # were still loading when a quick first Enter came, and slowed it down further.
         if settings.warm_up:
-            threading.Thread(target=warmup.warm_up, args=(app.state.store,), name="warm-up", daemon=True).start()
+            await asyncio.to_thread(warmup.warm_up, app.state.store)
         # Jobs: what a dead process left running is marked failed (with how to resume), then the workers start.
         app.state.jobs = JobRunner(app.state.store)
         app.state.jobs.start()

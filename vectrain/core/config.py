@@ -44,8 +44,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port of `vectrain serve`.")
     warm_up: bool = Field(
         True,
-        description="At start-up, load in the background what the first training round after a restart "
-        "needs (scipy and the database client's insert path), so it is not paid on the first Enter.",
+        description="At start-up, before the first request, load what the first training round after a "
+        "restart needs (scipy and the database client's insert path), so the first Enter does not pay for it.",
     )
     service_url: str | None = Field(
         None,

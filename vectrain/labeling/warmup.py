@@ -1,5 +1,7 @@
-"""What the first training round after a restart needs, loaded at start-up in the background
-(VECTRAIN_WARM_UP), so the first Enter after a restart costs about what the later ones do.
+"""What the first training round after a restart needs, loaded at start-up before the service
+answers (VECTRAIN_WARM_UP), so the first Enter after a restart costs about what the later ones do.
+Loaded in the background instead, it was still loading when a quick first Enter came, and the
+round waited for it while competing with it for the interpreter.
 
 A round loads two things once per process: training imports scipy and sets up the BLAS
 controller, and the round's claim and its cross-fitted decisions are the process's first row
