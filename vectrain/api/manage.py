@@ -35,8 +35,9 @@ class SessionDeleted(BaseModel):
 
 @router.patch("/sessions/{session_id}", response_model=SessionInfo)
 def rename_session(session_id: str, body: RenameSession, store: StoreDep, request: FastAPIRequest):
-    """Rename a session: 409 when the name is taken. A published classifier is published again
-    under the new name (function and view), and the old name is free."""
+    """Rename a session: 409 when the name is taken (or a job is working on its dataset). A
+    published classifier is published again under the new name (function and view), and the old
+    name is free."""
     s = session_row(store, session_id)
     with runner(request).hold(s["dataset"], f"a rename of session {s['name']}"):
         return manage.rename_session(store, s["id"], body.name)
@@ -45,7 +46,8 @@ def rename_session(session_id: str, body: RenameSession, store: StoreDep, reques
 @router.delete("/sessions/{session_id}", response_model=SessionDeleted)
 def delete_session(session_id: str, store: StoreDep, request: FastAPIRequest):
     """Delete a session: its labels and their history, rounds, predictions, audit draws, and
-    its published SQL function and view. Its name is free again."""
+    its published SQL function and view. Its name is free again. 409 while a job is working on
+    its dataset."""
     s = session_row(store, session_id)
     with runner(request).hold(s["dataset"], f"a delete of session {s['name']}"):
         return manage.delete_session(store, s["id"])
