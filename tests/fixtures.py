@@ -64,6 +64,9 @@ def open_store(settings: Settings) -> Store:
 
 
 def drop_store(s: Store) -> None:
+    from vectrain.labeling import background
+
+    background.settle(60)  # a round's estimate still being computed on this store
     s.command(s.dialect.drop_database(s.database))
     s.close()
 

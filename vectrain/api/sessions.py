@@ -39,10 +39,9 @@ class CreateSession(Request):
         0.0,
         ge=0,
         le=1,
-        description="Share of each next batch drawn uniformly at random "
-        "for the audit (e.g. 0.2: 2 of 10), unless a request "
-        "says otherwise. Audit labels measure the classifier "
-        "(the session's estimate) and are held out of training",
+        description="Share of each next batch drawn at random for the audit (e.g. 0.3: 3 of 10), "
+        "unless a request says otherwise. Audit labels measure the classifier (the session's "
+        "estimate) and are held out of training",
     )
 
 
@@ -104,11 +103,11 @@ class RoundInfo(BaseModel):
 
 
 class Estimate(BaseModel):
-    """The current classifier over the whole dataset, estimated from the audit labels: stratified
-    by the classifier's prediction, exact for audit draws that are uniform over the items
-    unlabeled at their time; 95% intervals (Jeffreys posterior)."""
+    """The classifier of `round` over the whole dataset, estimated from every item's predicted
+    probability and the audit labels (drawn by a recorded design that favours uncertain items):
+    unbiased, with 95% intervals, and the stop rule."""
 
-    round: int = Field(description="the round whose classifier is measured (the latest)")
+    round: int = Field(description="the round whose classifier is measured")
     precision: float | None
     precision_low: float | None
     precision_high: float | None
@@ -121,17 +120,24 @@ class Estimate(BaseModel):
     positives: float | None = Field(description="estimated positives in the whole dataset")
     positives_low: float | None
     positives_high: float | None
-    audited: int = Field(description="audit labels the estimate uses")
+    audited: int | None = Field(description="audit labels the estimate uses (null: every item is labeled, exact)")
     audit_pending: int = Field(description="audit items served and not labeled yet (not used)")
     labeled: int
     items: int
     predicted_positive: int = Field(description="items the classifier calls positive (exact)")
-    stop: bool = Field(
-        description="hint: the F1 interval is narrower than VECTRAIN_ESTIMATE_STOP_WIDTH and F1 "
-        "moved less than VECTRAIN_ESTIMATE_STOP_CHANGE over the last rounds"
+    f1_at_least: float | None = Field(description="the stop rule: F1 is at least this with 95% confidence")
+    more_labels: int = Field(
+        description="the stop rule's projection: this many more labels (VECTRAIN_ESTIMATE_MORE_LABELS)"
     )
-    stop_reason: str
-    history: list[dict[str, Any]] = Field(description="F1 of the latest rounds' classifiers on the same audit labels")
+    narrow_by: float | None = Field(description="about how much narrower the F1 interval would be after more_labels")
+    width: float | None = Field(description="the F1 interval's width now")
+    width_after: float | None = Field(description="its projected width after more_labels")
+    stop: bool = Field(
+        description="hint: more_labels more labels would narrow the F1 interval by less than "
+        "VECTRAIN_ESTIMATE_STOP_GAIN"
+    )
+    stop_reason: str = Field(description="the stop rule in words")
+    history: list[dict[str, Any]] = Field(description="the estimates of the latest rounds' classifiers, oldest first")
 
 
 class SessionInfo(BaseModel):
@@ -147,7 +153,12 @@ class SessionInfo(BaseModel):
     function: str = Field(description="the published SQL function (after apply)")
     view: str = Field(description="the published view, database.clf_<name> (after apply)")
     audit_rate: float = Field(0.0, description="share of each next batch drawn for the audit")
-    estimate: Estimate | None = Field(None, description="null until VECTRAIN_ESTIMATE_MIN_AUDIT audit labels")
+    estimate: Estimate | None = Field(
+        None, description="null until VECTRAIN_ESTIMATE_MIN_AUDIT audit labels (and a round trained after them)"
+    )
+    estimating: bool = Field(
+        False, description="a newer round's estimate is being computed (in the background): read again shortly"
+    )
 
 
 class SessionSummary(BaseModel):
@@ -163,7 +174,7 @@ class BatchItem(BaseModel):
     url: str
     label: str = Field(description="the item's own label in the dataset ('' when it has none)")
     score: float = Field(description="the classifier's score dot(w, v) + b")
-    source: str = Field(description="audit (a uniform random draw), or the strategy that chose it")
+    source: str = Field(description="audit (a random draw by the recorded design), or the strategy that chose it")
 
 
 class NextBatch(BaseModel):
@@ -192,7 +203,7 @@ class StoredLabel(BaseModel):
         description="how the item was sampled: audit, the strategy of the batch that served it, "
         "or user (never served: picked from a search, or an example)"
     )
-    audit: bool = Field(description="a uniform random audit draw (held out of training)")
+    audit: bool = Field(description="a random audit draw (held out of training)")
     round: int | None = Field(description="the round whose classifier served it")
 
 
@@ -264,7 +275,9 @@ def list_sessions(store: StoreDep):
 def get_session(session_id: str, store: StoreDep):
     """The session, its rounds (threshold, metrics), label counts, and the `estimate` of the
     current classifier over the whole dataset from its audit labels (precision, recall, F1 and
-    positives with 95% intervals, and a stop hint), null until there are enough."""
+    positives with 95% intervals, and the stop rule), null until there are enough. The estimate
+    is computed after each training round in the background: it names its round, and
+    `estimating` says a newer one is on its way."""
     return svc.get_session(store, session_id)
 
 
@@ -273,7 +286,7 @@ def get_session(session_id: str, store: StoreDep):
 async def next_batch(session_id: str, store: StoreDep, request: FastAPIRequest, body: NextRequest | None = None):
     """k items not yet labeled in this session. `mixed` (default) returns likely positives and
     the items nearest the decision threshold; `top` is the seeds' query; `random` a baseline.
-    `audit` of them (default: the session's audit_rate) are uniform random draws that measure the
+    `audit` of them (default: the session's audit_rate) are random draws that measure the
     classifier (`source: audit`); draws waiting for a label come back first. New draws are
     recorded, so they need a key that may write: a read key previews with `"audit": 0`."""
     body = body or NextRequest()

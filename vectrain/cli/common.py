@@ -118,7 +118,13 @@ class Context:
 
     def close(self) -> None:
         if self._store is not None:
+            from vectrain.labeling import background
+
+            background.settle(BACKGROUND_WAIT)  # a round's estimate, computed after `session train`
             self._store.close()
+
+
+BACKGROUND_WAIT = 600.0  # seconds a command waits for its background work before closing the store
 
 
 def handle_errors(fn: Callable) -> Callable:

@@ -283,10 +283,18 @@ def show(obj: Context, session_id: str | None) -> None:
             ["id", "name", "dataset", "source", "created"],
             [[r["id"], r["name"], r["dataset"], r["source"], r["created"]] for r in rows],
         )
-    out = obj.call(
-        "GET", f"/sessions/{session_id}", local=lambda store: _labeling().sessions.get_session(store, session_id)
-    )
+    out = obj.call("GET", f"/sessions/{session_id}", local=lambda store: _settled(store, session_id))
     _show(obj, out)
+
+
+def _settled(store, session_id: str) -> dict:
+    """The session with its newest estimate: in this process, wait for it to be computed."""
+    from vectrain.labeling import background
+
+    out = _labeling().sessions.get_session(store, session_id)
+    if out.get("estimating") and background.settle(600):
+        out = _labeling().sessions.get_session(store, session_id)
+    return out
 
 
 def _show(obj: Context, out: dict) -> None:
@@ -319,6 +327,8 @@ def estimate_line(out: dict) -> str:
     """The session's estimate over the whole dataset, in one line (or why there is none)."""
     est = out.get("estimate")
     if est is None:
+        if out.get("estimating"):
+            return f"estimate: being computed for round {out['round']}"
         if not out.get("audit_rate"):
             return "estimate: no audit labels (create with --audit-rate, or next --audit N)"
         return "estimate: not enough audit labels yet"
@@ -328,8 +338,9 @@ def estimate_line(out: dict) -> str:
             return f"{name} undefined"
         return f"{name} {fmt.format(est[name])} [{fmt.format(est[name + '_low'])}, {fmt.format(est[name + '_high'])}]"
 
+    audited = "every item labeled" if est["audited"] is None else f"{est['audited']} audit labels"
     return (
-        f"estimate (round {est['round']}, {est['audited']} audit labels, 95% intervals): {span('f1')}; "
+        f"estimate (round {est['round']}, {audited}, 95% intervals): {span('f1')}; "
         f"{span('precision')}; {span('recall')}; {span('positives', '{:.0f}')} of {est['items']} items. "
         f"{'Stop: ' if est['stop'] else 'Keep labeling: '}{est['stop_reason']}"
     )

@@ -182,18 +182,31 @@ class Settings(BaseSettings):
         description="Audit labels a session needs before it reports an estimate "
         "of its classifier over the whole dataset.",
     )
-    estimate_stop_width: float = Field(
-        0.1,
+    estimate_more_labels: int = Field(
+        50,
+        ge=1,
+        le=100_000,
+        description="The stop rule's projection: how much narrower the F1 interval would be after this many more "
+        "labels.",
+    )
+    estimate_stop_gain: float = Field(
+        0.02,
+        ge=0.0,
+        le=1.0,
         description=(
-            "The stop hint fires when the estimate's 95% F1 interval is narrower than this and F1 moved less than "
-            "`VECTRAIN_ESTIMATE_STOP_CHANGE` over the last `VECTRAIN_ESTIMATE_STOP_ROUNDS` rounds."
+            "The stop hint fires when `VECTRAIN_ESTIMATE_MORE_LABELS` more labels would narrow the 95% F1 interval "
+            "by less than this."
         ),
     )
-    estimate_stop_change: float = Field(
-        0.02, description="Largest move of the F1 estimate over the last rounds for the stop hint."
-    )
-    estimate_stop_rounds: int = Field(
-        3, description="Earlier rounds whose F1 (on the same audit labels) the stop hint compares with the current one."
+    audit_floor: float = Field(
+        0.2,
+        ge=0.01,
+        le=1.0,
+        description=(
+            "Uniform share of the audit design: each draw's weight is this share spread evenly over the pool plus the "
+            "rest in proportion to the predictor's uncertainty (1: uniform draws). It bounds the weight of any item "
+            "from below, and so the variance a rare surprise can add."
+        ),
     )
 
     # -- loading --------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
-"""Audit sampling in sessions: random audit draws in next batches, label provenance, and the
-estimate of the current classifier's quality over the whole dataset (vectrain.labeling.estimators).
+"""Audit sampling in sessions: random audit draws in next batches and label provenance; the
+estimate they give is vectrain.labeling.estimates.
 
 Whether a label is an audit label is decided by the service alone, so it cannot be spoofed into
 biasing the estimate:
-- audit draws are uniform over the items neither labeled nor drawn before, in the order of a keyed
-  hash with a secret salt (nobody can predict or steer them), and recorded in `audit_draws`;
+- audit draws are random over the items neither labeled nor drawn before, by a known design that
+  favours the items the session's predictor is unsure of (vectrain.labeling.estimators), in the
+  order of a keyed hash with a secret salt (nobody can predict or steer them), and recorded in
+  `audit_draws` with the probability each had;
 - a draw waiting for its label is served again, first, in every later batch of a session that
   audits, and never drawn twice: a client cannot re-draw until it gets items it likes;
 - an item ever drawn is an audit label whatever path labels it, and only such an item is: a
@@ -22,18 +24,13 @@ from __future__ import annotations
 
 import math
 import secrets
-import threading
 import time
-from collections import OrderedDict
 from typing import Any
-
-import numpy as np
 
 from vectrain.core.choices import Strategy
 from vectrain.core.errors import BadInput, Forbidden
 from vectrain.core.names import items_table
 from vectrain.core.validation import check_int, check_round
-from vectrain.labeling import estimators
 from vectrain.storage.query import Floats, Query
 from vectrain.storage.store import Store
 
@@ -86,17 +83,7 @@ def next_batch(
         rows = {r["id"]: r for r in store.rows(Query.named("audit.scored", w=Floats(w), b=b, ids=again, **where))}
         audit_items += [_item(rows[i]) for i in again if i in rows]
     if new:
-        batch = time.time_ns()
-        drawn = store.rows(
-            Query.named("audit.draw", w=Floats(w), b=b, session_id=state.id, salt=_salt(), k=new, **where)
-        )
-        if drawn:
-            store.insert(
-                "audit_draws",
-                [[state.id, batch, n, r["id"], int(state.round["round"]), int(r["pool"])] for n, r in enumerate(drawn)],
-                column_names=["session_id", "batch", "position", "item_id", "round", "pool"],
-            )
-        audit_items += [_item(r) for r in drawn]
+        audit_items += [_item(r) for r in draw(store, state, new, where)]
     items = []
     if k > len(audit_items):
         # The strategy picks from the unlabeled items minus the audit ones: ask for as many more
@@ -107,6 +94,45 @@ def next_batch(
     for item in audit_items:  # at random places: nothing in the order tells audit items apart
         items.insert(_random.randint(0, len(items)), item)
     return {"items": items, "strategy": strategy.value, "round": int(state.round["round"]), "audit": len(audit_items)}
+
+
+DRAW_COLUMNS = [
+    "session_id", "batch", "position", "item_id", "round", "pool", "design_round", "pv_a", "pv_b", "floor",
+    "design_sum", "weight", "normalizer", "items",
+]  # fmt: skip
+
+
+def draw(store: Store, state, k: int, where: dict) -> list[dict]:
+    """k new audit draws by the session's design (the newest predictor at or before the current
+    round; uniform without one), recorded with the probability each had when drawn."""
+    round_no = int(state.round["round"])
+    design = store.rows(Query.named("audit.design", session_id=state.id, round=round_no))
+    design_round, pv_a, pv_b = (int(design[0]["round"]), design[0]["pv_a"], design[0]["pv_b"]) if design else (-1, 1, 0)
+    floor = store.settings.audit_floor
+    drawn = store.rows(
+        Query.named(
+            "audit.draw", session_id=state.id, salt=_salt(), k=k, floor=floor, design_round=design_round,
+            pv_a=float(pv_a), pv_b=float(pv_b), **where,
+        )
+    )  # fmt: skip
+    if not drawn:
+        return []
+    items = store.registry.count_rows(state.dataset)
+    batch, taken, records = time.time_ns(), 0.0, []
+    for n, r in enumerate(drawn):  # each draw's pool is the batch's minus its earlier draws
+        weight = float(r["weight"])
+        records.append(
+            [state.id, batch, n, r["id"], round_no, int(r["pool"]), design_round, float(pv_a), float(pv_b), floor,
+             float(r["design_sum"]), weight, max(1.0 - taken, weight), items]
+        )  # fmt: skip
+        taken += weight
+    store.insert("audit_draws", records, column_names=DRAW_COLUMNS)
+    w, b = state.round["weights"], float(state.round["bias"])
+    scored = {
+        r["id"]: r
+        for r in store.rows(Query.named("audit.scored", w=Floats(w), b=b, ids=[r["id"] for r in drawn], **where))
+    }
+    return [scored[r["id"]] for r in drawn if r["id"] in scored]
 
 
 def _salt() -> str:
@@ -177,119 +203,3 @@ def insert_labels(
             version=int(version),
         )
     )
-
-
-def store_unseen(store: Store, session_id: str, round_no: int, item_ids: list[str], unseen) -> None:
-    """Keep a training round's cross-fitted decisions (vectrain.labeling.training.Model.unseen)."""
-    if unseen is not None and len(item_ids):
-        store.insert(
-            "unseen_decisions",
-            [[session_id, int(round_no), i, int(u)] for i, u in zip(item_ids, unseen)],
-            column_names=["session_id", "round", "item_id", "positive"],
-        )
-
-
-# -- the estimate ------------------------------------------------------------------------------
-_counts_cache: OrderedDict = OrderedDict()  # (database, session, round, rows) -> (items, predicted positive)
-_cache_lock = threading.Lock()
-CACHE_SIZE = 4096
-
-
-def estimate(store: Store, session: dict) -> dict[str, Any] | None:
-    """The latest round's precision, recall, F1 and positives over the whole dataset from the
-    session's audit labels (vectrain.labeling.estimators), with the stop hint; None until there are
-    VECTRAIN_ESTIMATE_MIN_AUDIT audit labels."""
-    settings = store.settings
-    counts = store.rows(Query.named("audit.counts", session_id=session["id"]))[0]
-    if int(counts["audited"]) < max(1, settings.estimate_min_audit):
-        return None
-    rounds = store.rows(
-        Query.named("audit.recent_rounds", session_id=session["id"], limit=settings.estimate_stop_rounds + 1)
-    )
-    if not rounds:
-        return None
-    per_round = []
-    for labels, items, positive, _round in estimate_inputs(store, session, rounds):
-        try:
-            per_round.append(estimators.estimate(labels, items, positive))
-        except ValueError:  # rows deleted or added under the labels: counts that do not add up
-            return None
-    current = per_round[0]
-    earlier = [e["f1"] for e in reversed(per_round[1:])]
-    stop, reason = estimators.stop_hint(
-        current["f1_low"],
-        current["f1_high"],
-        current["f1"],
-        earlier,
-        settings.estimate_stop_width,
-        settings.estimate_stop_change,
-        settings.estimate_stop_rounds,
-    )
-    pending = int(store.scalar(Query.named("audit.pending_count", session_id=session["id"])) or 0)
-    return {
-        "round": int(rounds[0]["round"]),
-        **current,
-        "audit_pending": pending,
-        "stop": stop,
-        "stop_reason": reason,
-        "history": [{"round": int(r["round"]), "f1": e["f1"]} for r, e in zip(rounds, per_round)][::-1],
-    }
-
-
-def estimate_inputs(store: Store, session: dict, rounds: list[dict]):
-    """Per round (weights, bias, threshold): the estimator's Labels, the dataset's items and the
-    round's predicted positives among them."""
-    classifiers = {
-        "weights": [np.asarray(r["weights"], np.float32).tolist() for r in rounds],
-        "biases": [float(r["bias"]) for r in rounds],
-        "thresholds": [float(r["threshold"]) for r in rounds],
-    }
-    where = {"db": store.database, "items": items_table(session["dataset"])}
-    predicted = _predicted_counts(store, session, rounds, classifiers, where)
-    rows = store.rows(Query.named("audit.labeled_decisions", session_id=session["id"], **classifiers, **where))
-
-    def column(name, dtype):
-        return np.asarray([r[name] for r in rows], dtype)
-
-    decisions = np.asarray([r["decisions"] for r in rows], bool).reshape(len(rows), len(rounds))
-    unseen = {}  # round -> item -> the decision of a fold model that did not train on it
-    for u in store.rows(
-        Query.named("audit.unseen", session_id=session["id"], rounds=[int(r["round"]) for r in rounds])
-    ):
-        unseen.setdefault(int(u["round"]), {})[u["item_id"]] = bool(u["positive"])
-    for i, r in enumerate(rounds):
-        crossfit = unseen.get(int(r["round"]), {})
-        labels = estimators.Labels.of(
-            predicted=decisions[:, i],
-            positive=column("score", np.float64) > 0,
-            first=column("first", np.int64),
-            audit=column("audit", bool),
-            draw=column("batch", np.int64),
-            position=column("position", np.int64),
-            unseen=[crossfit.get(x["item_id"], decisions[n, i]) for n, x in enumerate(rows)],
-        )
-        items, positive = predicted[int(r["round"])]
-        yield labels, items, positive, r
-
-
-def _predicted_counts(
-    store: Store, session: dict, rounds: list[dict], classifiers: dict, where: dict
-) -> dict[int, tuple[int, int]]:
-    """(items, predicted positives) per round: one scan of the dataset for the rounds not seen yet
-    (a round's classifier never changes; the key holds the row count, which a load changes)."""
-    rows_now = store.registry.count_rows(session["dataset"])
-    keys = [(store.database, session["id"], int(r["round"]), rows_now) for r in rounds]
-    with _cache_lock:
-        found = {key[2]: _counts_cache[key] for key in keys if key in _counts_cache}
-    missing = [i for i, key in enumerate(keys) if key[2] not in found]
-    if missing:
-        subset = {name: [values[i] for i in missing] for name, values in classifiers.items()}
-        row = store.rows(Query.named("audit.predicted_counts", **subset, **where))[0]
-        with _cache_lock:
-            for j, i in enumerate(missing):
-                value = (int(row["items"]), int(row["positives"][j]))
-                found[keys[i][2]] = value
-                _counts_cache[keys[i]] = value
-                while len(_counts_cache) > CACHE_SIZE:
-                    _counts_cache.popitem(last=False)
-    return found

@@ -24,7 +24,16 @@ from vectrain.storage.query import Query
 from vectrain.storage.store import Store
 
 SYNC = {"mutations_sync": 2}  # the rows are gone when the delete answers
-SESSION_TABLES = ("predictions", "labels", "label_history", "rounds", "audit_draws", "unseen_decisions")
+SESSION_TABLES = (
+    "predictions",
+    "labels",
+    "label_history",
+    "rounds",
+    "audit_draws",
+    "unseen_decisions",
+    "audit_scores",
+    "audit_predictors",
+)
 
 
 def delete_sessions(store: Store, sessions: list[dict]) -> None:

@@ -26,7 +26,7 @@ from vectrain.core.validation import (
 )
 from vectrain.core.vectors import as_unit_vectors
 from vectrain.labeling import audit as session_audit
-from vectrain.labeling import rounds, training
+from vectrain.labeling import estimates, rounds, training
 from vectrain.labeling.labels import add_labels
 from vectrain.labeling.state import STATES, State, items_params, label_counts, session_row
 from vectrain.storage import claims
@@ -137,6 +137,7 @@ def create_session(
 def get_session(store: Store, session_id: str) -> dict[str, Any]:
     s = session_row(store, session_id)
     history = [rounds.round_summary(r) for r in store.rows(Query.named("sessions.rounds", session_id=s["id"]))]
+    estimate, estimating = estimates.current(store, s, history[-1]["round"] if history else 0)
     return {
         "id": s["id"],
         "dataset": s["dataset"],
@@ -150,7 +151,8 @@ def get_session(store: Store, session_id: str) -> dict[str, Any]:
         "function": function_name(store.database, s["name"]),
         "view": f"{store.database}.{view_name(s['name'])}",
         "audit_rate": float(s["audit_rate"]),
-        "estimate": session_audit.estimate(store, s),
+        "estimate": estimate,
+        "estimating": estimating,
     }
 
 
@@ -226,6 +228,6 @@ def train_round(store: Store, session_id: str, mode: str = "auto") -> dict[str, 
     while not claims.claim(store, "round", f"{s['id']}:{round_no}", claimant):
         round_no += 1
     rounds.insert_round(store, s["id"], round_no, mode, model.weights, model.bias, model.threshold, model.metrics)
-    session_audit.store_unseen(store, s["id"], round_no, [r["item_id"] for r in rows], model.unseen)
+    estimates.after_round(store, s, round_no)
     STATES.set_round(store, s["id"], rounds.get_round(store, s["id"], round_no))
     return {"round": round_no, "mode": mode, "bias": model.bias, "threshold": model.threshold, "metrics": model.metrics}

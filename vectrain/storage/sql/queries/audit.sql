@@ -12,22 +12,29 @@ GROUP BY item_id
 ORDER BY drawn, place, item_id
 
 -- name: draw
--- k items drawn uniformly at random from those neither labeled nor drawn before, in the order of a
--- keyed hash: with a secret salt nobody can predict or steer the draw. The draw reads ids only;
--- vectors are read for the k drawn items. `pool`: how many items the draw was uniform over.
-SELECT id, url, label, dotProduct(vector, {w:Array(Float32)}) + {b:Float64} AS score,
-       (SELECT count() FROM {db:Identifier}.{items:Identifier}
-        WHERE id NOT IN (SELECT item_id FROM labels FINAL WHERE session_id = {session_id:String} AND removed = 0)
-          AND id NOT IN (SELECT item_id FROM audit_draws WHERE session_id = {session_id:String})) AS pool
-FROM {db:Identifier}.{items:Identifier}
-WHERE id IN (
-    SELECT id FROM {db:Identifier}.{items:Identifier}
-    WHERE id NOT IN (SELECT item_id FROM labels FINAL WHERE session_id = {session_id:String} AND removed = 0)
-      AND id NOT IN (SELECT item_id FROM audit_draws WHERE session_id = {session_id:String})
-    ORDER BY sipHash64(id, {salt:String})
-    LIMIT {k:UInt32}
+-- k items drawn from those neither labeled nor drawn before, with probability proportional to the
+-- design weight q = floor / pool + (1 - floor) sqrt(pv (1 - pv)) / design_sum (uniform without a
+-- design round), one after another without replacement: Efraimidis-Spirakis keys log(u) / q
+-- with u from a keyed hash, so with a secret salt nobody can predict or steer the draw. The key
+-- order is the draw order. pv = sigmoid(pv_a * logit + pv_b) from the design round's scores.
+SELECT id, weight, pool, design_sum
+FROM (
+    SELECT id, pool, design_sum,
+           if(design_sum > 0, {floor:Float64} / pool + (1 - {floor:Float64}) * g / design_sum, 1 / pool) AS weight
+    FROM (
+        SELECT u.id AS id, if(s.pv > 0, sqrt(s.pv * (1 - s.pv)), 0) AS g,
+               count() OVER () AS pool, sum(g) OVER () AS design_sum
+        FROM (SELECT id FROM {db:Identifier}.{items:Identifier}
+              WHERE id NOT IN (SELECT item_id FROM labels FINAL WHERE session_id = {session_id:String} AND removed = 0)
+                AND id NOT IN (SELECT item_id FROM audit_draws WHERE session_id = {session_id:String})) AS u
+        LEFT JOIN (SELECT item_id, 1 / (1 + exp(-({pv_a:Float64} * logit + {pv_b:Float64}))) AS pv
+                   FROM audit_scores
+                   WHERE session_id = {session_id:String} AND round = {design_round:Int64}) AS s
+               ON s.item_id = u.id
+    )
 )
-ORDER BY sipHash64(id, {salt:String})
+ORDER BY log((sipHash64(id, {salt:String}) + 0.5) / pow(2, 64)) / weight DESC
+LIMIT {k:UInt32}
 
 -- name: scored
 -- The classifier's score of some items (audit draws served again).
@@ -65,50 +72,65 @@ LEFT JOIN (SELECT item_id, min(batch) AS drawn, argMin(round, batch) AS drawn_ro
            GROUP BY item_id) AS d
        ON d.item_id = n.item_id
 
--- name: counts
-SELECT countIf(audit = 1) AS audited, count() AS labeled
-FROM labels FINAL
-WHERE session_id = {session_id:String} AND removed = 0
-
 -- name: pending_count
 SELECT uniqExact(item_id)
 FROM audit_draws
 WHERE session_id = {session_id:String}
   AND item_id NOT IN (SELECT item_id FROM labels FINAL WHERE session_id = {session_id:String} AND removed = 0)
 
--- name: recent_rounds
-SELECT round, weights, bias, threshold
-FROM rounds FINAL
+-- name: draws
+-- A session's audit draws in the order drawn, with their design and their live label (if any).
+SELECT d.item_id AS item_id, d.batch AS batch, d.position AS position, d.round AS round,
+       d.design_round AS design_round, d.pv_a AS pv_a, d.pv_b AS pv_b, d.floor AS floor,
+       d.design_sum AS design_sum, d.pool AS pool, d.weight AS weight, d.normalizer AS normalizer,
+       d.items AS items, l.score AS score, l.item_id != '' AS labeled
+FROM (SELECT * FROM audit_draws WHERE session_id = {session_id:String}) AS d
+LEFT JOIN (SELECT item_id, score FROM labels FINAL WHERE session_id = {session_id:String} AND removed = 0) AS l
+       ON l.item_id = d.item_id
+ORDER BY d.batch, d.position
+
+-- name: live_labels
+-- A session's live labels: the known part of the estimate.
+SELECT item_id, score, audit
+FROM labels FINAL
+WHERE session_id = {session_id:String} AND removed = 0
+ORDER BY item_id
+
+-- name: scores_of_round
+-- A round's per-item logits and decisions, in id order (the order of the items table's blocks).
+SELECT item_id, logit, positive
+FROM audit_scores
+WHERE session_id = {session_id:String} AND round = {round:UInt32}
+ORDER BY item_id
+
+-- name: logits_of_round
+SELECT logit
+FROM audit_scores
+WHERE session_id = {session_id:String} AND round = {round:UInt32}
+ORDER BY item_id
+
+-- name: predictors
+-- The rounds whose scores are complete, newest first, with their estimate.
+SELECT round, items, pv_a, pv_b, estimate
+FROM audit_predictors FINAL
 WHERE session_id = {session_id:String}
 ORDER BY round DESC
 LIMIT {limit:UInt32}
 
--- name: predicted_counts
--- The items of a dataset, and how many each classifier calls positive: one scan for all of them.
-SELECT count() AS items,
-       sumForEach(arrayMap((w, b, t) -> toUInt64(dotProduct(vector, w) + b > t),
-                           {weights:Array(Array(Float32))}, {biases:Array(Float64)}, {thresholds:Array(Float64)}))
-           AS positives
-FROM {db:Identifier}.{items:Identifier}
+-- name: design
+-- The newest complete predictor at or before a round: it weights the draws made meanwhile.
+SELECT round, pv_a, pv_b
+FROM audit_predictors FINAL
+WHERE session_id = {session_id:String} AND round <= {round:UInt32}
+ORDER BY round DESC
+LIMIT 1
 
--- name: labeled_decisions
--- A session's live labels with their provenance (audit draws with their batch and position) and
--- each classifier's decision on the labeled items, computed as predicted_counts computes it.
-SELECT l.item_id AS item_id, l.score AS score, l.audit AS audit, l.served_batch AS batch, l.first AS first,
-       d.position AS position,
-       arrayMap((w, b, t) -> dotProduct(i.vector, w) + b > t,
-                {weights:Array(Array(Float32))}, {biases:Array(Float64)}, {thresholds:Array(Float64)}) AS decisions
-FROM (SELECT item_id, score, audit, served_batch, if(first_version > 0, first_version, version) AS first
-      FROM labels FINAL WHERE session_id = {session_id:String} AND removed = 0) AS l
-INNER JOIN (SELECT id, vector FROM {db:Identifier}.{items:Identifier}
-            WHERE id IN (SELECT item_id FROM labels WHERE session_id = {session_id:String})) AS i
-        ON i.id = l.item_id
-LEFT JOIN (SELECT item_id, batch, position FROM audit_draws WHERE session_id = {session_id:String}) AS d
-       ON d.item_id = l.item_id AND d.batch = l.served_batch
-ORDER BY l.item_id
+-- name: has_predictor
+SELECT count() > 0 FROM audit_predictors WHERE session_id = {session_id:String} AND round = {round:UInt32}
 
--- name: unseen
--- The cross-fitted decisions of rounds' training labels (vectrain/labeling/training.py's cross-validation).
-SELECT round, item_id, positive
-FROM unseen_decisions
-WHERE session_id = {session_id:String} AND round IN {rounds:Array(UInt32)}
+-- name: has_draws
+SELECT count() > 0 FROM audit_draws WHERE session_id = {session_id:String}
+
+-- name: insert_predictor
+INSERT INTO audit_predictors (session_id, round, items, pv_a, pv_b, estimate)
+VALUES ({session_id:String}, {round:UInt32}, {items:UInt64}, {pv_a:Float64}, {pv_b:Float64}, {estimate:String})

@@ -32,5 +32,11 @@ ALTER TABLE audit_draws DELETE WHERE session_id IN {ids:Array(String)}
 -- name: delete_unseen_decisions
 ALTER TABLE unseen_decisions DELETE WHERE session_id IN {ids:Array(String)}
 
+-- name: delete_audit_scores
+ALTER TABLE audit_scores DELETE WHERE session_id IN {ids:Array(String)}
+
+-- name: delete_audit_predictors
+ALTER TABLE audit_predictors DELETE WHERE session_id IN {ids:Array(String)}
+
 -- name: delete_zero_shot
 ALTER TABLE zero_shot DELETE WHERE dataset = {dataset:String}
