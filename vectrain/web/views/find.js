@@ -122,6 +122,9 @@ async function startSession(e) {
   const name = $("session-name").value.trim();
   const fromPrompt = document.querySelector("input[name=start-from]:checked").value === "prompt";
   const body = { dataset: dataset(), name };
+  const audit = Number($("start-audit").value || 0);
+  if (!(audit >= 0 && audit <= 0.9)) throw new Error("The audit share is a number from 0 to 0.9, e.g. 0.3.");
+  if (audit > 0) body.audit_rate = audit;
   if (fromPrompt) {
     body.prompt = $("start-prompt").value.trim();
     if (!body.prompt) throw new Error("Type a prompt to start from, e.g. “photos of dogs”.");

@@ -4,6 +4,7 @@
 
 import { api, get, post, seg } from "../api.js";
 import { drawCurve } from "../curve.js";
+import { refreshEstimate, renderEstimate } from "../estimate.js";
 import { TileGrid } from "../grid.js";
 import { guard, say } from "../messages.js";
 import { READ_ONLY, undoStored } from "../mine.js";
@@ -145,6 +146,7 @@ export async function submitBatch() {
     t.push(performance.now());
     await showBatch(next);
     t.push(performance.now());
+    refreshEstimate().catch(() => {}); // computed in the background: read when it is there
     const ms = Math.round(t[4] - started);
     const step = (i) => Math.round(t[i] - t[i - 1]);
     state.timings.push({ round: trained.round, ms, labels: step(1), train: step(2), next: step(3), thumbnails: step(4) });
@@ -192,6 +194,7 @@ export function renderProgress() {
   $("stat-f1-word").dataset.word = word.replace(" ", "-");
   $("stat-threshold").textContent = fmt(last.threshold);
   drawCurve($("curve"), s.rounds);
+  renderEstimate();
   updatePending();
 }
 
