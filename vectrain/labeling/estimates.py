@@ -24,7 +24,7 @@ import numpy as np
 
 from vectrain.core import blas
 from vectrain.labeling import background, estimators, predictor, rounds, training
-from vectrain.labeling.state import items_params
+from vectrain.labeling.state import items_params, session_row
 from vectrain.storage import claims, itemvectors
 from vectrain.storage.query import Query
 from vectrain.storage.store import Store
@@ -52,8 +52,6 @@ def settle(timeout: float | None = None) -> bool:
 # -- the background step -----------------------------------------------------------------------
 def refresh(store: Store, session_id: str, round_no: int) -> None:
     """Score, calibrate and estimate round `round_no` once (claimed: one process does it)."""
-    from vectrain.labeling.state import session_row
-
     session = session_row(store, session_id)
     if store.scalar(Query.named("audit.has_predictor", session_id=session_id, round=round_no)):
         return
