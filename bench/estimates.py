@@ -56,7 +56,7 @@ def truth_of(X, positive, W, b, t) -> dict:
     }
 
 
-def run(store, ctx, start, rounds, arm, old=False) -> list[dict]:
+def run(store, ctx, start, rounds, arm, old=False, schedule=SCHEDULE) -> list[dict]:
     """One session; per round: labels, audit labels, the estimate(s), and the truths."""
     from bench import old_estimator
     from vectrain.labeling import estimates, labels, publish, sessions
@@ -66,7 +66,7 @@ def run(store, ctx, start, rounds, arm, old=False) -> list[dict]:
     positive = ctx["positive"]
     out, audited = [], 0
     for n in range(1, rounds + 1):
-        audit = SCHEDULE[(n - 1) % len(SCHEDULE)] if arm != "baseline" else 0
+        audit = schedule[(n - 1) % len(schedule)] if arm != "baseline" else 0
         batch = sessions.next_batch(store, s["id"], BATCH, "mixed", audit=audit)
         labels.add_labels(
             store,
@@ -117,6 +117,10 @@ def main() -> None:
         "--only-new", action="store_true", help="tuning: the service's sessions only (no today, no baseline)"
     )
     ap.add_argument("--floor", type=float, default=None, help="VECTRAIN_AUDIT_FLOOR for the service's sessions")
+    ap.add_argument("--no-today", action="store_true", help="skip the uniform-draws sessions (today's estimator)")
+    ap.add_argument("--schedule", type=int, nargs="+", default=list(SCHEDULE), help="audit draws per batch, cycled")
+    ap.add_argument("--out", default="estimates.json", help="file name of the runs under bench/out/")
+    ap.add_argument("--plot", default="estimates.png", help="file name of the plot under bench/plots/")
     args = ap.parse_args()
 
     from bench.estimates_report import report, tuning
@@ -155,15 +159,18 @@ def main() -> None:
                     rng = np.random.default_rng(1000 * seed + classes.index(cls))
                     start = ("positive_ids", [ids[i] for i in rng.choice(np.flatnonzero(positive), 2, replace=False)])
                 record = {"class": cls, "seed": seed, "start": "prompt" if cls in PROMPTED else "2 examples"}
-                record["new"] = [run(store, ctx, start, args.rounds, "new") for _ in range(args.reps)]
+                record["new"] = [
+                    run(store, ctx, start, args.rounds, "new", schedule=args.schedule) for _ in range(args.reps)
+                ]
                 if args.only_new:
                     runs.append(record)
                     continue
-                store.settings = active.model_copy(update={"audit_floor": 1.0})
-                try:
-                    record["today"] = run(store, ctx, start, args.rounds, "today", old=True)
-                finally:
-                    store.settings = active
+                if not args.no_today:
+                    store.settings = active.model_copy(update={"audit_floor": 1.0})
+                    try:
+                        record["today"] = run(store, ctx, start, args.rounds, "today", old=True, schedule=args.schedule)
+                    finally:
+                        store.settings = active
                 record["baseline"] = run(store, ctx, start, COST_AT // BATCH, "baseline")
                 runs.append(record)
                 last = record["new"][0][-1]
@@ -183,7 +190,7 @@ def main() -> None:
             shutil.rmtree(path, ignore_errors=True)
     seconds = time.perf_counter() - started
     OUT.mkdir(parents=True, exist_ok=True)  # every round's estimates and truths (not committed: bench/out/)
-    (OUT / "estimates.json").write_text(json.dumps({"args": vars(args), "runs": runs}, indent=1, default=float))
+    (OUT / args.out).write_text(json.dumps({"args": vars(args), "runs": runs}, indent=1, default=float))
     if args.only_new:
         return print(tuning(runs))
     text = report(runs, args, seconds)

@@ -19,6 +19,8 @@ def cells(runs, arm, key, quantity="f1"):
     """(run, row, estimate) for every round with an estimate of `quantity`."""
     out = []
     for run_ in runs:
+        if arm not in run_:
+            continue
         sessions = run_[arm] if arm == "new" else [run_[arm]]
         for rows in sessions:
             for row in rows:
@@ -86,7 +88,7 @@ def report(runs, args, seconds) -> str:
     cov_all = np.mean([covered(r, e) for _, r, e in new])
     w30, w50 = width_at(new, 30), width_at(new, 50)
     c_new, se_new, n_pairs = cost(runs, "new")
-    c_today, se_today, _ = cost(runs, "today")
+    c_today, se_today, _ = cost(runs, "today") if all("today" in r for r in runs) else (float("nan"), 0.0, 0)
     other = [
         [q, f"{np.mean([covered(r, e, q) for _, r, e in cells(runs, 'new', 'estimate', q)]):.3f}"]
         for q in ("precision", "recall", "positives")
@@ -111,7 +113,7 @@ def report(runs, args, seconds) -> str:
              f"{width_at(mine, 30):.3f}", f"{width_at(mine, 50):.3f}",
              f"{np.mean([r['truth']['f1'] for r in last]):.3f}", f"{np.mean([r['estimate']['f1'] for r in last]):.3f}"]
         )  # fmt: skip
-    plot = PLOTS / "estimates.png"
+    plot = PLOTS / args.plot
     _plot(runs, plot)
     return (
         "## Audit estimates: do the intervals hold the truth, how narrow, and what does the audit cost? "
@@ -119,10 +121,11 @@ def report(runs, args, seconds) -> str:
         f"Food-101 CLIP ViT-B/32 embeddings (../shared/data), {machine()}; all ten classes; split seeds "
         f"{args.seeds} (the estimator's constants were tuned in a simulation on seeds 0-4); 80% of each class in "
         "the database (1,600 items, 160 positives), 20% held out. Sessions start from the class's ImageNet prompt "
-        "embedding (4 classes) or two random positive examples (6), and run 10 oracle labels a round (3, 3, 4 of "
-        f"them audit draws), the rest `mixed`, one `auto` training round after each, {args.rounds} rounds; "
-        f"{args.reps} audited session(s) per class and seed by the service's design, one with uniform draws "
-        "(today's design) measured by both estimators, and a no-audit baseline. The estimate is read from "
+        "embedding (4 classes) or two random positive examples (6), and run 10 oracle labels a round "
+        f"({', '.join(map(str, args.schedule))} of them audit draws, in turn), the rest `mixed`, one `auto` training round after each, {args.rounds} rounds; "
+        f"{args.reps} audited session(s) per class and seed by the service's design, "
+        + ("" if args.no_today else "one with uniform draws (today's design) measured by both estimators, ")
+        + "and a no-audit baseline. The estimate is read from "
         f"`GET /sessions/{{id}}` after each round's background step. {seconds:.0f} s in all.\n\n"
         + table(["acceptance", "value", "target", "met"], acceptance)
         + "\n\nCoverage of the true whole-dataset F1 / mean width of the 95% interval (cells), by audit labels:\n\n"
@@ -153,7 +156,7 @@ def report(runs, args, seconds) -> str:
         )  # fmt: skip
         + f"\n\n![estimates](bench/plots/{plot.name})\n\n"
         f"Command: `.venv/bin/python -m bench.estimates --seeds {' '.join(map(str, args.seeds))} --reps {args.reps} "
-        f"--rounds {args.rounds}`"
+        f"--rounds {args.rounds} --schedule {' '.join(map(str, args.schedule))}{' --no-today' if args.no_today else ''}`"
     )
 
 
@@ -187,7 +190,7 @@ def _plot(runs, path):
         ax.plot(x, [r["estimate"]["f1"] for r in est], "o-", ms=3, label="estimate")
         ax.plot(x, [r["estimate"]["f1_at_least"] for r in est], "v", ms=3, color="tab:green", label="at least (95%)")
         ax.plot([r["labels"] for r in rows], [r["truth"]["f1"] for r in rows], "k--", lw=1.2, label="true F1")
-        old = [r for r in run_["today"] if r.get("old") and r["old"].get("f1") is not None]
+        old = [r for r in run_.get("today", []) if r.get("old") and r["old"].get("f1") is not None]
         ax.plot(
             [r["labels"] for r in old],
             [r["old"]["f1_low"] for r in old],

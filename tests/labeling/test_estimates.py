@@ -202,3 +202,24 @@ def test_the_estimate_is_unbiased_over_independent_sessions(api, store, make_dat
         hits += est["positives_low"] <= positive.sum() <= est["positives_high"]
     assert abs(np.mean(errors)) < 3 * np.std(errors) / np.sqrt(len(errors)) + 1e-9, errors
     assert hits >= 9
+
+
+def test_a_failed_step_leaves_no_half_written_round_and_runs_again(api, store, make_dataset, monkeypatch):
+    store.settings = store.settings.model_copy(update={"estimate_min_audit": 4})
+    vectors, positive, ids, truth, start = _toy(make_dataset, 200)
+    s = _session(api, vector=start.tolist(), audit_rate=0.3)
+    real = estimates._estimate
+
+    def broken(*args, **kwargs):  # after every item's scores were written
+        raise RuntimeError("the engine went away")
+
+    monkeypatch.setattr(estimates, "_estimate", broken)
+    _run(api, s["id"], truth, rounds=2)
+    count = "SELECT count() FROM audit_scores WHERE session_id = {s:String}"
+    assert _rows(store, count, s=s["id"])[0][0] == 0  # the failed rounds' scores are gone
+    monkeypatch.setattr(estimates, "_estimate", real)
+    info = api.get(f"/sessions/{s['id']}").json()
+    assert info["estimating"] is True  # asked for again by the read
+    assert estimates.settle(60)
+    assert api.get(f"/sessions/{s['id']}").json()["estimate"]["round"] == 2
+    assert _rows(store, count, s=s["id"])[0][0] == 200  # round 2's only, once

@@ -55,10 +55,17 @@ def refresh(store: Store, session_id: str, round_no: int) -> None:
     session = session_row(store, session_id)
     if store.scalar(Query.named("audit.has_predictor", session_id=session_id, round=round_no)):
         return
-    if not claims.claim(store, "audit_scores", f"{session_id}:{round_no}", uuid.uuid4().hex):
+    name = f"{session_id}:{round_no}"
+    if not claims.claim(store, "audit_scores", name, uuid.uuid4().hex):
         return
-    with store.apart() as own, blas.one_thread():
-        _compute(own, session, round_no)
+    try:
+        with store.apart() as own, blas.one_thread():
+            _compute(own, session, round_no)
+    except Exception:
+        # No half-written round: its scores go, and the claim with them, so a later read retries.
+        store.command(Query.named("audit.delete_scores", session_id=session_id, round=round_no))
+        claims.release(store, "audit_scores", name)
+        raise
 
 
 def _compute(store: Store, session: dict, round_no: int) -> None:

@@ -29,7 +29,8 @@ FROM (
                 AND id NOT IN (SELECT item_id FROM audit_draws WHERE session_id = {session_id:String})) AS u
         LEFT JOIN (SELECT item_id, 1 / (1 + exp(-({pv_a:Float64} * logit + {pv_b:Float64}))) AS pv
                    FROM audit_scores
-                   WHERE session_id = {session_id:String} AND round = {design_round:Int64}) AS s
+                   WHERE session_id = {session_id:String} AND round = {design_round:Int64}
+                   LIMIT 1 BY item_id) AS s
                ON s.item_id = u.id
     )
 )
@@ -127,6 +128,10 @@ LIMIT 1
 
 -- name: has_predictor
 SELECT count() > 0 FROM audit_predictors WHERE session_id = {session_id:String} AND round = {round:UInt32}
+
+-- name: delete_scores
+-- A round's scores written by a background step that failed half way (it runs again).
+DELETE FROM audit_scores WHERE session_id = {session_id:String} AND round = {round:UInt32}
 
 -- name: has_draws
 SELECT count() > 0 FROM audit_draws WHERE session_id = {session_id:String}
