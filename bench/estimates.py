@@ -121,7 +121,15 @@ def main() -> None:
     ap.add_argument("--schedule", type=int, nargs="+", default=list(SCHEDULE), help="audit draws per batch, cycled")
     ap.add_argument("--out", default="estimates.json", help="file name of the runs under bench/out/")
     ap.add_argument("--plot", default="estimates.png", help="file name of the plot under bench/plots/")
+    ap.add_argument(
+        "--render",
+        nargs="+",
+        metavar="JSON",
+        help="write the section from stored runs (bench/out/): the first is the main run, the others other shares",
+    )
     args = ap.parse_args()
+    if args.render:
+        return render(args.render, args.no_write)
 
     from bench.estimates_report import report, tuning
     from vectrain.core.config import Settings
@@ -190,12 +198,27 @@ def main() -> None:
             shutil.rmtree(path, ignore_errors=True)
     seconds = time.perf_counter() - started
     OUT.mkdir(parents=True, exist_ok=True)  # every round's estimates and truths (not committed: bench/out/)
-    (OUT / args.out).write_text(json.dumps({"args": vars(args), "runs": runs}, indent=1, default=float))
+    stored = {"args": vars(args), "runs": runs, "seconds": seconds}
+    (OUT / args.out).write_text(json.dumps(stored, indent=1, default=float))
     if args.only_new:
         return print(tuning(runs))
     text = report(runs, args, seconds)
     print(text)
     if not args.no_write:
+        write_section("estimates", text)
+
+
+def render(names: list[str], no_write: bool) -> None:
+    from bench.estimates_report import report
+
+    stored = [json.loads((OUT / name).read_text()) for name in names]
+    for name, s in zip(names, stored):
+        defaults = {"schedule": list(SCHEDULE), "no_today": False, "plot": "estimates.png", "floor": None}
+        s["args"] = argparse.Namespace(**{**defaults, **s["args"], "out": name})
+    main_run, others = stored[0], [(s["args"], s["runs"]) for s in stored[1:]]
+    text = report(main_run["runs"], main_run["args"], main_run.get("seconds", 0), others, names)
+    print(text)
+    if not no_write:
         write_section("estimates", text)
 
 

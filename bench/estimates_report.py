@@ -79,7 +79,38 @@ def tuning(runs) -> str:
     )
 
 
-def report(runs, args, seconds) -> str:
+def shares(others) -> str:
+    """Other audit shares, measured the same way: coverage, widths and the audit's cost."""
+    if not others:
+        return ""
+    rows = []
+    for args, runs in others:
+        sel = cells(runs, "new", "estimate")
+        c, se, n = cost(runs, "new")
+        share = sum(args.schedule) / (10 * len(args.schedule))
+        rows.append(
+            [f"{share:.2f} ({', '.join(map(str, args.schedule))})", f"{np.mean([covered(r, e) for _, r, e in sel]):.3f}",
+             f"{width_at(sel, 30):.3f} (at {int(30 / share)} labels)", f"{width_at(sel, 50):.3f} (at {int(50 / share)} labels)",
+             f"{c:+.4f} +- {se:.4f}", f"seeds {args.seeds}, {args.reps} session(s) each, {args.rounds} rounds"]
+        )  # fmt: skip
+    return (
+        "\n\nThe same sessions by audit share (same seeds, the service's design; a lower share reaches 30 "
+        "and 50 audit labels later, with a better classifier, and costs the training set less):\n\n"
+        + table(
+            ["audit share", "coverage", "width @30 audit labels", "width @50", f"cost @{COST_AT} labels", "runs"], rows
+        )
+    )
+
+
+def command(args) -> str:
+    return (
+        f"`.venv/bin/python -m bench.estimates --seeds {' '.join(map(str, args.seeds))} --reps {args.reps} "
+        f"--rounds {args.rounds} --schedule {' '.join(map(str, args.schedule))}"
+        f"{' --no-today' if args.no_today else ''} --out {args.out} --no-write`"
+    )
+
+
+def report(runs, args, seconds, others=(), names=()) -> str:
     new = cells(runs, "new", "estimate")
     at_rows = []
     for name, (arm, key) in ARMS.items():
@@ -140,8 +171,9 @@ def report(runs, args, seconds) -> str:
         f"rounds; median absolute error {np.median(np.abs(projected - actual)):.3f}). The audit's cost with uniform "
         f"draws: {c_today:+.4f} +- {se_today:.4f}. The background step (predictor fit, 1,600 items scored, "
         f"estimate) took {np.mean(waits) * 1000:.0f} ms a round on average (max {np.max(waits) * 1000:.0f} ms), "
-        "after the training round had answered.\n\n"
-        "Per class (the service's sessions):\n\n"
+        "after the training round had answered."
+        + (shares([(args, runs), *others]) if others else "")
+        + "\n\nPer class (the service's sessions):\n\n"
         + table(
             [
                 "class",
@@ -155,8 +187,9 @@ def report(runs, args, seconds) -> str:
             per_class,
         )  # fmt: skip
         + f"\n\n![estimates](bench/plots/{plot.name})\n\n"
-        f"Command: `.venv/bin/python -m bench.estimates --seeds {' '.join(map(str, args.seeds))} --reps {args.reps} "
-        f"--rounds {args.rounds} --schedule {' '.join(map(str, args.schedule))}{' --no-today' if args.no_today else ''}`"
+        + "Commands: "
+        + ", ".join(command(a) for a in [args, *(o[0] for o in others)])
+        + (f", then `.venv/bin/python -m bench.estimates --render {' '.join(names)}`" if names else "")
     )
 
 
