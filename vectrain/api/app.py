@@ -37,7 +37,7 @@ from vectrain.core.config import Settings, get_settings
 from vectrain.core.errors import VectrainError
 from vectrain.jobs import load_paths
 from vectrain.jobs.runner import JobRunner
-from vectrain.labeling import warmup
+from vectrain.labeling import background, warmup
 from vectrain.storage.query import Query
 from vectrain.storage.store import Store
 
@@ -62,6 +62,7 @@ ROUTERS = [
 # The labeling page: static files shipped inside the package, no build step. It talks to the
 # API like any other client. The policy keeps scripts, styles and requests to this origin;
 # images may also come from an item's http(s) url (the image endpoint redirects there).
+SHUTDOWN_WAIT = 30.0  # seconds shutdown waits for background work (a round's estimate) before closing the store
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data: http: https:; "
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, own
                 app.state.analyst.close()
                 app.state.analyst = None
             if owned:
+                background.settle(SHUTDOWN_WAIT)  # a round's estimate being computed: let it finish
                 app.state.store.close()
 
     app = FastAPI(

@@ -43,6 +43,11 @@ degrees of freedom, nu0 = 10 (the smallest of 2, 5, 10, 20, 40 whose coverage st
 every number of draws in simulated Food-101 sessions of split seeds 0-4). The point estimate is
 exactly unbiased for any p; the interval's coverage is asymptotic and measured (BENCHMARKS.md).
 
+Classes. Everything above is per total: a multi-class session would run it once per class k,
+with h_k (the classifier calls k), y_k (the label is k) and p_k (the predictor's probability of
+k), for TP_k and P_k (PP_k known), giving each class's F1 as here, and accuracy from the sum of the
+TP_k over N by the same per-draw influence values (sum_k TP_k,d). Sessions have one class today.
+
 The stop rule: "F1 is at least X with 95% confidence" is the one-sided t bound, and "another 50
 labels would narrow it by about Y" projects the width as width * (M_eff / (M_eff + dM))^1.6 for
 the dM audit draws those labels bring (the exponent fit on seeds 0-4, checked on seeds 5-9: the
