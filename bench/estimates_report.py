@@ -57,26 +57,20 @@ def cost(runs, arm):
     return float(np.mean(d)), float(np.std(d, ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0, len(d)
 
 
-def stop_check(runs):
-    """The stop rule's projected width after 50 labels against the width 5 rounds (50 labels) later."""
+def stop_check(runs, share):
+    """The stop rule's projected width after 50 labels (recomputed from each stored estimate by
+    the service's stop_rule) against the width measured 5 rounds (50 labels) later."""
+    from vectrain.labeling.estimators import stop_rule
+
     projected, actual = [], []
     for run_ in runs:
         for rows in run_["new"]:
             for i, row in enumerate(rows[:-5]):
                 e, later = row.get("estimate"), rows[i + 5].get("estimate")
-                if e and later and e.get("width_after") is not None and later.get("f1_low") is not None:
-                    projected.append(e["width_after"])
+                if e and later and e.get("f1") is not None and later.get("f1_low") is not None:
+                    projected.append(stop_rule(e, more_audit=50 * share, more_labels=50)["width_after"])
                     actual.append(later["f1_high"] - later["f1_low"])
     return np.asarray(projected), np.asarray(actual)
-
-
-def tuning(runs) -> str:
-    """Coverage / width by audit labels of the service's sessions (bench/estimates.py --only-new)."""
-    sel = cells(runs, "new", "estimate")
-    return (
-        " | ".join(f"M={m}: {summary([c for c in sel if c[1]['audited'] == m])}" for m in AT)
-        + f" | all: {summary(sel)}"
-    )
 
 
 def shares(others) -> str:
@@ -124,7 +118,7 @@ def report(runs, args, seconds, others=(), names=()) -> str:
         [q, f"{np.mean([covered(r, e, q) for _, r, e in cells(runs, 'new', 'estimate', q)]):.3f}"]
         for q in ("precision", "recall", "positives")
     ]
-    projected, actual = stop_check(runs)
+    projected, actual = stop_check(runs, sum(args.schedule) / (10 * len(args.schedule)))
     at_least = [(r["truth"]["f1"] >= e["f1_at_least"] - 1e-9) for _, r, e in new if e.get("f1_at_least") is not None]
     waits = [r["background_seconds"] for run_ in runs for rows in run_["new"] for r in rows]
     acceptance = [
