@@ -141,6 +141,11 @@ def test_the_stop_rule():
     more = estimators.stop_rule(est, more_audit=60, more_labels=200)
     assert more["narrow_by"] > rule["narrow_by"]
     assert estimators.stop_rule(est, more_audit=0, more_labels=50)["narrow_by"] == 0
+    # Clipped at 1: the projection clips as the interval does, and never goes below zero width.
+    high = {**est, "f1": 1.0, "f1_raw": 1.3, "f1_low": 0.8, "f1_high": 1.0, "f1_se": 0.05}
+    assert estimators.stop_rule(high, more_audit=60, more_labels=200)["width_after"] == 0
+    edge = {**est, "f1": 1.0, "f1_raw": 1.0, "f1_low": 0.8, "f1_high": 1.0, "f1_se": 0.1}
+    assert 0 < estimators.stop_rule(edge, more_audit=15, more_labels=50)["width_after"] < 0.2
 
 
 def test_the_knn_vote_weighs_the_most_similar_labels():

@@ -297,5 +297,5 @@ def stop_rule(est: dict, more_audit: float, more_labels: int, level: float = LEV
     else:
         half = _t(1 - (1 - level) / 2, est["f1_df"]) * est["f1_se"] * (m_eff / (m_eff + more_audit)) ** alpha
         center = est.get("f1_raw", est["f1"])
-        after = min(width, min(1.0, center + half) - max(0.0, center - half))
+        after = min(width, max(0.0, min(1.0, center + half) - max(0.0, center - half)))
     return {"f1_at_least": est["f1_at_least"], "width": width, "width_after": after, "narrow_by": width - after}
