@@ -118,14 +118,14 @@ def draw(store: Store, state, k: int, where: dict) -> list[dict]:
     if not drawn:
         return []
     items = store.registry.count_rows(state.dataset)
-    batch, taken, records = time.time_ns(), 0.0, []
+    batch, left, records = time.time_ns(), float(drawn[0]["total"]), []
     for n, r in enumerate(drawn):  # each draw's pool is the batch's minus its earlier draws
         weight = float(r["weight"])
         records.append(
             [state.id, batch, n, r["id"], round_no, int(r["pool"]), design_round, float(pv_a), float(pv_b), floor,
-             float(r["design_sum"]), weight, max(1.0 - taken, weight), items]
+             float(r["design_sum"]), weight, max(left, weight), items]
         )  # fmt: skip
-        taken += weight
+        left -= weight
     store.insert("audit_draws", records, column_names=DRAW_COLUMNS)
     w, b = state.round["weights"], float(state.round["bias"])
     scored = {

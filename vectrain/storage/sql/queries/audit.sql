@@ -17,7 +17,9 @@ ORDER BY drawn, place, item_id
 -- design round), one after another without replacement: Efraimidis-Spirakis keys log(u) / q
 -- with u from a keyed hash, so with a secret salt nobody can predict or steer the draw. The key
 -- order is the draw order. pv = sigmoid(pv_a * logit + pv_b) from the design round's scores.
-SELECT id, weight, pool, design_sum
+-- `total`: the weights summed over the pool as the engine sums them (1 up to rounding): each
+-- draw's probability is its weight over total minus the batch's earlier weights.
+SELECT id, weight, sum(weight) OVER () AS total, pool, design_sum
 FROM (
     SELECT id, pool, design_sum,
            if(design_sum > 0, {floor:Float64} / pool + (1 - {floor:Float64}) * g / design_sum, 1 / pool) AS weight
