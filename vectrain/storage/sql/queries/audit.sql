@@ -75,6 +75,12 @@ LEFT JOIN (SELECT item_id, min(batch) AS drawn, argMin(round, batch) AS drawn_ro
            GROUP BY item_id) AS d
        ON d.item_id = n.item_id
 
+-- name: counts
+-- A session's audit labels and all its labels.
+SELECT countIf(audit = 1) AS audited, count() AS labeled
+FROM labels FINAL
+WHERE session_id = {session_id:String} AND removed = 0
+
 -- name: pending_count
 SELECT uniqExact(item_id)
 FROM audit_draws
