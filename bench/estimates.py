@@ -214,7 +214,7 @@ def render(names: list[str], no_write: bool) -> None:
     stored = [json.loads((OUT / name).read_text()) for name in names]
     for name, s in zip(names, stored):
         defaults = {"schedule": list(SCHEDULE), "no_today": False, "plot": "estimates.png", "floor": None}
-        s["args"] = argparse.Namespace(**{**defaults, **s["args"], "out": name})
+        s["args"] = argparse.Namespace(**{**defaults, **s["args"], "out": name, "plot": "estimates.png"})
     main_run, others = stored[0], [(s["args"], s["runs"]) for s in stored[1:]]
     text = report(main_run["runs"], main_run["args"], main_run.get("seconds", 0), others, names)
     print(text)

@@ -48,6 +48,11 @@ def width_at(sel, m):
     return float(np.mean(w)) if w else float("nan")
 
 
+def cover_at(sel, m):
+    c = [covered(r, e) for _, r, e in sel if r["audited"] == m]
+    return float(np.mean(c)) if c else float("nan")
+
+
 def cost(runs, arm):
     def audited(r):
         rows = r[arm][0] if arm == "new" else r[arm]
@@ -84,6 +89,7 @@ def shares(others) -> str:
         share = sum(args.schedule) / (10 * len(args.schedule))
         rows.append(
             [f"{share:.2f} ({', '.join(map(str, args.schedule))})", f"{np.mean([covered(r, e) for _, r, e in sel]):.3f}",
+             f"{cover_at(sel, 30):.3f} / {cover_at(sel, 50):.3f}",
              f"{width_at(sel, 30):.3f} (at {int(30 / share)} labels)", f"{width_at(sel, 50):.3f} (at {int(50 / share)} labels)",
              f"{c:+.4f} +- {se:.4f}", f"seeds {args.seeds}, {args.reps} session(s) each, {args.rounds} rounds"]
         )  # fmt: skip
@@ -91,8 +97,17 @@ def shares(others) -> str:
         "\n\nThe same sessions by audit share (same seeds, the service's design; a lower share reaches 30 "
         "and 50 audit labels later, with a better classifier, and costs the training set less):\n\n"
         + table(
-            ["audit share", "coverage", "width @30 audit labels", "width @50", f"cost @{COST_AT} labels", "runs"], rows
-        )
+            [
+                "audit share",
+                "coverage",
+                "coverage @30 / @50 audit labels",
+                "width @30",
+                "width @50",
+                f"cost @{COST_AT} labels",
+                "runs",
+            ],
+            rows,
+        )  # fmt: skip
     )
 
 
