@@ -84,15 +84,13 @@ def main() -> None:
                 store.settings = store.settings.model_copy(update={"audit_floor": floor or 0.2})
                 b = sessions.next_batch(store, s["id"], 10, "mixed", audit=audit)
                 # label the draws so the next call draws anew (a pending draw is served, not drawn)
-                labels.add_labels(
-                    store,
-                    s["id"],
-                    [
-                        {"item_id": i["id"], "score": 1.0 if cosine[i["id"]] > cut else -1.0}
-                        for i in b["items"]
-                        if i["source"] == "audit"
-                    ],
-                )
+                drawn = [i for i in b["items"] if i["source"] == "audit"]
+                if drawn:
+                    labels.add_labels(
+                        store,
+                        s["id"],
+                        [{"item_id": i["id"], "score": 1.0 if cosine[i["id"]] > cut else -1.0} for i in drawn],
+                    )
 
             return go
 

@@ -107,11 +107,11 @@ def _score_items(store: Store, session: dict, round_no: int, r: dict, fitted: pr
     """Every item's logit and decision under round r, stored in audit_scores block by block."""
     import pyarrow as pa
 
-    w, b, t = np.asarray(r["weights"], np.float64), float(r["bias"]), float(r["threshold"])
+    w32, b, t = np.asarray(r["weights"], np.float32), float(r["bias"]), float(r["threshold"])
     dim = int(store.registry.get(session["dataset"])["dim"])
     ids, logits, decisions = [], [], []
     for block_ids, matrix in itemvectors.blocks(store, session["dataset"], dim):
-        score = matrix @ w + b
+        score = (matrix @ w32).astype(np.float64) + b
         logit = fitted.logit(matrix, score).astype(np.float32)
         positive = (score > t).astype(np.uint8)
         n = len(block_ids)
@@ -125,7 +125,7 @@ def _score_items(store: Store, session: dict, round_no: int, r: dict, fitted: pr
             }
         )
         store.insert_arrow("audit_scores", table)
-        ids.append(np.asarray(block_ids.to_pylist(), object))
+        ids.append(block_ids.to_numpy(zero_copy_only=False).astype(object))
         logits.append(logit)
         decisions.append(positive.astype(bool))
     if not ids:
