@@ -41,11 +41,14 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
 
+    import os
+
     from vectrain.core.config import Settings
     from vectrain.labeling import estimates, labels, sessions
     from vectrain.loaders.writer import DatasetWriter
     from vectrain.storage.store import Store
 
+    load = [os.getloadavg()[0]]
     path = tempfile.mkdtemp(prefix="vectrain_estscale_")
     store = Store(Settings(database_url=f"chdb://{path}", database="estscale"), owner="bench.estimates_scale")
     store.migrate()
@@ -100,26 +103,28 @@ def main() -> None:
     finally:
         store.close()
         shutil.rmtree(path, ignore_errors=True)
+    load.append(os.getloadavg()[0])
     rows = [[r["round"], f"{r['train'] * 1000:.0f} ms", f"{r['step']:.2f} s"] for r in rounds]
     text = (
         "## The estimate's work at scale (`bench/estimates_scale.py`)\n\n"
         f"{args.rows:,} synthetic CLIP-like rows (512-d, no index), {machine()}; a session labeled {args.labels} "
         f"items in rounds of 100 (audit share 0.3), then next batches of 10. {time.perf_counter() - started:.0f} s "
-        "in all.\n\n"
+        f"in all, on a shared machine (load average {load[0]:.1f} at the start, {load[1]:.1f} at the end: the "
+        "times are noisy, the background step's most).\n\n"
         + table(["round", "train_round answers in", "background step (fit, score and store every row, estimate)"], rows)
         + "\n\n"
         + table(
-            ["next batch of 10 (median of " + str(args.repeats) + ", with labeling the draws)", "time", "vs no audit"],
             [
-                ["no audit", f"{plain * 1000:.0f} ms", "1.00x"],
-                [
-                    "3 audit draws, uniform (VECTRAIN_AUDIT_FLOOR=1)",
-                    f"{uniform * 1000:.0f} ms",
-                    f"{uniform / plain:.2f}x",
-                ],
-                ["3 audit draws by the design", f"{active * 1000:.0f} ms", f"{active / plain:.2f}x"],
+                f"next batch of 10 (median of {args.repeats}; the audited ones include labeling their draws)",
+                "time",
+                "vs uniform draws (the design before)",
             ],
-        )
+            [
+                ["no audit", f"{plain * 1000:.0f} ms", ""],
+                ["3 audit draws, uniform (VECTRAIN_AUDIT_FLOOR=1)", f"{uniform * 1000:.0f} ms", "1.00x"],
+                ["3 audit draws by the design", f"{active * 1000:.0f} ms", f"{active / uniform:.2f}x"],
+            ],
+        )  # fmt: skip
         + f"\n\nChecked: the last round's scores cover {scored:,} of {args.rows:,} rows; its estimate: F1 "
         f"{est['f1']:.3f} [{est['f1_low']:.3f}, {est['f1_high']:.3f}] from {est['audited']} audit labels.\n\n"
         f"Command: `.venv/bin/python -m bench.estimates_scale --rows {args.rows} --labels {args.labels} "
