@@ -7,12 +7,15 @@ over HTTP against the same endpoints.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import click
 
 from vectrain.cli.common import Context, echo_json, echo_table, handle_errors
 from vectrain.core.choices import Strategy, TrainMode
+
+ESTIMATE_WAIT = 30.0  # seconds `session show` waits for an estimate the service is computing
 
 
 def _labeling():
@@ -284,6 +287,10 @@ def show(obj: Context, session_id: str | None) -> None:
             [[r["id"], r["name"], r["dataset"], r["source"], r["created"]] for r in rows],
         )
     out = obj.call("GET", f"/sessions/{session_id}", local=lambda store: _settled(store, session_id))
+    waited = time.monotonic()
+    while out.get("estimating") and time.monotonic() - waited < ESTIMATE_WAIT:  # the service computes it
+        time.sleep(0.3)
+        out = obj.call("GET", f"/sessions/{session_id}", local=lambda store: _settled(store, session_id))
     _show(obj, out)
 
 
