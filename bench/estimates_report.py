@@ -159,7 +159,8 @@ def report(runs, args, seconds, others=(), names=()) -> str:
         "## Audit estimates: do the intervals hold the truth, how narrow, and what does the audit cost? "
         "(`bench/estimates.py`)\n\n"
         f"Food-101 CLIP ViT-B/32 embeddings (../shared/data), {machine()}; all ten classes; split seeds "
-        f"{args.seeds} (the estimator's constants were tuned in a simulation on seeds 0-4); 80% of each class in "
+        f"{args.seeds} (the estimator's constants were tuned on seeds 0-4: in a numpy simulation of these sessions, "
+        "the stop rule's exponent on the service's own runs); 80% of each class in "
         "the database (1,600 items, 160 positives), 20% held out. Sessions start from the class's ImageNet prompt "
         "embedding (4 classes) or two random positive examples (6), and run 10 oracle labels a round "
         f"({', '.join(map(str, args.schedule))} of them audit draws, in turn), the rest `mixed`, one `auto` training round after each, {args.rounds} rounds; "
@@ -196,6 +197,12 @@ def report(runs, args, seconds, others=(), names=()) -> str:
             per_class,
         )  # fmt: skip
         + f"\n\n![estimates](bench/plots/{plot.name})\n\n"
+        "Reading it. The width follows the errors left to find (in the per-class table, the weaker the classifier, "
+        "the wider its intervals), and a surprise (a "
+        "positive drawn where the predictor was sure of a negative, weighted by its small probability) can move "
+        "a session's estimate far for a round or two (the apple_pie panel) while its interval widens to match. "
+        "The audit's cost is what its labels would have taught the classifier: it grows with the audit share, "
+        "not with the design (uniform draws cost as much).\n\n"
         + "Commands: "
         + ", ".join(command(a) for a in [args, *(o[0] for o in others)])
         + (f", then `.venv/bin/python -m bench.estimates --render {' '.join(names)}`" if names else "")
