@@ -2,7 +2,7 @@
 
 A session's name is claimed (vectrain.storage.claims) and names what it publishes: the SQL
 function clf_<database>__<name> and the view <database>.clf_<name>. Deleting a session removes
-its labels, label history, rounds, predictions, audit draws and what it published, and frees
+its labels, label history, rounds, predictions, audit draws, scored rounds and what it published, and frees
 its name. Renaming claims the new name first (409 when taken), writes a newer version of the
 session's row, publishes the applied classifier again under the new name (dropping the old
 function and view), then frees the old name. Deleting a dataset deletes its sessions the same
@@ -16,7 +16,7 @@ from typing import Any
 
 from vectrain.core.errors import Conflict
 from vectrain.core.names import FUNCTION_PREFIX, function_name, view_name
-from vectrain.labeling import publish, rounds
+from vectrain.labeling import publish, rounds, scoring
 from vectrain.labeling.sessions import check_session_name, get_session
 from vectrain.labeling.state import STATES, session_row
 from vectrain.storage import claims
@@ -33,6 +33,8 @@ SESSION_TABLES = (
     "unseen_decisions",
     "audit_scores",
     "audit_predictors",
+    "session_scores",
+    "scored_rounds",
 )
 
 
@@ -49,6 +51,7 @@ def delete_sessions(store: Store, sessions: list[dict]) -> None:
     for s in sessions:
         claims.release(store, "session", s["name"])
         STATES.forget(store, s["id"])
+        scoring.forget(store, s["id"])
 
 
 def delete_session(store: Store, session_id: str) -> dict[str, Any]:

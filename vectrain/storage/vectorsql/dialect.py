@@ -117,7 +117,8 @@ class Dialect:
     def boundary_batch(
         self, db: str, table: str, weights, bias: float, threshold: float, k: int, filters: Sequence[Filter | None] = ()
     ) -> Query:
-        """The k items whose score is nearest the threshold (exact scan)."""
+        """The k items whose score is nearest the threshold (an exact scan: what a session's next
+        batch falls back to before its round is scored into session_scores)."""
         return self._scored_batch(
             db, table, weights, bias, k, filters, "abs(score - {t:Float64}) ASC, id ASC", t=float(threshold)
         )
@@ -193,6 +194,26 @@ class Dialect:
                 "t": float(threshold),
             },
             name="apply",
+        )
+
+    def score_rows(
+        self, db: str, table: str, session_id: str, round_no: int, version: int, weights, bias: float
+    ) -> Query:
+        """Score every item of a dataset under a session's round into session_scores (a table
+        ordered by score, so next batches read ranges of it): one INSERT ... SELECT."""
+        return Query(
+            f"INSERT INTO {quote(validate_name(db, 'database'))}.session_scores "
+            f"(session_id, round, version, score, item_id)\n"
+            f"SELECT {{session_id:String}}, {{round_no:UInt32}}, {{version:UInt64}}, {self._logit()}, id\n"
+            f"FROM {table_ident(db, table)}",
+            {
+                "session_id": session_id,
+                "round_no": int(round_no),
+                "version": int(version),
+                "w": as_floats(weights),
+                "b": float(bias),
+            },
+            name="score_rows",
         )
 
     def classifier_expression(self, weights, offset: float, column: str = "v") -> str:

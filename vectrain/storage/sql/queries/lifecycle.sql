@@ -40,3 +40,9 @@ ALTER TABLE audit_predictors DELETE WHERE session_id IN {ids:Array(String)}
 
 -- name: delete_zero_shot
 ALTER TABLE zero_shot DELETE WHERE dataset = {dataset:String}
+
+-- name: delete_session_scores
+ALTER TABLE session_scores DELETE WHERE session_id IN {ids:Array(String)}
+
+-- name: delete_scored_rounds
+ALTER TABLE scored_rounds DELETE WHERE session_id IN {ids:Array(String)}
