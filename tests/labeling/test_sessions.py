@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.fixtures import exact_topk
+from vectrain.labeling import scoring
 
 
 def _name():
@@ -66,17 +67,18 @@ def test_mixed_returns_positives_and_negatives(api, make_dataset):
     assert kinds == {True, False}
 
 
-@pytest.mark.parametrize("large", [False, True], ids=["exact-boundary", "index-boundary"])
-def test_exact_k_with_more_than_1000_labels(api, store, make_dataset, large):
+@pytest.mark.parametrize("scored", [True, False], ids=["scored-round", "exact-scan"])
+def test_exact_k_with_more_than_1000_labels(api, store, make_dataset, scored):
     """The 1,200 nearest items are labeled: an ANN post-filter alone would return nothing."""
-    if large:  # take the path big datasets take: boundary candidates from the HNSW index
-        store.settings = store.settings.model_copy(update={"session_exact_boundary_rows": 0})
     vectors, _, ids = make_dataset(n=2000, dim=16, clusters=3)
     q = vectors[0]
     s = _session(api, vector=q.tolist())
     order = exact_topk(vectors, q, 2000)
     for start in range(0, 1200, 400):
         assert _label(api, s["id"], [(ids[i], -1.0) for i in order[start : start + 400]]).status_code == 200
+    if not scored:  # as before a session's first scoring: the bands come from an exact scan
+        store.client.command("TRUNCATE TABLE scored_rounds")
+        scoring.forget(store, s["id"])
     labeled = {ids[i] for i in order[:1200]}
     for strategy in ("top", "mixed", "boundary", "random"):
         r = api.post(f"/sessions/{s['id']}/next", json={"k": 25, "strategy": strategy})
@@ -202,7 +204,9 @@ def test_auto_training_learns_the_concept_and_rounds_are_stored(api, make_datase
         r = api.post(f"/sessions/{s['id']}/train", json={"mode": "auto"})
         assert r.status_code == 200, r.text
     m = r.json()["metrics"]
-    assert m["labeled"] == 40 and m["positives"] + m["negatives"] == 40 and m["cv_f1"] is not None
+    assert m["labeled"] == 40 and m["positives"] + m["negatives"] == 40 and m["labels_cv_f1"] is not None
+    q = m["quality"]  # scored within the wait on a table this small
+    assert q["scored_round"] == 4 and q["f1_low"] <= q["f1"] <= q["f1_high"] and q["message"] is None
     info = api.get(f"/sessions/{s['id']}").json()
     assert [x["round"] for x in info["rounds"]] == [0, 1, 2, 3, 4] and info["round"] == 4
     w = api.get(f"/sessions/{s['id']}/weights").json()
@@ -350,24 +354,23 @@ def test_random_is_a_uniform_sample_of_unlabeled_rows_across_parts(api, store, m
 
 
 @pytest.mark.parametrize(
-    "strategy, large, trips",
+    "strategy, trips",
     [
-        ("top", False, 1),
-        ("random", False, 1),
-        ("boundary", False, 1),
-        ("mixed", False, 2),
-        ("mixed", True, 1),
-        ("boundary", True, 1),
+        ("top", ["scores.window", "scores.window"]),  # the top, then the band (urls and vectors kept)
+        ("random", ["rows_at"]),
+        ("boundary", ["scores.window"]),
+        ("mixed", ["scores.window", "rows_at"]),
     ],
 )
-def test_next_batch_round_trips(api, store, make_dataset, monkeypatch, strategy, large, trips):
-    """On chDB a next batch costs its batch query (mixed on a small table: two, top and the exact
-    boundary): the session's state and the table's facts are kept by the process that writes them."""
-    if large:
-        store.settings = store.settings.model_copy(update={"session_exact_boundary_rows": 0})
+def test_next_batch_round_trips(api, store, make_dataset, monkeypatch, strategy, trips):
+    """On chDB a next batch costs its range reads of the scored round (and random's rows): the
+    session's state, the sorted scores, the band's vectors and the table's facts are kept by the
+    process that writes them."""
     vectors, labels, ids = make_dataset(n=500)
     s = _session(api, vector=vectors[0].tolist())
-    assert _label(api, s["id"], [(i, -1.0) for i in ids[:30]]).status_code == 200
+    pairs = [(i, 1.0 if labels[n] == labels[0] else -1.0) for n, i in enumerate(ids[:40])]
+    assert _label(api, s["id"], pairs).status_code == 200
+    assert api.post(f"/sessions/{s['id']}/train", json={}).status_code == 200
     assert api.post(f"/sessions/{s['id']}/next", json={"k": 10, "strategy": strategy}).status_code == 200  # warm
     calls = []
     original = store._run
@@ -379,4 +382,5 @@ def test_next_batch_round_trips(api, store, make_dataset, monkeypatch, strategy,
     monkeypatch.setattr(store, "_run", counting)
     r = api.post(f"/sessions/{s['id']}/next", json={"k": 10, "strategy": strategy})
     assert r.status_code == 200 and len(r.json()["items"]) == 10
-    assert len(calls) == trips, calls
+    assert r.json()["scored_round"] == (None if strategy == "random" else 1)
+    assert calls == trips

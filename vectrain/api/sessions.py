@@ -98,7 +98,12 @@ class RoundInfo(BaseModel):
     mode: str
     bias: float
     threshold: float
-    metrics: dict[str, Any] = Field(description="labeled, positives, negatives, cv_f1, train_f1, ...")
+    metrics: dict[str, Any] = Field(
+        description="labeled, positives, negatives; quality: the round's F1 over the whole dataset estimated "
+        "from its labels without assuming they were a random sample (f1 with a 95% interval f1_low..f1_high, "
+        "or null and a message such as 'too few positives to judge'); labels_cv_f1: the cross-fitted F1 on "
+        "the labels themselves (chosen on purpose, so not the classifier's F1); threshold_source; ..."
+    )
     created: str
 
 
@@ -180,8 +185,17 @@ class BatchItem(BaseModel):
 class NextBatch(BaseModel):
     items: list[BatchItem]
     strategy: str
-    round: int
+    round: int = Field(description="the session's latest round")
     audit: int = Field(description="how many of the items are audit draws")
+    source: str = Field(
+        description="what chose the items: the strategy's rule, or the starter while the labels hold one "
+        "class only (e.g. 'starter (only positives labeled): 5 top-scored + 5 diverse near the score at rank "
+        "2,400 of 300,000')"
+    )
+    scored_round: int | None = Field(
+        description="the round whose scores of every row chose the items (it trails `round` while a large "
+        "table is scored in the background); null: an exact scan or uniform random draws"
+    )
 
 
 class LabelsStored(BaseModel):

@@ -158,15 +158,15 @@ class Settings(BaseSettings):
         ),
     )
     search_max_k: int = Field(1000, description="Largest k of a search, next batch or kNN.")
-    session_exact_boundary_rows: int = Field(
-        200_000,
+    session_score_wait: float = Field(
+        1.0,
+        ge=0,
         description=(
-            "`boundary` and `mixed` batches find the items nearest the threshold by an exact scan up to this many "
-            "rows; above it, among the `VECTRAIN_SESSION_BOUNDARY_POOL` nearest to the weights."
+            "How long `train` waits for its round's scores (every row scored once into a table ordered by score, "
+            "which next batches read ranges of: 0.2 s at 300k rows). A longer scoring goes on in the background "
+            "while the person labels: next batches use the latest scored round meanwhile and say which, and the "
+            "round's quality number is stored when its scoring is done."
         ),
-    )
-    session_boundary_pool: int = Field(
-        200, description="Candidates ranked for `boundary` and `mixed` batches on large datasets."
     )
     search_max_examples: int = Field(
         64,

@@ -59,14 +59,9 @@ def next_batch(
     from vectrain.labeling.batches import choose
 
     want = audit_count(state.audit_rate, audit, k)
-    if want == 0 and not state.audit_rate:  # no audit: the strategy's batch, one query
-        items = choose(store, state.dataset, state.id, state.round, state.labeled, k, strategy)
-        return {
-            "items": [{**i, "source": strategy.value} for i in items],
-            "strategy": strategy.value,
-            "round": int(state.round["round"]),
-            "audit": 0,
-        }
+    if want == 0 and not state.audit_rate:  # no audit: the strategy's batch alone
+        batch = choose(store, state, k, strategy)
+        return _answer(state, strategy, batch, [{**i, "source": strategy.value} for i in batch.items], 0)
     pending = [r["item_id"] for r in store.rows(Query.named("audit.pending", session_id=state.id))]
     again = pending[:k]
     new = max(0, want - len(again))
@@ -84,16 +79,27 @@ def next_batch(
         audit_items += [_item(rows[i]) for i in again if i in rows]
     if new:
         audit_items += [_item(r) for r in draw(store, state, new, where)]
-    items = []
+    items, batch = [], None
     if k > len(audit_items):
         # The strategy picks from the unlabeled items minus the audit ones: ask for as many more
         # as the audit items it might return, and drop those.
         taken = {i["id"] for i in audit_items}
-        chosen = choose(store, state.dataset, state.id, state.round, state.labeled, k, strategy)
-        items = [{**i, "source": strategy.value} for i in chosen if i["id"] not in taken][: k - len(audit_items)]
+        batch = choose(store, state, k, strategy)
+        items = [{**i, "source": strategy.value} for i in batch.items if i["id"] not in taken][: k - len(audit_items)]
     for item in audit_items:  # at random places: nothing in the order tells audit items apart
         items.insert(_random.randint(0, len(items)), item)
-    return {"items": items, "strategy": strategy.value, "round": int(state.round["round"]), "audit": len(audit_items)}
+    return _answer(state, strategy, batch, items, len(audit_items))
+
+
+def _answer(state, strategy: Strategy, batch, items: list[dict], audited: int) -> dict[str, Any]:
+    return {
+        "items": items,
+        "strategy": strategy.value,
+        "round": int(state.round["round"]),
+        "audit": audited,
+        "source": batch.source if batch else "audit draws only",
+        "scored_round": batch.scored_round if batch else None,
+    }
 
 
 DRAW_COLUMNS = [

@@ -9,6 +9,7 @@ are stored by vectrain.labeling.rounds; apply and the published SQL are vectrain
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from typing import Any
@@ -26,7 +27,7 @@ from vectrain.core.validation import (
 )
 from vectrain.core.vectors import as_unit_vectors
 from vectrain.labeling import audit as session_audit
-from vectrain.labeling import estimates, rounds, training
+from vectrain.labeling import batches, candidates, estimates, quality, rounds, scoring, training
 from vectrain.labeling.labels import add_labels
 from vectrain.labeling.state import STATES, State, items_params, label_counts, session_row
 from vectrain.storage import claims
@@ -34,6 +35,8 @@ from vectrain.storage.query import Floats, Query
 from vectrain.storage.store import Store
 
 MAX_NAME = 63 - len(FUNCTION_PREFIX)  # the session's view is clf_<name>
+DEFAULT_K = 10  # the batch size the scoring of a round reads ahead for
+EMPTY_QUALITY = {"f1": None, "f1_low": None, "f1_high": None, "message": None}
 
 
 # -- sessions ----------------------------------------------------------------------------------
@@ -107,7 +110,12 @@ def create_session(
             version=time.time_ns(),
         )
     )
-    threshold = rounds.label_free_threshold(store, dataset, weights, 0.0)
+    # Round 0 is scored now (next batches read its scores), and its label-free threshold comes
+    # from them: Otsu's split of the score histogram.
+    scored = scoring.score(store, session_id, dataset, 0, weights, 0.0, 0.0)
+    values, counts = np.unique(np.round(scored.scores.astype(np.float64), 3), return_counts=True)
+    threshold = training.otsu_threshold(values, counts)
+    scoring.set_threshold(store, scored, threshold)
     rounds.insert_round(
         store,
         session_id,
@@ -123,6 +131,7 @@ def create_session(
             "negatives": 0,
             "source": source,
             "threshold_source": "score distribution (Otsu)",
+            "quality": {**EMPTY_QUALITY, "message": quality.few_labels(0, 0)},
         },
     )
     if examples:  # the examples are labels the user already gave: store them as such
@@ -199,6 +208,9 @@ def current_state(store: Store, session_id: str) -> State:
 
 # -- training ----------------------------------------------------------------------------------
 def train_round(store: Store, session_id: str, mode: str = "auto") -> dict[str, Any]:
+    """Fit a round on the session's labels, store it, and score every row under it: the answer
+    waits for the scoring up to VECTRAIN_SESSION_SCORE_WAIT seconds (then the metrics hold the
+    round's quality), else the scoring goes on in the background and stores the quality when done."""
     s = session_row(store, session_id)
     mode = TrainMode.parse(mode, "mode").value
     rows = store.rows(Query.named("sessions.labeled_vectors", session_id=s["id"], **items_params(store, s["dataset"])))
@@ -212,6 +224,7 @@ def train_round(store: Store, session_id: str, mode: str = "auto") -> dict[str, 
     scores = np.asarray([r["score"] for r in rows], dtype=np.float64)
     prior = np.asarray(s["init_weights"], dtype=np.float32)
     latest = rounds.latest_round(store, s["id"])
+    start = rounds.get_round(store, s["id"], 0)
     started = time.perf_counter()
     model = training.train(
         mode,
@@ -219,15 +232,51 @@ def train_round(store: Store, session_id: str, mode: str = "auto") -> dict[str, 
         scores,
         prior,
         latest["weights"],
+        start=(start["weights"], start["threshold"]),
         fallback_threshold=lambda w, b: rounds.label_free_threshold(store, s["dataset"], w, b),
     )
-    model.metrics["seconds"] = round(time.perf_counter() - started, 3)
+    metrics = model.metrics
+    one_class = metrics["positives"] == 0 or metrics["negatives"] == 0
+    metrics["one_sided"] = int(latest["metrics"].get("one_sided", 0)) + 1 if one_class else 0
+    metrics["seconds"] = round(time.perf_counter() - started, 3)
     # Round numbers are claimed, so concurrent trainings (even in other processes) never share one.
     round_no = latest["round"] + 1
     claimant = uuid.uuid4().hex
     while not claims.claim(store, "round", f"{s['id']}:{round_no}", claimant):
         round_no += 1
-    rounds.insert_round(store, s["id"], round_no, mode, model.weights, model.bias, model.threshold, model.metrics)
+    candidates.remember_labeled(store, s["id"], X)
+    future = scoring.submit(store, s["id"], s["dataset"], round_no, model.weights, model.bias, model.threshold)
+    few = quality.few_labels(metrics["positives"], metrics["negatives"])
+    metrics["quality"] = {**EMPTY_QUALITY, "message": few or "scoring every row: the number follows"}
+    rounds.insert_round(store, s["id"], round_no, mode, model.weights, model.bias, model.threshold, metrics)
     estimates.after_round(store, s, round_no)
     STATES.set_round(store, s["id"], rounds.get_round(store, s["id"], round_no))
-    return {"round": round_no, "mode": mode, "bias": model.bias, "threshold": model.threshold, "metrics": model.metrics}
+    judged, answer = threading.Event(), {"metrics": metrics}
+
+    def judge(done):  # when the round is scored: its quality, stored with the round
+        scored = None
+        try:
+            scored = done.result()
+            if scored is not None and not few:
+                z = X.astype(np.float64) @ model.weights.astype(np.float64) + model.bias
+                found = quality.estimate(quality.SortedScores(scored.scores), model.threshold, model.oof, z, scores > 0)
+                judged_metrics = {**metrics, "quality": {**found, "scored_round": scored.round}}
+                rounds.insert_round(
+                    store, s["id"], round_no, mode, model.weights, model.bias, model.threshold, judged_metrics
+                )
+                STATES.set_round(store, s["id"], rounds.get_round(store, s["id"], round_no))
+                answer["metrics"] = judged_metrics
+        except Exception:  # the round stands; its quality says it is missing
+            scoring.log.exception("the quality of round %s of session %s", round_no, s["id"])
+        finally:
+            judged.set()
+        if scored is not None:  # the next batch's band, read while the person looks at this answer
+            try:
+                candidates.prefetch(store, s["dataset"], scored, len(rows), 2 * batches.BAND * DEFAULT_K)
+            except Exception:
+                scoring.log.exception("reading ahead for session %s", s["id"])
+
+    future.add_done_callback(judge)
+    judged.wait(store.settings.session_score_wait)
+    metrics = answer["metrics"]
+    return {"round": round_no, "mode": mode, "bias": model.bias, "threshold": model.threshold, "metrics": metrics}

@@ -62,3 +62,10 @@ GROUP BY label ORDER BY n DESC, value LIMIT {limit:UInt32}
 -- name: split_facets
 SELECT split AS value, count() AS n FROM {db:Identifier}.{items:Identifier}
 GROUP BY split ORDER BY n DESC, value LIMIT {limit:UInt32}
+
+-- name: urls
+-- Items of a next batch: what the page shows of each (its image, the dataset's own label).
+SELECT id, url, label FROM {db:Identifier}.{items:Identifier} WHERE id IN {ids:Array(String)}
+
+-- name: urls_vectors
+SELECT id, url, label, vector FROM {db:Identifier}.{items:Identifier} WHERE id IN {ids:Array(String)}
