@@ -5,8 +5,8 @@ A round is scored once, by one INSERT ... SELECT (as `apply` scores into predict
 of its own in a background thread, one scoring at a time per process. `train` waits for it up to
 VECTRAIN_SESSION_SCORE_WAIT seconds; a round that takes longer keeps scoring while the person
 labels, and next batches use the latest scored round meanwhile (they say which). A scoring is
-marked complete in `scored_rounds` only once its rows are all written, and the session's older
-scorings are dropped then (a partition each), so a reader never ranges over half a round.
+marked complete in `scored_rounds` only once its rows are all written, so a reader never ranges
+over half a round; the scorings older than the one before it are dropped then (a partition each).
 
 Each scoring's scores are also kept sorted in this process (4 bytes a row, at most CACHE_BYTES in
 all): they place every range read exactly (vectrain.labeling.candidates), and the quality number
@@ -141,10 +141,15 @@ def score(store: Store, session_id: str, dataset: str, round_no: int, weights, b
 
 
 def _drop_older(store: Store, session_id: str, round_no: int, version: int) -> None:
+    """Drop the session's scorings older than the one before this one: a batch that took the
+    previous scoring a moment ago still finds its rows."""
+    older = []
     for p in store.rows(Query.named("scores.partitions", db=store.database, session_id=session_id)):
         m = _PARTITION.match(p["partition"])
         if m and m["session"] == session_id and (int(m["round"]), int(m["version"])) < (round_no, version):
-            store.command(Query.named("scores.drop_partition", partition_id=p["partition_id"]))
+            older.append(((int(m["round"]), int(m["version"])), p["partition_id"]))
+    for _, partition_id in sorted(older)[:-1]:
+        store.command(Query.named("scores.drop_partition", partition_id=partition_id))
 
 
 def submit(

@@ -3,9 +3,9 @@
 --   session_scores  dot(weights, v) + bias of every row of the session's dataset under one round,
 --                   written by one INSERT ... SELECT after the round is trained. Next batches read
 --                   a range of it (the rows nearest the threshold, the top), so they cost
---                   milliseconds at any size. One partition per scoring (session, round, version):
---                   a scoring's rows are dropped at once when a newer one of the session is
---                   complete; a round is scored again (a new version) when rows were loaded after.
+--                   milliseconds at any size. One partition per scoring (session, round, version),
+--                   dropped at once when two newer ones of the session are complete; a round is
+--                   scored again (a new version) when rows were loaded after it.
 --   scored_rounds   a scoring that is complete: written after its INSERT ... SELECT, so a reader
 --                   never ranges over a round half scored. `rows`: the rows scored.
 
