@@ -186,15 +186,21 @@ def test_label_digit_zeros_with_the_keyboard(live, driver, web_store, shots):  #
     )
     assert d.find_element(By.ID, "stat-round").text == "3"
 
-    # F1 with its word, the threshold, and the curve (one point per round with a CV F1).
+    # The estimated F1 with its interval and word (or why there is none), the threshold, and the
+    # curve (one point per round with an estimate).
     session = json.loads(d.execute_script("return JSON.stringify(window.vectrain.state.session)"))
-    f1 = session["rounds"][-1]["metrics"]["cv_f1"]
-    assert f1 is not None and d.find_element(By.ID, "stat-f1").text == f"{f1:.3f}"
+    q = session["rounds"][-1]["metrics"]["quality"]
+    shown = d.find_element(By.ID, "stat-f1").text
     word = d.find_element(By.ID, "stat-f1-word").text
-    assert word == ("great" if f1 >= 0.95 else "good" if f1 >= 0.85 else "ok" if f1 >= 0.7 else "not good")
+    if q["f1"] is None:
+        assert shown == q["message"] and word == ""
+    else:
+        f1 = q["f1"]
+        assert shown == f"{f1:.3f} ({q['f1_low']:.2f}–{q['f1_high']:.2f})"
+        assert word == ("great" if f1 >= 0.95 else "good" if f1 >= 0.85 else "ok" if f1 >= 0.7 else "not good")
     assert d.find_element(By.ID, "stat-threshold").text == f"{session['rounds'][-1]['threshold']:.3f}"
-    with_f1 = [r for r in session["rounds"] if r["metrics"].get("cv_f1") is not None]
-    assert len(d.find_elements(By.CSS_SELECTOR, "#curve circle.dot")) == len(with_f1) >= 2
+    with_f1 = [r for r in session["rounds"] if r["metrics"]["quality"]["f1"] is not None]
+    assert len(d.find_elements(By.CSS_SELECTOR, "#curve circle.dot")) == len(with_f1)
     timings = d.execute_script("return window.vectrain.timings")
     print(f"Enter -> next batch on screen (demo, 1,797 rows): {[t['ms'] for t in timings]} ms")
     d.save_screenshot(str(shots / "progress.png"))

@@ -194,8 +194,16 @@ def train(obj: Context, session_id: str, mode: str) -> None:
     m = out["metrics"]
     click.echo(
         f"round {out['round']} ({mode}): {m['labeled']} labels, {m['positives']} positive; "
-        f"cross-validated F1 {m.get('cv_f1')}; threshold {out['threshold']:.4f}"
+        f"F1 estimated {quality_text(m)}; threshold {out['threshold']:.4f}"
     )
+
+
+def quality_text(metrics: dict) -> str:
+    """A round's estimated F1 with its 95% interval, or the word for why there is none."""
+    q = metrics.get("quality") or {}
+    if q.get("f1") is None:
+        return q.get("message") or "-"
+    return f"{q['f1']:.3f} ({q['f1_low']:.2f}-{q['f1_high']:.2f})"
 
 
 @session.command()
@@ -314,13 +322,13 @@ def _show(obj: Context, out: dict) -> None:
         f"SQL function {out['function']}"
     )
     echo_table(
-        ["round", "mode", "labeled", "cv_f1", "threshold", "created"],
+        ["round", "mode", "labeled", "F1 estimated", "threshold", "created"],
         [
             [
                 r["round"],
                 r["mode"],
                 r["metrics"].get("labeled"),
-                r["metrics"].get("cv_f1"),
+                quality_text(r["metrics"]),
                 r["threshold"],
                 r["created"],
             ]

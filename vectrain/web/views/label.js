@@ -152,7 +152,7 @@ export async function submitBatch() {
     state.timings.push({ round: trained.round, ms, labels: step(1), train: step(2), next: step(3), thumbnails: step(4) });
     document.body.dataset.lastBatchMs = String(ms);
     $("stat-timing").textContent = `Round ${trained.round} trained; the next batch was on screen ${ms} ms after Enter.`;
-    say(`Round ${trained.round}: ${state.session.labels.labeled} labels, CV F1 ${fmt(trained.metrics.cv_f1)}.`);
+    say(`Round ${trained.round}: ${state.session.labels.labeled} labels; F1 estimated ${quality(trained.metrics).text}.`);
   } finally {
     state.busy = false;
     document.body.classList.remove("busy");
@@ -180,16 +180,30 @@ export function f1Word(f1) {
 
 const fmt = (v, digits = 3) => (typeof v === "number" ? v.toFixed(digits) : "–");
 
+/** A round's quality as the page shows it: the estimated F1 with its 95% interval, or the word
+ * saying why there is none yet (e.g. "too few positives to judge"). */
+export function quality(metrics) {
+  const q = (metrics || {}).quality;
+  if (!q) return { text: "after the first round", f1: null, note: "" };
+  if (typeof q.f1 !== "number") return { text: q.message || "–", f1: null, note: "" };
+  return {
+    text: `${q.f1.toFixed(3)} (${q.f1_low.toFixed(2)}–${q.f1_high.toFixed(2)})`,
+    f1: q.f1,
+    note: `over the whole dataset, ${q.f1_low.toFixed(2)} to ${q.f1_high.toFixed(2)} with 95% confidence`,
+  };
+}
+
 export function renderProgress() {
   const s = state.session;
   if (!s) return;
   const last = s.rounds.at(-1) || { metrics: {} };
-  const f1 = last.metrics.cv_f1;
+  const q = quality(last.metrics);
   $("stat-labels").textContent = `${s.labels.labeled} (${s.labels.positives} positive, ${s.labels.negatives} negative)`;
   $("stat-round").textContent = String(s.round);
-  $("stat-f1").textContent = typeof f1 === "number" ? f1.toFixed(3)
-    : s.round ? "needs positives and negatives" : "after the first round";
-  const word = f1Word(f1);
+  $("stat-f1").textContent = q.text;
+  $("stat-f1").classList.toggle("warning", q.f1 === null && /too few/.test(q.text));
+  $("stat-f1-note").textContent = q.note;
+  const word = f1Word(q.f1);
   $("stat-f1-word").textContent = word;
   $("stat-f1-word").dataset.word = word.replace(" ", "-");
   $("stat-threshold").textContent = fmt(last.threshold);
