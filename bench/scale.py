@@ -135,6 +135,9 @@ def main() -> None:
     )
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument(
+        "--build-only", action="store_true", help="load the table and build its index (kept for later runs), then stop"
+    )
+    parser.add_argument(
         "--no-batch",
         action="store_true",
         help="skip zero-shot, apply and the numpy baseline (its copy of every vector) at large sizes",
@@ -166,8 +169,14 @@ def main() -> None:
     result = run(args)
     PLOTS.mkdir(parents=True, exist_ok=True)
     out = PLOTS / f"scale_{args.rows}_{args.quantization}.json"
-    if "insert_s" not in result and out.exists():  # the table was kept: its load figures are the run's that built it
-        built = json.loads(out.read_text())
+    if args.build_only:
+        if "insert_s" in result:
+            result["built"] = result["machine"].rsplit(", ", 1)[-1]
+            (OUT / f"scale_{args.rows}_{args.quantization}.build.json").write_text(json.dumps(result, indent=2))
+        return None
+    build = OUT / f"scale_{args.rows}_{args.quantization}.build.json"
+    if "insert_s" not in result and (build.exists() or out.exists()):  # the table was kept: its load figures
+        built = json.loads((build if build.exists() else out).read_text())
         for key in ("insert_s", "insert_rows_s", "build_s", "bare_build_s", "ef_construction"):
             if key in built and key not in result:
                 result[key] = built[key]
@@ -214,6 +223,9 @@ def run(args) -> dict:
         result["build_s"] = summary_.index_seconds
         result["ef_construction"] = HNSW_EF_CONSTRUCTION
         print(summary_.line(), file=sys.stderr)
+    if args.build_only:
+        store.close()
+        return result
     if args.baseline_build:
         store.client.command(f"ALTER TABLE {table_name} CLEAR INDEX vi", settings={"mutations_sync": 2})
         started = time.perf_counter()
