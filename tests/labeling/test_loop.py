@@ -138,6 +138,7 @@ def test_batches_read_the_latest_scored_round_and_name_it(api, store, make_datas
         trained = _train(api, s["id"])
         assert trained["round"] == 2 and trained["metrics"]["quality"]["f1"] is None
         assert trained["metrics"]["quality"]["message"] == "scoring every row: the number follows"
+        assert trained["metrics"]["quality"]["pending"] is True
         r = api.post(f"/sessions/{s['id']}/next", json={"k": 10, "strategy": "boundary"}).json()
         assert r["round"] == 2 and r["scored_round"] == 1
         assert r["source"].endswith("; scored by round 1 (round 2 is still scoring)")

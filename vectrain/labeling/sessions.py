@@ -37,6 +37,7 @@ from vectrain.storage.store import Store
 MAX_NAME = 63 - len(FUNCTION_PREFIX)  # the session's view is clf_<name>
 DEFAULT_K = 10  # the batch size the scoring of a round reads ahead for
 EMPTY_QUALITY = {"f1": None, "f1_low": None, "f1_high": None, "message": None}
+PENDING = {"message": "scoring every row: the number follows", "pending": True}
 
 
 # -- sessions ----------------------------------------------------------------------------------
@@ -247,36 +248,56 @@ def train_round(store: Store, session_id: str, mode: str = "auto") -> dict[str, 
     candidates.remember_labeled(store, s["id"], X)
     future = scoring.submit(store, s["id"], s["dataset"], round_no, model.weights, model.bias, model.threshold)
     few = quality.few_labels(metrics["positives"], metrics["negatives"])
-    metrics["quality"] = {**EMPTY_QUALITY, "message": few or "scoring every row: the number follows"}
+    metrics["quality"] = {**EMPTY_QUALITY, "message": few} if few else {**EMPTY_QUALITY, **PENDING}
     rounds.insert_round(store, s["id"], round_no, mode, model.weights, model.bias, model.threshold, metrics)
     estimates.after_round(store, s, round_no)
     STATES.set_round(store, s["id"], rounds.get_round(store, s["id"], round_no))
-    judged, answer = threading.Event(), {"metrics": metrics}
+    judged = _judge_when_scored(store, s, round_no, model, X, scores, metrics, future)
+    judged.wait(store.settings.session_score_wait)
+    metrics = judged.metrics
+    return {"round": round_no, "mode": mode, "bias": model.bias, "threshold": model.threshold, "metrics": metrics}
 
-    def judge(done):  # when the round is scored: its quality, stored with the round
+
+class _Judged(threading.Event):
+    metrics: dict
+
+
+def _judge_when_scored(store: Store, s: dict, round_no: int, model, X, scores, metrics: dict, future) -> _Judged:
+    """When the round is scored: its quality over every row, stored with the round (the event is
+    set then, with the metrics), and the next batch's band read ahead."""
+    judged = _Judged()
+    judged.metrics = metrics
+
+    def store_quality(found: dict) -> None:
+        judged.metrics = {**metrics, "quality": found}
+        rounds.insert_round(
+            store, s["id"], round_no, metrics["mode"], model.weights, model.bias, model.threshold, judged.metrics
+        )
+        STATES.set_round(store, s["id"], rounds.get_round(store, s["id"], round_no))
+
+    def judge(done):
         scored = None
         try:
             scored = done.result()
-            if scored is not None and not few:
+            if scored is None:
+                store_quality({**EMPTY_QUALITY, "message": "not scored: a newer round came first"})
+            elif metrics["quality"].get("pending"):
                 z = X.astype(np.float64) @ model.weights.astype(np.float64) + model.bias
                 found = quality.estimate(quality.SortedScores(scored.scores), model.threshold, model.oof, z, scores > 0)
-                judged_metrics = {**metrics, "quality": {**found, "scored_round": scored.round}}
-                rounds.insert_round(
-                    store, s["id"], round_no, mode, model.weights, model.bias, model.threshold, judged_metrics
-                )
-                STATES.set_round(store, s["id"], rounds.get_round(store, s["id"], round_no))
-                answer["metrics"] = judged_metrics
-        except Exception:  # the round stands; its quality says it is missing
+                store_quality({**found, "scored_round": scored.round})
+        except Exception:
             scoring.log.exception("the quality of round %s of session %s", round_no, s["id"])
+            try:
+                store_quality({**EMPTY_QUALITY, "message": "not available: scoring the round failed (see the log)"})
+            except Exception:
+                scoring.log.exception("storing round %s of session %s", round_no, s["id"])
         finally:
             judged.set()
         if scored is not None:  # the next batch's band, read while the person looks at this answer
             try:
-                candidates.prefetch(store, s["dataset"], scored, len(rows), 2 * batches.BAND * DEFAULT_K)
+                candidates.prefetch(store, s["dataset"], scored, len(scores), 2 * batches.BAND * DEFAULT_K)
             except Exception:
                 scoring.log.exception("reading ahead for session %s", s["id"])
 
     future.add_done_callback(judge)
-    judged.wait(store.settings.session_score_wait)
-    metrics = answer["metrics"]
-    return {"round": round_no, "mode": mode, "bias": model.bias, "threshold": model.threshold, "metrics": metrics}
+    return judged

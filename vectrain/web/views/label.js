@@ -153,6 +153,7 @@ export async function submitBatch() {
     document.body.dataset.lastBatchMs = String(ms);
     $("stat-timing").textContent = `Round ${trained.round} trained; the next batch was on screen ${ms} ms after Enter.`;
     say(`Round ${trained.round}: ${state.session.labels.labeled} labels; F1 estimated ${quality(trained.metrics).text}.`);
+    if (trained.metrics.quality?.pending) followQuality(trained.round);
   } finally {
     state.busy = false;
     document.body.classList.remove("busy");
@@ -191,6 +192,23 @@ export function quality(metrics) {
     f1: q.f1,
     note: `over the whole dataset, ${q.f1_low.toFixed(2)} to ${q.f1_high.toFixed(2)} with 95% confidence`,
   };
+}
+
+/** A large table's round is still scoring when /train answers: read the round again until its
+ * quality is stored, and show it (unless a newer round came first). */
+async function followQuality(round, tries = 20) {
+  for (let i = 0; i < tries; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    if (!state.session || state.session.round !== round) return;
+    const fresh = await get(`sessions/${seg(state.session.id)}`);
+    if (state.session?.id !== fresh.id || state.session.round !== round) return;
+    const last = fresh.rounds.at(-1);
+    if (last.round === round && !last.metrics.quality?.pending) {
+      state.session = { ...state.session, rounds: fresh.rounds };
+      renderProgress();
+      return;
+    }
+  }
 }
 
 export function renderProgress() {
