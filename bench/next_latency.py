@@ -114,9 +114,8 @@ def main() -> None:
         f"(the nearest to the weights: the post-filter's worst case), k={args.k}, {args.repeats} requests each; "
         "every response was checked to hold exactly k unlabeled items.\n\n"
         + table(["rows", "strategy", "labeled", "k", "p50 ms", "p95 ms"], rows)
-        + "\n\nmixed/boundary: exact scan for the items nearest the threshold up to "
-        "VECTRAIN_SESSION_EXACT_BOUNDARY_ROWS (200k) rows, above it the 200 HNSW candidates nearest the weights "
-        "re-ranked by distance to the threshold; random is always a full scan.\n\n"
+        + "\n\nmixed/boundary: range reads of the session's latest scored round (vectrain/labeling/scoring.py); "
+        "random: rows at random (part, offset) positions.\n\n"
         f"Command: `.venv/bin/python -m bench.next_latency --repeats {args.repeats} --strategies {' '.join(args.strategies)}`"
     )
     write_section("next_latency", text)
