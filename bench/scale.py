@@ -138,6 +138,7 @@ def main() -> None:
     parser.add_argument(
         "--build-only", action="store_true", help="load the table and build its index (kept for later runs), then stop"
     )
+    parser.add_argument("--no-write", action="store_true", help="print the section; leave BENCHMARKS.md alone")
     parser.add_argument(
         "--no-batch",
         action="store_true",
@@ -182,6 +183,9 @@ def main() -> None:
             if key in built and key not in result:
                 result[key] = built[key]
         result["built"] = built.get("built") or built["machine"].rsplit(", ", 1)[-1]
+    if args.no_write:
+        print(report(args, result))
+        return None
     out.write_text(json.dumps(result, indent=2))
     write_section(f"scale_{args.rows}_{args.quantization}", report(args, result))
 
