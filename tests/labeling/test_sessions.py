@@ -314,8 +314,8 @@ def test_prompt_session_uses_the_datasets_text_encoder(api, store, tiny_clip):
 
 
 def test_random_is_a_uniform_sample_of_unlabeled_rows_across_parts(api, store, make_dataset):
-    """random reads rows at random (part, offset) positions: every part, never a labeled row,
-    exactly k, and close to uniform; with nearly everything labeled the sorted scan answers."""
+    """random reads the scored round's rows at random ranks: every part, never a labeled row,
+    exactly k, and close to uniform; with nearly everything labeled too."""
     from vectrain.loaders.writer import DatasetWriter
 
     vectors, _, ids = make_dataset(n=300)
@@ -357,9 +357,9 @@ def test_random_is_a_uniform_sample_of_unlabeled_rows_across_parts(api, store, m
     "strategy, trips",
     [
         ("top", ["scores.window", "scores.window"]),  # the top, then the band (urls and vectors kept)
-        ("random", ["rows_at"]),
+        ("random", ["scores.at"]),  # rows at random ranks (their urls kept from the warm call)
         ("boundary", ["scores.window"]),
-        ("mixed", ["scores.window", "rows_at"]),
+        ("mixed", ["scores.window", "scores.at"]),
     ],
 )
 def test_next_batch_round_trips(api, store, make_dataset, monkeypatch, strategy, trips):
@@ -382,5 +382,5 @@ def test_next_batch_round_trips(api, store, make_dataset, monkeypatch, strategy,
     monkeypatch.setattr(store, "_run", counting)
     r = api.post(f"/sessions/{s['id']}/next", json={"k": 10, "strategy": strategy})
     assert r.status_code == 200 and len(r.json()["items"]) == 10
-    assert r.json()["scored_round"] == (None if strategy == "random" else 1)
+    assert r.json()["scored_round"] == 1
     assert calls == trips

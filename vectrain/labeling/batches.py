@@ -89,7 +89,8 @@ class _Picker:
     def pick(self, k: int, strategy: Strategy) -> Batch:
         self.n_band = BAND * k
         if strategy is Strategy.random:
-            return Batch(self.random(k), "random: uniform over the unlabeled rows", None)
+            items, source = self.random(k), "random: uniform over the unlabeled rows"
+            return self._batch(items, source) if isinstance(self.source, ScoredSource) else Batch(items, source, None)
         if strategy is Strategy.top and self.round["mode"] in ("init", "seed"):
             return Batch(self.index_top(k), "top: the seeds' query (the index's nearest to the weights)", None)
         positives, negatives = int(self.metrics.get("positives", 0)), int(self.metrics.get("negatives", 0))
@@ -159,15 +160,21 @@ class _Picker:
         return [{"id": r["id"], "url": r["url"], "score": norm * r["score"] + b} for r in found.items]
 
     def random(self, k: int, exclude: set[str] | None = None) -> list[dict]:
-        """A uniform sample of the unlabeled rows (minus `exclude`): uniform (part, offset)
-        positions over the table, labeled rows rejected in the query. Reproducible: seeded by the
-        session and its label count."""
+        """A uniform sample of the unlabeled rows (minus `exclude`): rows of the scored round at
+        random ranks, or (before a session's first scoring) at random (part, offset) positions of
+        the items; labeled rows rejected in the query. Reproducible: seeded by the session and its
+        label count."""
         if k <= 0:
             return []
         exclude = exclude or set()
+        rng = np.random.default_rng(zlib.crc32(f"{self.session_id}:{self.state.labeled}".encode()))
+        if isinstance(self.source, ScoredSource):  # ranks of the scored round: its small granules
+            rows = self.source.sample(k, exclude, rng, RANDOM_ROUNDS)
+            if len(rows) == k:
+                urls = candidates.describe(self.store, self.dataset, [r["id"] for r in rows], vectors=False)
+                return [{"id": r["id"], "url": urls[r["id"]][0], "score": r["score"]} for r in rows if r["id"] in urls]
         registry, w, b = self.store.registry, self.round["weights"], float(self.round["bias"])
         table = items_table(self.dataset)
-        rng = np.random.default_rng(zlib.crc32(f"{self.session_id}:{self.state.labeled}".encode()))
         chosen: list[dict] = []
         seen: set[int] = set()
         for attempt in range(RANDOM_ROUNDS):

@@ -20,6 +20,7 @@ ahead (`prefetch`), while the person labels.
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from collections import OrderedDict
@@ -29,7 +30,7 @@ import numpy as np
 from vectrain.core.names import items_table
 from vectrain.labeling.scoring import Scored
 from vectrain.search.nearest import nearest
-from vectrain.storage.query import Query
+from vectrain.storage.query import Floats, Query
 from vectrain.storage.store import Store
 from vectrain.storage.vectorsql.filters import Exclusion
 
@@ -181,6 +182,35 @@ class ScoredSource(Source):
 
     def top(self, n: int, exclude: set[str]) -> list[dict]:
         return self._until(n, exclude, self.scored.top_window, lambda r: (-r["score"], r["id"]))
+
+    def sample(self, n: int, exclude: set[str], rng: np.random.Generator, rounds: int) -> list[dict]:
+        """n rows uniform over the unlabeled ones (minus `exclude`): ranks drawn at random and read
+        by their scores (`scores.at`; within a tie, the row at that place in item_id order), a
+        labeled row's rank rejected. Short after `rounds` draws only when nearly all is labeled."""
+        s, chosen, taken = self.scored.scores, [], set(exclude)
+        for _ in range(rounds):
+            unlabeled, need = self.rows - self.labeled - len(taken), n - len(chosen)
+            if need <= 0 or unlabeled <= 0:
+                break
+            size = min(self.rows, math.ceil(need * self.rows / unlabeled * 1.3) + 2)
+            ranks = rng.choice(self.rows, size=size, replace=False)  # ascending ranks of the sorted scores
+            query = Query.named(
+                "scores.at",
+                session_id=self.scored.session_id,
+                round_no=self.scored.round,
+                version=self.scored.version,
+                scores=Floats(np.unique(s[ranks])),
+            )
+            ties: dict[float, list[tuple[str, bool]]] = {}
+            for item_id, z, labeled in self.store.query(query).result_rows:
+                ties.setdefault(float(np.float32(z)), []).append((item_id, bool(labeled)))
+            for r in ranks:
+                group = ties.get(float(s[r]), [])
+                place = int(r) - int(np.searchsorted(s, s[r], side="left"))
+                if place < len(group) and not group[place][1] and group[place][0] not in taken and len(chosen) < n:
+                    taken.add(group[place][0])
+                    chosen.append({"id": group[place][0], "score": float(s[r])})
+        return chosen
 
     def probe(self, t0: float, widen: int, k: int) -> tuple[float, str]:
         rank = min(self.rows - 1, max(self.scored.above(t0), k) * 2 ** min(widen, 62))

@@ -37,3 +37,14 @@ WHERE database = {db:String} AND table = 'session_scores' AND active
 
 -- name: drop_partition
 ALTER TABLE session_scores DROP PARTITION ID {partition_id:String}
+
+-- name: at
+-- The rows with these exact scores, in the table's order, each with whether it is labeled: rows
+-- drawn by rank from the sorted scores (a uniform sample; a rank within a tie is the row at that
+-- place in item_id order), each a point of the primary key, so the read touches their granules.
+SELECT item_id, score,
+       item_id IN (SELECT item_id FROM labels FINAL WHERE session_id = {session_id:String} AND removed = 0) AS labeled
+FROM session_scores
+WHERE session_id = {session_id:String} AND round = {round_no:UInt32} AND version = {version:UInt64}
+  AND score IN {scores:Array(Float32)}
+ORDER BY score, item_id
