@@ -146,12 +146,18 @@ def report_lines(r: dict, best_bare: dict | None, rows: int) -> list[str]:
             f"| {strategy}, cold (this process's sorted scores and vectors dropped) | {e['p50']:.1f} | {e['p95']:.1f} "
             "| | | |"
         )
+    what = "the fastest bare `NOT IN` query at mean recall >= 0.97"
+    if best_bare is None:  # a graph whose deepest list here stays under 0.97: the most accurate one
+        excluded = [v for v in r["bare"]["excluded"].values() if v["rows"] == 10 and "mean_recall" in v]
+        best_bare = max(excluded, key=lambda v: v["mean_recall"], default=None)
+        if best_bare:
+            what = f"the bare `NOT IN` query of highest mean recall ({best_bare['mean_recall']:.3f}: none reached 0.97)"
     if best_bare:
         limit = 1.3 * best_bare["p50"] + 5
         worst = max(loop[s]["p50"] for s in ("top", "mixed", "boundary", "random"))
         lines += [
             "",
-            f"Against the fastest bare `NOT IN` query at mean recall >= 0.97 ({best_bare['p50']:.1f} ms p50): "
+            f"Against {what} ({best_bare['p50']:.1f} ms p50): "
             f"the limit 1.3x + 5 ms is {limit:.1f} ms; the slowest strategy's p50 is {worst:.1f} ms "
             f"({'within' if worst <= limit else 'OVER'})"
             + (

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -245,6 +246,7 @@ def run(args) -> dict:
         ).result_rows[0][0]
     )
     result["rss_after_load_mb"] = rss_mb()
+    result["load_measured"] = os.getloadavg()[0]  # other processes' work stretches every figure below
 
     center = next(synthetic_clip(1, seed=7))[1][0]
     q = center.tolist()
@@ -578,7 +580,12 @@ def report(args, r: dict) -> str:
         "",
         f"`python -m bench.scale --rows {rows} --quantization {r['quantization']}"
         f"{' --baseline-build' if 'bare_build_s' in r else ''}` ({r['machine']}). 512-d vectors clustered like CLIP; "
-        f"{LABELED:,} labeled items, the {LABELED:,} nearest to the weights; k={K}; {r.get('repeats', args.repeats)} requests each.",
+        f"{LABELED:,} labeled items, the {LABELED:,} nearest to the weights; k={K}; {r.get('repeats', args.repeats)} requests each."
+        + (
+            f" The 1-minute load average when the measuring began: {r['load_measured']:.1f}."
+            if "load_measured" in r
+            else ""
+        ),
         "",
     ]
     if "insert_s" in r:
