@@ -42,7 +42,9 @@ def test_progress_shows_the_estimate_with_its_interval_and_the_few_positives_war
     want = f"{q['f1']:.3f} ({q['f1_low']:.2f}–{q['f1_high']:.2f})"
     wait(d, lambda d: d.find_element(By.ID, "stat-f1").text == want, what="the estimate and its interval")
     assert "warning" not in d.find_element(By.ID, "stat-f1").get_attribute("class").split()
-    assert "95% confidence" in d.find_element(By.ID, "stat-f1-note").text
+    assert d.find_element(By.ID, "stat-f1-note").text == (
+        f"over the whole dataset; 95% interval {q['f1_low']:.2f} to {q['f1_high']:.2f}"
+    )
     assert len(d.find_elements(By.CSS_SELECTOR, "#curve circle.dot")) == 1
     assert len(d.find_elements(By.CSS_SELECTOR, "#curve line.interval")) == 1
     no_page_errors(d)

@@ -49,7 +49,7 @@ RANDOM_SHARE, TOP_BAND_SHARE = 0.1, 0.2  # of mixed: random rows; of top (after 
 
 @dataclass
 class Batch:
-    items: list[dict]  # {"id", "url", "score"}
+    items: list[dict]  # {"id", "url", "label", "score"}
     source: str  # what ran
     scored_round: int | None  # the round whose scores chose it (None: an exact scan, or random)
 
@@ -134,7 +134,7 @@ class _Picker:
             return []
         rows = self.source.top(n, {i["id"] for i in taken})
         urls = candidates.describe(self.store, self.dataset, [r["id"] for r in rows], vectors=False)
-        return [{"id": r["id"], "url": urls[r["id"]][0], "score": r["score"]} for r in rows if r["id"] in urls]
+        return [_shown(r, urls[r["id"]]) for r in rows if r["id"] in urls]
 
     def diverse(self, center: float, m: int, taken: list[dict]) -> list[dict]:
         """m rows of the band around `center` (BAND x the batch's size, `taken` left out),
@@ -146,18 +146,20 @@ class _Picker:
         rows = [r for r in rows if r["id"] in found]
         if not rows:
             return []
-        C = np.stack([found[r["id"]][1] for r in rows])
+        C = np.stack([found[r["id"]].vector for r in rows])
         # Seeded with the labels. The batch's top-scored picks (`taken`) are not near-copies of a
         # band row: scores far apart are vectors far apart (|dz| <= |w| |dv|).
         labeled = candidates.labeled_vectors(self.store, self.session_id, self.dataset)
         order = candidates.farthest_first(C, m, labeled)
-        return [{"id": rows[i]["id"], "url": found[rows[i]["id"]][0], "score": rows[i]["score"]} for i in order]
+        return [_shown(rows[i], found[rows[i]["id"]]) for i in order]
 
     def index_top(self, k: int) -> list[dict]:
         w, b = np.asarray(self.round["weights"], dtype=np.float32), float(self.round["bias"])
-        found = nearest(self.store, self.dataset, w, k, self.exclusion, columns=("id", "url"))
+        found = nearest(self.store, self.dataset, w, k, self.exclusion, columns=("id", "url", "label"))
         norm = float(np.linalg.norm(w))  # cosine to w/|w| -> the classifier's score dot(w, v) + b
-        return [{"id": r["id"], "url": r["url"], "score": norm * r["score"] + b} for r in found.items]
+        return [
+            {"id": r["id"], "url": r["url"], "label": r["label"], "score": norm * r["score"] + b} for r in found.items
+        ]
 
     def random(self, k: int, exclude: set[str] | None = None) -> list[dict]:
         """A uniform sample of the unlabeled rows (minus `exclude`): rows of the scored round at
@@ -172,7 +174,7 @@ class _Picker:
             rows = self.source.sample(k, exclude, rng, RANDOM_ROUNDS)
             if len(rows) == k:
                 urls = candidates.describe(self.store, self.dataset, [r["id"] for r in rows], vectors=False)
-                return [{"id": r["id"], "url": urls[r["id"]][0], "score": r["score"]} for r in rows if r["id"] in urls]
+                return [_shown(r, urls[r["id"]]) for r in rows if r["id"] in urls]
         registry, w, b = self.store.registry, self.round["weights"], float(self.round["bias"])
         table = items_table(self.dataset)
         chosen: list[dict] = []
@@ -211,4 +213,8 @@ class _Picker:
 
 
 def _items(rows) -> list[dict]:
-    return [{"id": r["id"], "url": r["url"], "score": float(r["score"])} for r in rows]
+    return [{"id": r["id"], "url": r["url"], "label": r["label"], "score": float(r["score"])} for r in rows]
+
+
+def _shown(row: dict, described) -> dict:
+    return {"id": row["id"], "url": described.url, "label": described.label, "score": row["score"]}

@@ -24,6 +24,7 @@ import math
 import threading
 import weakref
 from collections import OrderedDict
+from typing import NamedTuple
 
 import numpy as np
 
@@ -39,14 +40,14 @@ LABELED_CACHE_SESSIONS = 256
 
 
 class _Rows:
-    """(dataset, id) -> (url, vector), per store, least recently used out."""
+    """(dataset, id) -> Described, per store, least recently used out."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.by_store: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.labeled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # store -> session -> matrix
 
-    def get(self, store: Store, dataset: str, ids: list[str]) -> dict[str, tuple[str, np.ndarray]]:
+    def get(self, store: Store, dataset: str, ids: list[str]) -> dict:
         with self.lock:
             cache = self.by_store.setdefault(store, OrderedDict())
             found = {}
@@ -57,7 +58,7 @@ class _Rows:
                     found[i] = hit
             return found
 
-    def put(self, store: Store, dataset: str, rows: dict[str, tuple[str, np.ndarray]]) -> None:
+    def put(self, store: Store, dataset: str, rows: dict) -> None:
         with self.lock:
             cache = self.by_store.setdefault(store, OrderedDict())
             for i, row in rows.items():
@@ -101,19 +102,28 @@ def labeled_vectors(store: Store, session_id: str, dataset: str) -> np.ndarray |
     return found if len(found) else None
 
 
-def describe(store: Store, dataset: str, ids: list[str], vectors: bool) -> dict[str, tuple[str, np.ndarray | None]]:
-    """id -> (url, vector) for these rows: from this process's cache, else one read of the items."""
+class Described(NamedTuple):
+    url: str
+    label: str  # the dataset's own label
+    vector: np.ndarray | None  # None when read without it
+
+
+def describe(store: Store, dataset: str, ids: list[str], vectors: bool) -> dict[str, Described]:
+    """id -> what a batch shows of a row (and its vector): from this process's cache, else one
+    read of the items."""
     found: dict = ROWS.get(store, dataset, ids)
-    missing = [i for i in ids if i not in found or (vectors and found[i][1] is None)]
+    missing = [i for i in ids if i not in found or (vectors and found[i].vector is None)]
     if missing:
         where = {"db": store.database, "items": items_table(dataset), "ids": missing}
         if vectors:
             rows = {
-                r["id"]: (r["url"], np.asarray(r["vector"], dtype=np.float32))
+                r["id"]: Described(r["url"], r["label"], np.asarray(r["vector"], dtype=np.float32))
                 for r in store.rows(Query.named("items.urls_vectors", **where))
             }
         else:
-            rows = {r["id"]: (r["url"], None) for r in store.rows(Query.named("items.urls", **where))}
+            rows = {
+                r["id"]: Described(r["url"], r["label"], None) for r in store.rows(Query.named("items.urls", **where))
+            }
         ROWS.put(store, dataset, rows)
         found.update(rows)
     return found

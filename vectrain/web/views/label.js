@@ -152,7 +152,7 @@ export async function submitBatch() {
     state.timings.push({ round: trained.round, ms, labels: step(1), train: step(2), next: step(3), thumbnails: step(4) });
     document.body.dataset.lastBatchMs = String(ms);
     $("stat-timing").textContent = `Round ${trained.round} trained; the next batch was on screen ${ms} ms after Enter.`;
-    say(`Round ${trained.round}: ${state.session.labels.labeled} labels; F1 estimated ${quality(trained.metrics).text}.`);
+    say(`Round ${trained.round}: ${state.session.labels.labeled} labels; F1 from the labels ${quality(trained.metrics).text}.`);
     if (trained.metrics.quality?.pending) followQuality(trained.round);
   } finally {
     state.busy = false;
@@ -190,7 +190,7 @@ export function quality(metrics) {
   return {
     text: `${q.f1.toFixed(3)} (${q.f1_low.toFixed(2)}–${q.f1_high.toFixed(2)})`,
     f1: q.f1,
-    note: `over the whole dataset, ${q.f1_low.toFixed(2)} to ${q.f1_high.toFixed(2)} with 95% confidence`,
+    note: `over the whole dataset; 95% interval ${q.f1_low.toFixed(2)} to ${q.f1_high.toFixed(2)}`,
   };
 }
 
