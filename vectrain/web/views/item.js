@@ -28,6 +28,7 @@ function item() {
 
 async function render() {
   const it = item();
+  open.id = it.id;
   const token = ++open.token; // a newer render wins over this one's late answers
   const name = dataset();
   $("item-id").textContent = it.id;
@@ -121,7 +122,11 @@ function onKey(e) {
 export function wireItem() {
   const dialog = $("item-view");
   dialog.addEventListener("keydown", onKey);
-  dialog.addEventListener("close", () => open.grid?.focus(open.index));
+  // Back to the item shown, by id: the grid may have been redrawn in another order meanwhile.
+  dialog.addEventListener("close", () => {
+    const at = open.grid?.items.findIndex((it) => it.id === open.id) ?? -1;
+    open.grid?.focus(at >= 0 ? at : open.index);
+  });
   $("item-prev").addEventListener("click", () => act(() => move(open.index - 1)));
   $("item-next").addEventListener("click", () => act(() => move(open.index + 1)));
   for (const b of dialog.querySelectorAll("[data-item-grade]")) {
