@@ -23,6 +23,7 @@ from vectrain.core.config import Settings
 from vectrain.core.errors import Forbidden, Unauthorized
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+_AUTHORIZED = "vectrain.authorized"
 
 
 def reads(endpoint: Callable) -> Callable:
@@ -59,10 +60,14 @@ class Keys:
 
 
 async def authorize(request: Request) -> None:
-    """App-wide dependency: every API route passes through it. Async because it never blocks: a
-    sync dependency costs a hop to the thread pool on every request."""
+    """Every API route passes through it before its body is read (vectrain.api.models.JSONRoute),
+    and every other route as the app's dependency (once: the scope remembers). Async because it
+    never blocks: a sync dependency costs a hop to the thread pool on every request."""
+    if request.scope.get(_AUTHORIZED):
+        return
     keys: Keys = request.app.state.keys
     endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    request.scope[_AUTHORIZED] = True  # set before the checks: a refusal ends the request anyway
     if not keys.enabled or getattr(endpoint, "__vectrain_public__", False):
         return
     header = request.headers.get("authorization", "")
