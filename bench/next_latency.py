@@ -27,7 +27,10 @@ SIZES = {"syn25k": 25_000, "syn1m": 1_000_000}
 
 
 def open_store(path: str) -> Store:
-    store = Store(Settings(database_url=f"chdb://{path}", database="bench_next"), owner="bench.next_latency")
+    store = Store(
+        Settings(database_url=f"chdb://{path}", database="bench_next", allowed_hosts="testserver"),
+        owner="bench.next_latency",
+    )
     store.migrate()
     return store
 

@@ -20,6 +20,7 @@ from vectrain.core.config import Settings
 from vectrain.loaders.cifar_archive import write_archive
 from vectrain.storage.store import Store
 
+TEST_HOST = "testserver"  # the Host of TestClient's requests
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -31,7 +32,13 @@ def engine_path(tmp_path_factory) -> Path:
 def new_settings(engine_path) -> Settings:
     # ann_min_rows=0: the tests' small tables are searched through the index, which is what they test
     # (test_search checks that the default scans small tables instead).
-    return Settings(database_url=f"chdb://{engine_path}", database=f"t_{uuid.uuid4().hex[:12]}", ann_min_rows=0)
+    # allowed_hosts: TestClient's requests say `Host: testserver` (the service answers loopback names only).
+    return Settings(
+        database_url=f"chdb://{engine_path}",
+        database=f"t_{uuid.uuid4().hex[:12]}",
+        ann_min_rows=0,
+        allowed_hosts=TEST_HOST,
+    )
 
 
 _TEMPLATE: dict[str, tuple[str, list[str]]] = {}  # engine path -> (migrated database, its tables)

@@ -31,7 +31,12 @@ def fuzz_app(engine_path):
     from vectrain.loaders.writer import DatasetWriter
 
     store = Store(
-        Settings(database_url=f"chdb://{engine_path}", database=f"fuzz_{uuid.uuid4().hex[:8]}", batch_time_budget=5.0),
+        Settings(
+            database_url=f"chdb://{engine_path}",
+            database=f"fuzz_{uuid.uuid4().hex[:8]}",
+            batch_time_budget=5.0,
+            allowed_hosts="testserver",
+        ),
         owner="pytest",
     )
     store.migrate()

@@ -87,3 +87,57 @@ def test_without_a_key_not_a_byte_of_the_body_is_read(keyed):
     anyio.run(app, scope, receive, send)
     assert sent[0]["status"] == 401
     assert pulled == []
+
+
+# -- a web page on another site, without keys ----------------------------------------------------
+@pytest.fixture
+def open_api(settings, store):
+    """No keys, and only the default host names (TestClient asks for them explicitly below)."""
+    plain = settings.model_copy(update={"allowed_hosts": ""})
+    with TestClient(create_app(plain, store), base_url="http://127.0.0.1:8000") as client:
+        yield client
+
+
+def test_dns_rebinding_is_refused_without_keys(open_api, make_dataset):
+    make_dataset(n=20)
+    for host in ("attacker.example", "attacker.example:8000", "127.0.0.1.attacker.example", ""):
+        r = open_api.get("/datasets", headers={"Host": host})
+        assert r.status_code == 403, (host, r.text)
+        assert r.json()["code"] == "host_not_allowed" and "VECTRAIN_ALLOWED_HOSTS" in r.json()["detail"]
+        assert open_api.get("/", headers={"Host": host}).status_code == 403  # the page and its files too
+    for host in ("127.0.0.1:8000", "localhost:8000", "localhost", "[::1]:8000", "LOCALHOST:1"):
+        assert open_api.get("/datasets", headers={"Host": host}).status_code == 200, host
+
+
+def test_another_sites_writes_are_refused_without_keys(open_api, make_dataset):
+    vectors, _, ids = make_dataset(n=20)
+    evil = {"Origin": "http://evil.example"}
+    r = open_api.post("/datasets/x/load", data={"source": "demo"}, headers=evil)  # a form: no preflight
+    assert r.status_code == 403 and r.json()["code"] == "cross_origin", r.text
+    assert open_api.get("/jobs").json() == []
+    r = open_api.post("/sessions", json={"dataset": "toy", "name": "evil", "vector": vectors[0].tolist()}, headers=evil)
+    assert r.status_code == 403
+    assert open_api.request("DELETE", "/datasets/toy", headers=evil).status_code == 403
+    assert open_api.post("/sql", json={"query": "SELECT 1"}, headers={"Origin": "null"}).status_code == 403
+    # The page's own origin writes; so do clients that send no Origin (the CLI, curl); reads pass.
+    own = {"Origin": "http://127.0.0.1:8000"}
+    r = open_api.post("/sessions", json={"dataset": "toy", "name": "own", "vector": vectors[0].tolist()}, headers=own)
+    assert r.status_code == 201, r.text
+    assert open_api.post("/sql", json={"query": "SELECT 1"}).status_code == 200
+    assert open_api.get("/datasets", headers=evil).status_code == 200  # no CORS header: the page cannot read it
+    assert "access-control-allow-origin" not in open_api.get("/datasets", headers=evil).headers
+
+
+def test_configured_hosts_and_origins_are_allowed(settings, store, make_dataset):
+    make_dataset(n=20)
+    more = settings.model_copy(update={"allowed_hosts": "box.lan", "cors_origins": "https://app.example"})
+    with TestClient(create_app(more, store), base_url="http://box.lan:8000") as api:
+        assert api.get("/datasets").status_code == 200
+        r = api.post("/sql", json={"query": "SELECT 1"}, headers={"Origin": "https://app.example"})
+        assert r.status_code == 200
+        assert api.post("/sql", json={"query": "SELECT 1"}, headers={"Origin": "https://x.example"}).status_code == 403
+
+
+def test_with_keys_any_host_is_answered(keyed):
+    r = keyed.get("/datasets", headers={"Host": "vectrain.example.com", "Authorization": f"Bearer {READ_KEY}"})
+    assert r.status_code == 200

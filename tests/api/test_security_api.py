@@ -317,7 +317,11 @@ def test_published_functions_do_not_collide_across_databases(engine_path, make_d
     vectors, _, _ = make_dataset(n=40)
     name = _name()
     a = api.post("/sessions", json={"dataset": "toy", "name": name, "vector": vectors[0].tolist()}).json()
-    other = Store(Settings(database_url=f"chdb://{engine_path}", database=f"t_{uuid.uuid4().hex[:12]}"))
+    other = Store(
+        Settings(
+            database_url=f"chdb://{engine_path}", database=f"t_{uuid.uuid4().hex[:12]}", allowed_hosts="testserver"
+        )
+    )
     try:
         other.migrate()
         with TestClient(create_app(other.settings, other)) as api2:

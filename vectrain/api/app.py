@@ -32,7 +32,7 @@ from vectrain.api import (
     sql,
 )
 from vectrain.api import loads as load_routes
-from vectrain.api.security import BodyLimit, Keys, _BodyTooLarge, authorize, public, split_keys
+from vectrain.api.security import BodyLimit, Keys, LocalGuard, _BodyTooLarge, authorize, public, split_keys
 from vectrain.core.config import Settings, get_settings
 from vectrain.core.errors import VectrainError
 from vectrain.jobs import load_paths
@@ -136,6 +136,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, own
         max_age=600,
     )
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, uploads=[load_paths.upload_route(settings)])
+    app.add_middleware(LocalGuard, settings=settings)  # outermost: before CORS, before any body is read
 
     @app.exception_handler(VectrainError)
     async def vectrain_error(request: Request, exc: VectrainError):

@@ -6,6 +6,13 @@
   SQL, classify without storing); `require_write` covers routes that write only for some bodies.
   Keys are compared in constant time and never logged. /health, the web page's static files and
   the API docs are public.
+- Without keys (the default on loopback) a web page on another site must not use the API: a
+  browser sends its cross-site POSTs (a form, a multipart upload) without asking first, and a page
+  that re-points its own host name at this machine (DNS rebinding) makes its requests same-origin.
+  So, as Jupyter guards its local server, requests must name this service in `Host` (loopback
+  names, VECTRAIN_HOST, VECTRAIN_ALLOWED_HOSTS), and a write that carries an `Origin` must come
+  from this service's own origin or one of VECTRAIN_CORS_ORIGINS (the CLI sends none). With keys,
+  a page cannot send a key it does not have, and a key travels in a header no cross-site form sets.
 - Body size: a request whose body is larger than VECTRAIN_MAX_BODY_BYTES is refused with 413
   from its Content-Length, or as soon as a streamed body passes the limit, before it is read.
 """
@@ -20,7 +27,7 @@ from collections.abc import Callable
 from fastapi import Request
 
 from vectrain.core.config import Settings
-from vectrain.core.errors import Forbidden, Unauthorized
+from vectrain.core.errors import Forbidden, Unauthorized, VectrainError
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 _AUTHORIZED = "vectrain.authorized"
@@ -168,3 +175,69 @@ class _BodyTooLarge(Exception):
             "code": "too_large",
             "limit": self.limit,
         }
+
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+class LocalGuard:
+    """Pure ASGI middleware for a service without keys: the Host allow-list on every request, and
+    the Origin check on writes (every method but GET, HEAD and OPTIONS). Does nothing with keys."""
+
+    def __init__(self, app, settings: Settings):
+        self.app = app
+        self.enabled = not Keys(settings).enabled
+        extra = split_keys(settings.allowed_hosts)
+        self.any_host = "*" in extra
+        self.hosts = {h.lower().strip("[]") for h in (*LOOPBACK_NAMES, settings.host, *extra)}
+        self.origins = set(split_keys(settings.cors_origins))
+
+    async def __call__(self, scope, receive, send):
+        if not self.enabled or scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+        host = headers.get("host", "")
+        if not self.any_host and _host_name(host) not in self.hosts:
+            return await _refuse(
+                send,
+                Forbidden(
+                    f"This service does not answer to the host name {host[:100]!r}: without API keys it answers "
+                    "only to localhost, 127.0.0.1, ::1 and VECTRAIN_HOST. Add the name to VECTRAIN_ALLOWED_HOSTS "
+                    "on the service, or give it API keys.",
+                ),
+                "host_not_allowed",
+            )
+        origin = headers.get("origin")
+        if origin is not None and scope.get("method") not in READ_METHODS:
+            own = f"{scope.get('scheme', 'http')}://{host}".lower()
+            if origin.lower() != own and origin not in self.origins:
+                return await _refuse(
+                    send,
+                    Forbidden(
+                        f"A write from the web page of another site ({origin[:100]}) was refused: without API keys "
+                        "only this service's own page may write. Allow that site in VECTRAIN_CORS_ORIGINS, or give "
+                        "the service API keys.",
+                    ),
+                    "cross_origin",
+                )
+        return await self.app(scope, receive, send)
+
+
+def _host_name(host: str) -> str:
+    """The name of a Host header without its port: `[::1]:8000` -> `::1`, `a.b:80` -> `a.b`."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+async def _refuse(send, error: VectrainError, code: str) -> None:
+    body = json.dumps({**error.as_json(), "code": code}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": error.status_code,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -67,6 +67,15 @@ class Settings(BaseSettings):
     cors_origins: str = Field(
         "", description="Comma-separated browser origins allowed to call the API (CORS); none by default."
     )
+    allowed_hosts: str = Field(
+        "",
+        description=(
+            "Without API keys, requests must name this service in their `Host` header as `localhost`, "
+            "`127.0.0.1`, `::1` or `VECTRAIN_HOST` (a page on another site that re-points its own name at "
+            "this machine, DNS rebinding, is refused); comma-separated further names it may be reached by, "
+            "or `*` for any. With keys, any Host is answered."
+        ),
+    )
 
     # -- request limits (checked before the work starts) ----------------------------------------
     max_body_bytes: int = Field(32 * 1024 * 1024, description="Largest request body, in bytes (413 above).")
