@@ -12,7 +12,8 @@ ClickHouse's own parser before anything runs (sql/queries/analyst.sql):
    client sends it (with `FORMAT Native` appended): the tree must come back identical.
 
 The engine enforces the rest on every handle: time, memory, rows read and rows returned, with
-readonly=1 applied last so nothing can lower it. Statements run on a small pool of handles; a
+readonly=1 applied last so nothing can lower it. Statements run on a small pool of handles
+(vectrain.analyst.pool); a
 handle that saw an error is closed by the one thread that holds it and replaced later, so one
 client's failure never reaches another's query.
 """
@@ -21,10 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from clickhouse_connect.driver.client import Client
@@ -33,20 +31,20 @@ from clickhouse_connect.driver.exceptions import Error as ClientError
 
 from vectrain.analyst.check import (
     READ_ONLY,
-    Refused,
     check_describe,
     check_show_create,
     check_statement,
     describe_source,
     refuse,
 )
+from vectrain.analyst.pool import Pool
+from vectrain.analyst.results import Body
 from vectrain.core.config import Settings
 from vectrain.core.errors import (
     BadInput,
     Forbidden,
     ServiceUnavailable,
     TimeBudgetExceeded,
-    TooBusy,
     TooLarge,
     engine_code,
 )
@@ -56,6 +54,7 @@ if TYPE_CHECKING:
     from vectrain.storage.store import Store
 
 ClientFactory = Callable[[], Client]
+BYTES = {"String": "bytes", "FixedString": "bytes"}  # read as bytes: text or binary is decided per value
 
 
 def _engine_refused(why: str) -> Forbidden:
@@ -107,85 +106,6 @@ def _engine_message(exc: Exception, drop_scope: bool = False) -> str:
     return text[:600]
 
 
-class _Pool:
-    """At most `size` engine handles; each is borrowed by one thread at a time, and one that saw
-    an error is closed by that thread and never handed out again."""
-
-    def __init__(self, factory: Callable[[], Client], size: int, wait_seconds: float):
-        self._factory = factory
-        self._size = max(1, int(size))
-        self._wait = max(0.0, float(wait_seconds))
-        self._idle: list[Client] = []
-        self._open = 0  # idle + borrowed + being created
-        self._cond = threading.Condition()
-        self._closed = False
-
-    @contextmanager
-    def handle(self) -> Iterator[Client]:
-        client = self._acquire()
-        try:
-            yield client
-        except Refused:
-            self._release(client, healthy=True)  # refused by the check: the engine saw no error
-            raise
-        except BaseException:
-            self._release(client, healthy=False)
-            raise
-        self._release(client, healthy=True)
-
-    def _acquire(self) -> Client:
-        deadline = time.monotonic() + self._wait
-        with self._cond:
-            while True:
-                if self._closed:
-                    raise ServiceUnavailable("The SQL endpoint is shutting down.")
-                if self._idle:
-                    return self._idle.pop()
-                if self._open < self._size:
-                    self._open += 1  # a slot reserved for the handle created below
-                    break
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TooBusy(
-                        f"All {self._size} SQL slots are busy (VECTRAIN_SQL_POOL_SIZE); try again in a few seconds."
-                    )
-                self._cond.wait(left)
-        try:
-            return self._factory()
-        except Exception as exc:
-            with self._cond:
-                self._open -= 1
-                self._cond.notify()
-            raise ServiceUnavailable(f"Could not open a database handle for SQL: {_engine_message(exc)}") from None
-
-    def _release(self, client: Client, healthy: bool) -> None:
-        with self._cond:
-            if healthy and not self._closed:
-                self._idle.append(client)
-                self._cond.notify()
-                return
-        # Only this thread holds the handle: closing it cannot disturb anyone else's query.
-        try:
-            client.close()
-        except Exception:
-            pass
-        with self._cond:
-            self._open -= 1
-            self._cond.notify()
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            idle, self._idle = self._idle, []
-            self._open -= len(idle)
-            self._cond.notify_all()
-        for client in idle:
-            try:
-                client.close()
-            except Exception:
-                pass
-
-
 class AnalystSQL:
     """Runs analysts' statements: checked by the engine's parser, limited by the engine, on a
     pool of handles of their own (never the handle the service writes with)."""
@@ -194,7 +114,7 @@ class AnalystSQL:
         self.database = database
         self.settings = settings
         self._factory = client_factory
-        self._pool = _Pool(self._new_handle, settings.sql_pool_size, settings.sql_pool_wait_seconds)
+        self._pool = Pool(self._new_handle, settings.sql_pool_size, settings.sql_pool_wait_seconds, _engine_message)
 
     @classmethod
     def for_store(cls, store: Store) -> AnalystSQL:
@@ -250,8 +170,9 @@ class AnalystSQL:
         self._pool.close()
 
     # -- running a statement -----------------------------------------------------------------------
-    def run(self, query: str, max_rows: int | None = None) -> dict[str, Any]:
-        """Check and run one statement; returns columns, types, rows and whether rows were cut."""
+    def run_json(self, query: str, max_rows: int | None = None) -> bytes:
+        """Check and run one statement; the JSON body of its columns, types, rows and whether
+        rows were cut."""
         cap = self.settings.sql_max_result_rows
         max_rows = min(max_rows or cap, cap)
         if not isinstance(query, str) or not query.strip():
@@ -264,25 +185,38 @@ class AnalystSQL:
         with self._pool.handle() as client:
             try:
                 statement = self._checked(client, query)
-                result = client.query(statement)
+                return self._read(client, statement, max_rows)
             except DatabaseError as exc:
                 raise self._error(exc) from None
             except ClientError as exc:  # the connection, not the statement
                 raise ServiceUnavailable(f"The database did not answer: {_engine_message(exc)}") from None
-        rows = result.result_rows
-        return {
-            "columns": list(result.column_names),
-            "types": [t.name for t in result.column_types],
-            "rows": [list(r) for r in rows[:max_rows]],
-            "truncated": len(rows) > max_rows,
-        }
+            except UnicodeDecodeError:  # the driver decodes names and types as UTF-8
+                raise BadInput(
+                    "The result's column names or types are not valid UTF-8: name the columns with AS."
+                ) from None
+
+    def run(self, query: str, max_rows: int | None = None) -> dict[str, Any]:
+        """Check and run one statement; returns columns, types, rows and whether rows were cut."""
+        return json.loads(self.run_json(query, max_rows))
+
+    def _read(self, client: Client, statement: str, max_rows: int) -> bytes:
+        """The result as a JSON body, read block by block and cut at the row and byte limits
+        (vectrain.analyst.results): what is past them is never read."""
+        context = client.create_query_context(query=statement, streaming=True, query_formats=BYTES)
+        result = client.query(context=context)
+        body = Body(list(result.column_names), list(result.column_types), max_rows, self.settings.sql_max_result_bytes)
+        with result.row_block_stream as blocks:
+            for block in blocks:
+                if not all(body.add(row) for row in block):
+                    break
+        return body.bytes()
 
     @staticmethod
     def _parse(client: Client, query: Query) -> str | None:
         """The engine's parser applied to a bound value (never run); None when the statement
         has no JSON form (parseQueryToJSON's BAD_ARGUMENTS)."""
         try:
-            return client.query(query.sql, parameters=dict(query.parameters)).result_rows[0][0]
+            return _text(client.query(query.sql, parameters=dict(query.parameters), query_formats=BYTES).first_row[0])
         except DatabaseError as exc:
             if query.name != "analyst.canonical" and engine_code(exc) == _BAD_ARGUMENTS:
                 return None
@@ -300,12 +234,18 @@ class AnalystSQL:
             return self._checked_without_json(client, query)  # DESCRIBE, SHOW CREATE TABLE, or refused
         ast = _load(parsed)
         check_statement(ast, self.database)
-        formatted = Query.named("analyst.format_checked", tree=parsed)
-        statement, reparsed = client.query(formatted.sql, parameters=dict(formatted.parameters)).result_rows[0]
+        formatted = Query.named("analyst.format_checked", tree=_raw(parsed))
+        row = client.query(formatted.sql, parameters=dict(formatted.parameters), query_formats=BYTES).first_row
+        statement, reparsed = _text(row[0]), _text(row[1])
+        if statement != _escaped(statement):
+            # Bytes that are not UTF-8 in a literal (`'\\xff'` formats back as the raw byte): the client
+            # sends UTF-8, so they go as escapes, and that text must parse back to the same tree.
+            statement = _escaped(statement)
+            reparsed = self._parse(client, Query.named("analyst.parse", statement=statement + "\n FORMAT Native"))
         # The client appends "\n FORMAT Native" to what it sends: that exact text must parse back to
         # the tree that was checked, plus that format.
         try:
-            same = _comparable(_load(reparsed), client_format=True) == _comparable(ast)
+            same = reparsed is not None and _comparable(_load(reparsed), client_format=True) == _comparable(ast)
         except RecursionError:
             raise _too_deep() from None
         if not same:
@@ -315,7 +255,7 @@ class AnalystSQL:
     def _checked_without_json(self, client: Client, query: str) -> str:
         """DESCRIBE and SHOW CREATE TABLE (no JSON form): checked from the engine's one-line
         rendering of the statement, which is also what runs."""
-        canonical = self._parse(client, Query.named("analyst.canonical", statement=query))
+        canonical = _escaped(self._parse(client, Query.named("analyst.canonical", statement=query)))
         source = describe_source(canonical)
         if source is not None:
             parsed = self._parse(client, Query.named("analyst.parse_table_expression", source=source))
@@ -353,6 +293,25 @@ class AnalystSQL:
         if code == _UNKNOWN_QUERY_PARAMETER:
             return _engine_refused("query parameters ({name:Type}) are not supported")
         return BadInput(f"ClickHouse rejected the query: {_engine_message(exc)}")
+
+
+def _text(value: bytes) -> str:
+    """The engine's String as text; bytes that are not UTF-8 are kept (as surrogates) so the
+    tree still compares, and go back as the same bytes (_raw)."""
+    return value.decode("utf-8", "surrogateescape")
+
+
+def _raw(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
+
+def _escaped(statement: str) -> str:
+    """The statement with every byte that is not UTF-8 as a `\\xHH` escape. Such bytes come only
+    from escapes in string literals and quoted identifiers, where the escape means the same byte."""
+    return _NOT_UTF8.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02X}", statement)
 
 
 def _load(text: str) -> Any:
