@@ -1,6 +1,8 @@
-"""What /sql answers: valid JSON whatever the bytes (text, binary said as such, Float32 as sent)."""
+"""What /sql answers: valid JSON whatever the bytes (text, binary said as such, Float32 as sent),
+cut at the row and byte limits while it is read."""
 
 import base64
+import json
 
 
 def test_bytes_that_are_not_utf8_come_back_as_binary(api):
@@ -38,3 +40,27 @@ def test_float32_comes_back_as_it_reads(api):
         json={"query": "SELECT toFloat32(0.6) AS f, [toFloat32(0.1), toFloat32(-2.5)] AS a, 0.6 AS d, nan AS n"},
     )
     assert r.json()["rows"] == [[0.6, [0.1, -2.5], 0.6, None]]
+
+
+def test_the_result_is_cut_at_its_byte_limit(api, store):
+    store.settings.sql_max_result_bytes = 1_000_000
+    store.settings.sql_max_memory_usage = 1_000_000_000
+    r = api.post("/sql", json={"query": "SELECT repeat('é', 100000) AS x FROM numbers(100)"})  # 20 MB of rows
+    assert r.status_code == 200, r.text
+    assert len(r.content) <= 1_000_000
+    body = r.json()
+    assert body["truncated"] is True and 1 <= len(body["rows"]) < 100
+    assert body["rows"][0] == ["é" * 100_000]
+    r = api.post("/sql", json={"query": "SELECT repeat('é', 1000000) AS x"})  # one value over the limit
+    assert r.json() == {"columns": ["x"], "types": ["String"], "rows": [], "truncated": True}
+    r = api.post("/sql", json={"query": "SELECT number FROM numbers(10)"})
+    assert r.json()["rows"] == [[n] for n in range(10)] and r.json()["truncated"] is False
+
+
+def test_the_reviews_200_mb_result_is_refused_or_cut(api, store):
+    r = api.post("/sql", json={"query": "SELECT repeat('é', 1000000) FROM numbers(100)"})
+    if r.status_code == 200:
+        assert r.json()["truncated"] is True and len(r.content) <= store.settings.sql_max_result_bytes
+    else:
+        assert r.status_code == 413 and "VECTRAIN_SQL_MAX_MEMORY_USAGE" in r.json()["detail"]
+    assert json.loads(api.post("/sql", json={"query": "SELECT 1"}).content)["rows"] == [[1]]

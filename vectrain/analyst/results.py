@@ -9,8 +9,10 @@ Values as JSON:
   not 0.6000000238418579), as ClickHouse prints them; NaN and infinities are null;
 - dates, times, UUIDs, IPs and decimals as strings, as pydantic writes them.
 
-The body is built here, row by row, from the result read as bytes (not decoded by the driver);
-rows stop at the row limit (`truncated: true`), and the rest of the result is never read.
+The body is built here, row by row: rows stop at the row limit or before the row that would take
+the body past VECTRAIN_SQL_MAX_RESULT_BYTES (`truncated: true`), and the rest of the result is
+never read. The engine's own result limits (result_overflow_mode = break) cut only whole blocks,
+and a block of 100 rows of 2 MB strings passes them whole.
 """
 
 from __future__ import annotations
@@ -60,13 +62,25 @@ def jsonable(value: Any, ch_type: Any = None) -> Any:
     return value
 
 
+def _at_least(value: Any) -> int:
+    """A lower bound of the JSON size of a value: its bytes (text as JSON is at least its UTF-8,
+    binary as base64 more), two bytes for anything else."""
+    if isinstance(value, (bytes, bytearray)):
+        return len(value)
+    if isinstance(value, (list, tuple)):
+        return sum(_at_least(v) for v in value) + 1
+    if isinstance(value, dict):
+        return sum(_at_least(k) + _at_least(v) for k, v in value.items()) + 1
+    return 2  # a number, null or boolean and its comma
+
+
 def _element_types(ch_type: Any, n: int) -> list:
     types = list(getattr(ch_type, "element_types", None) or [])
     return types if len(types) == n else [None] * n
 
 
 class Body:
-    """The JSON body of a result, built as rows arrive, within a row limit."""
+    """The JSON body of a result, built as rows arrive, within a row and a byte limit."""
 
     def __init__(self, columns: list[str], types: list[Any], max_rows: int, max_bytes: int):
         self.types = types
@@ -80,12 +94,18 @@ class Body:
         self.truncated = False
 
     def add(self, row) -> bool:
-        """Add a row; False (and truncated) when it would pass the limit: read no further."""
+        """Add a row; False (and truncated) when it would pass a limit: read no further."""
         if len(self.rows) >= self.max_rows:
+            self.truncated = True
+            return False
+        if self.size + _at_least(row) > self.max_bytes:  # before a huge value is decoded or copied
             self.truncated = True
             return False
         cells = [jsonable(v, t) for v, t in zip(row, self.types)]
         text = pydantic_core.to_json(cells, inf_nan_mode="null")
+        if self.size + len(text) + 1 > self.max_bytes:
+            self.truncated = True
+            return False
         self.rows.append(text)
         self.size += len(text) + 1
         return True

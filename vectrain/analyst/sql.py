@@ -147,10 +147,15 @@ class AnalystSQL:
             "max_execution_time": s.sql_max_execution_time,
             "timeout_overflow_mode": "throw",
             "max_memory_usage": s.sql_max_memory_usage,
+            "max_bytes_before_external_group_by": s.sql_max_memory_usage // 2,
+            "max_bytes_before_external_sort": s.sql_max_memory_usage // 2,
             "max_rows_to_read": s.sql_max_rows_to_read,
             "read_overflow_mode": "throw",
             "max_result_rows": s.sql_max_result_rows,
-            "max_result_bytes": s.sql_max_result_bytes,
+            # The body is cut at VECTRAIN_SQL_MAX_RESULT_BYTES of JSON while it is read; the engine
+            # stops making blocks past 4x that in memory (a number's JSON is at least a quarter of its
+            # 8 bytes), so what it drops would have been cut anyway, and an in-process result stays small.
+            "max_result_bytes": 4 * s.sql_max_result_bytes,
             "result_overflow_mode": "break",
             "readonly": 1,
         }

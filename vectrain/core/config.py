@@ -104,8 +104,18 @@ class Settings(BaseSettings):
     sql_max_result_rows: int = Field(
         10_000, description="Rows one statement may return; more are cut (`truncated: true`)."
     )
-    sql_max_result_bytes: int = Field(100_000_000, description="Bytes one statement may return; more are cut.")
-    sql_max_memory_usage: int = Field(1_000_000_000, description="Bytes of memory one statement may use (413 above).")
+    sql_max_result_bytes: int = Field(
+        16_000_000,
+        description="Bytes of JSON one statement may return: rows past it are cut (`truncated: true`), unread.",
+    )
+    sql_max_memory_usage: int = Field(
+        80_000_000,
+        description=(
+            "Bytes of memory one statement may use in the engine (413 above); aggregations and sorts past half "
+            "of it spill to disk. On the embedded engine a result is buffered in the service's process as well: "
+            "measured, a statement costs the service up to about 5x this (BENCHMARKS.md, hostile requests)."
+        ),
+    )
     sql_max_rows_to_read: int = Field(
         50_000_000,
         description="Rows one statement may read from tables and table "
