@@ -275,6 +275,16 @@ def test_kill_query_does_not_cancel_another_clients_query(api):
         "SELECT regionToName(1)",
         "SELECT logTrace('x')",
         "SELECT generateSerialID('x')",
+        "SELECT version()",
+        "SELECT uptime()",
+        "SELECT currentUser()",
+        "SELECT user()",
+        "SELECT revision()",
+        "SELECT queryID()",
+        "SELECT initial_query_id()",
+        "SELECT connectionId()",
+        "SELECT authenticatedUser()",
+        "SELECT 1 WHERE version() LIKE '26%'",
     ],
 )
 def test_other_databases_system_tables_and_server_functions_are_refused(shared_api, query):

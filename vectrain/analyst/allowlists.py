@@ -51,7 +51,8 @@ REGULAR_FUNCTIONS_NAMED_LIKE_TABLE_FUNCTIONS = frozenset({"format"})
 
 # Regular functions (lower-cased, aliases included) that read files, reach the network or other
 # tables by name, write to logs or Keeper, or reveal the server's configuration, paths, hosts,
-# ports or certificates.
+# ports, certificates, version, uptime, accounts or other queries (an analyst's statement needs
+# none of these; what the server is and who runs it stays the operator's to tell).
 DENIED_FUNCTIONS = frozenset(
     name.lower()
     for name in """
@@ -63,6 +64,9 @@ DENIED_FUNCTIONS = frozenset(
     serverUUID buildId getOSKernelVersion showCertificate zookeeperSessionUptime
     currentProfiles enabledProfiles defaultProfiles currentRoles enabledRoles defaultRoles
     addressToLine addressToLineWithInlines addressToSymbol demangle trap logTrace generateSerialID
+    version revision uptime currentUser user current_user session_user authenticatedUser authUser
+    pgGetUserById pg_get_userbyid connectionId connection_id queryID query_id currentQueryID current_query_id
+    initialQueryID initial_query_id initialQueryStartTime shardNum shardCount hasThreadFuzzer
 """.split()
 )
 # Whole families: dictionaries (external sources), the geobase (server files), filesystem
