@@ -48,7 +48,7 @@ def per_format_cpu(folder: Path, per_format: int = 150) -> list[list]:
     from PIL import Image
 
     from vectrain.embed.encoders import get_encoder
-    from vectrain.embed.images import decode_image, make_thumbnail, shrink
+    from vectrain.embed.images import Bounds, decode_image, make_thumbnail, shrink
 
     enc = get_encoder("pixels")
     rows = []
@@ -58,7 +58,7 @@ def per_format_cpu(folder: Path, per_format: int = 150) -> list[list]:
         for path in files:
             t0 = time.thread_time()
             with open(path, "rb") as handle:
-                decoded = decode_image(handle, 40_000_000, min_sides=(256, 32))
+                decoded = decode_image(handle, Bounds(40_000_000, 160_000_000), min_sides=(256, 32))
             t1 = time.thread_time()
             small = shrink(decoded.image, 256)
             make_thumbnail(small, 256)

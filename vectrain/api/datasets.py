@@ -14,7 +14,7 @@ from vectrain.api.jobs import JOB_ACCEPTED, runner, submit
 from vectrain.api.models import Request, api_router
 from vectrain.api.security import reads
 from vectrain.core.choices import Recommend
-from vectrain.embed.images import open_image
+from vectrain.embed.images import Bounds, open_image
 from vectrain.jobs.lifecycle import delete_dataset
 from vectrain.search.find import search
 from vectrain.storage.store import Store
@@ -135,7 +135,8 @@ def search_dataset_by_image(
     """Nearest items to an uploaded image (multipart/form-data), embedded with the dataset's encoder."""
     store.registry.get(name, count=False)
     raw = read_upload(file, store.settings.max_upload_bytes, "the image")
-    image = open_image(raw, store.settings.max_image_pixels, name=file.filename or "the upload")
+    # Reduced while decoding to what an encoder takes at most (CLIP: 224 a side; pixels: up to 512).
+    image = open_image(raw, Bounds.of(store.settings), name=file.filename or "the upload", min_sides=(512, 512))
     result = search(store, name, image=image, k=k, exclude_ids=exclude_ids or [], exact=exact)
     return SearchResponse(items=result.items, plan=result.plan, seconds=result.seconds)
 

@@ -84,6 +84,13 @@ class Settings(BaseSettings):
         40_000_000,
         description="Largest image decoded (width x height), read from its header before any pixel is decoded.",
     )
+    max_image_bytes: int = Field(
+        128_000_000,
+        description=(
+            "Largest image decoded, in bytes decoded (width x height x 4 for RGB, RGBA and CMYK; x 1 for grey and "
+            "palette; x 2 for 16-bit grey), read from its header before any pixel is decoded."
+        ),
+    )
     max_ids: int = Field(10_000, description="Ids in one request (exclude_ids, item_ids, positive_ids, labels).")
     max_vectors: int = Field(1_000, description="Vectors in one request.")
     max_texts: int = Field(256, description="Texts in one request.")

@@ -1,9 +1,12 @@
 """Decoding images safely, and the thumbnails stored for every item whose pixels a loader read.
 
 Every image reaching the service (an upload, a file of a folder load, a CIFAR record) is
-hostile until decoded: the pixel count is read from the header and bounded BEFORE the pixels
-are decoded (a 140 KB PNG can hold 12000 x 12000 pixels = 1.2 GB decoded), only the first frame
-is used, EXIF orientation is applied, and every mode (CMYK, palette, 16-bit, alpha) becomes RGB.
+hostile until decoded: its size and mode are read from the header and bounded BEFORE the pixels
+are decoded, by pixel count (a 140 KB PNG can hold 12000 x 12000 pixels = 1.2 GB decoded) and by
+the bytes they take decoded (a 280 KB 6000 x 6000 RGBA PNG is 36M pixels, 144 MB decoded, and
+cost 824 MB to make RGB), only the first frame is used, EXIF orientation is applied, and every
+mode (CMYK, palette, 16-bit, alpha) becomes RGB. A large image is reduced by an integer factor
+before it is converted when a smaller one is all the caller needs.
 """
 
 from __future__ import annotations
@@ -44,6 +47,29 @@ warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 @dataclass(frozen=True)
+class Bounds:
+    """What one image may cost: pixels (width x height) and bytes decoded."""
+
+    pixels: int
+    bytes: int
+
+    @classmethod
+    def of(cls, settings) -> Bounds:
+        return cls(settings.max_image_pixels, settings.max_image_bytes)
+
+
+def decoded_bytes(mode: str, width: int, height: int) -> int:
+    """The bytes Pillow holds for an image of this mode and size: 1 a pixel for bilevel, grey
+    and palette, 2 for 16-bit grey, 4 for the rest (RGB is stored in 4)."""
+    per_pixel = 1 if mode in ("1", "L", "P") else 2 if mode.startswith("I;16") else 4
+    return width * height * per_pixel
+
+
+# Modes Image.reduce takes: a large image is reduced in them before it is converted to RGB.
+REDUCIBLE = ("L", "LA", "RGB", "RGBA", "RGBa", "La", "CMYK", "I", "F")
+
+
+@dataclass(frozen=True)
 class Decoded:
     image: Image.Image  # RGB, EXIF orientation applied
     width: int  # of the source as displayed (after orientation), before any reduction
@@ -51,15 +77,21 @@ class Decoded:
     format: str  # JPEG, PNG, ...
 
 
-def open_image(source: bytes | str | Path | BinaryIO, max_pixels: int, name: str = "the image") -> Image.Image:
-    """An RGB image, EXIF orientation applied, first frame only; the pixel count is checked from
-    the header before any pixel is decoded. ImageError / ImageTooLarge otherwise."""
-    return decode_image(source, max_pixels, name).image
+def open_image(
+    source: bytes | str | Path | BinaryIO,
+    bounds: Bounds,
+    name: str = "the image",
+    min_sides: tuple[int, int] | None = None,
+) -> Image.Image:
+    """An RGB image, EXIF orientation applied, first frame only; the pixel count and decoded
+    bytes are checked from the header before any pixel is decoded. ImageError / ImageTooLarge
+    otherwise."""
+    return decode_image(source, bounds, name, min_sides).image
 
 
 def decode_image(
     source: bytes | str | Path | BinaryIO,
-    max_pixels: int,
+    bounds: Bounds,
     name: str = "the image",
     min_sides: tuple[int, int] | None = None,
 ) -> Decoded:
@@ -74,30 +106,35 @@ def decode_image(
         fmt = image.format or ""
         if width < 1 or height < 1:
             raise ImageError(f"{name} has no pixels ({width} x {height})")
-        if width * height > max_pixels:
+        if width * height > bounds.pixels:
             raise ImageTooLarge(
-                f"{name} is {width} x {height} pixels; at most {max_pixels:,} pixels "
+                f"{name} is {width} x {height} pixels; at most {bounds.pixels:,} pixels "
                 "are decoded (VECTRAIN_MAX_IMAGE_PIXELS)"
             )
         if getattr(image, "n_frames", 1) > 1:
             image.seek(0)
         if min_sides:
             image.draft(None, _oriented(min_sides, image.size))  # JPEG only: decodes at 1/2, 1/4, 1/8
+        cost = decoded_bytes(image.mode, *image.size)  # after draft: what the decoder will allocate
+        if cost > bounds.bytes:
+            raise ImageTooLarge(
+                f"{name} is {width} x {height} pixels of mode {image.mode}: {cost / 1e6:.0f} MB decoded; at most "
+                f"{bounds.bytes / 1e6:.0f} MB are decoded (VECTRAIN_MAX_IMAGE_BYTES)"
+            )
         image.load()
         if image.getexif().get(ORIENTATION, 1) in (5, 6, 7, 8):
             width, height = height, width
+        if min_sides and image.mode in REDUCIBLE:  # reduce before the copies of orienting and converting
+            image = _reduced(image, min_sides)
         image = to_rgb(ImageOps.exif_transpose(image) or image)
         if min_sides:
-            wanted = _oriented(min_sides, image.size)
-            factor = min(image.size[0] // wanted[0], image.size[1] // wanted[1])
-            if factor >= 2:
-                image = image.reduce(factor)
+            image = _reduced(image, min_sides)
         return Decoded(image, width, height, fmt)
     except (ImageError, ImageTooLarge):
         raise
     except Image.DecompressionBombError:
         raise ImageTooLarge(
-            f"{name} has too many pixels to decode safely; at most {max_pixels:,} pixels "
+            f"{name} has too many pixels to decode safely; at most {bounds.pixels:,} pixels "
             "are decoded (VECTRAIN_MAX_IMAGE_PIXELS)"
         ) from None
     except FileNotFoundError:
@@ -124,6 +161,13 @@ def decode_image(
         raise ImageError(f"{name} is {reason}") from None
 
 
+def _reduced(image: Image.Image, min_sides: tuple[int, int]) -> Image.Image:
+    """Reduced by the largest integer factor that keeps the (long, short) minimum sides."""
+    wanted = _oriented(min_sides, image.size)
+    factor = min(image.size[0] // wanted[0], image.size[1] // wanted[1])
+    return image.reduce(factor) if factor >= 2 else image
+
+
 def _oriented(sides: tuple[int, int], size: tuple[int, int]) -> tuple[int, int]:
     """(long, short) minimums as (width, height) minimums for an image of this size."""
     long_side, short_side = max(1, sides[0]), max(1, sides[1])
@@ -146,9 +190,11 @@ def to_rgb(image: Image.Image) -> Image.Image:
         image = image.convert("RGBA")
         mode = "RGBA"
     if mode in ("RGBA", "LA", "La", "RGBa"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
+        # Pasted on white through its alpha: one RGB image and the alpha band, not three RGBA copies.
+        rgba = image if mode == "RGBA" else image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba.convert("RGB"), mask=rgba.getchannel("A"))
+        return background
     return image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
 
 

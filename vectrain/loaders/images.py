@@ -42,7 +42,7 @@ from PIL import Image
 
 from vectrain.core.errors import BadInput, VectrainError
 from vectrain.embed.encoders import PixelsEncoder, check_dataset_encoder, get_encoder
-from vectrain.embed.images import decode_image, make_thumbnail, shrink
+from vectrain.embed.images import Bounds, decode_image, make_thumbnail, shrink
 from vectrain.loaders.writer import DatasetWriter, FailureLog, LoadSummary
 from vectrain.storage.store import Store
 
@@ -148,13 +148,11 @@ def scan(root: Path, labels: str = "folders", within: Sequence[Path] | None = No
     return result
 
 
-def _read(
-    file: ImageFile, encoder, min_sides: tuple[int, int], max_pixels: int, thumbnail_size: int, want_vector: bool
-):
+def _read(file: ImageFile, encoder, min_sides: tuple[int, int], bounds: Bounds, thumbnail_size: int, want_vector: bool):
     """In a worker: (encoder input or vector, thumbnail, meta) or an error message."""
     try:
         with open(file.path, "rb") as handle:
-            decoded = decode_image(handle, max_pixels, name=file.id, min_sides=min_sides)
+            decoded = decode_image(handle, bounds, name=file.id, min_sides=min_sides)
         small = shrink(decoded.image, thumbnail_size)
         thumbnail = make_thumbnail(small, thumbnail_size)
         meta = {
@@ -250,7 +248,7 @@ def load_images(
                         files[p],
                         is_new,
                         pool.submit(
-                            _read, files[p], enc, min_sides, settings.max_image_pixels, settings.thumbnail_size, is_new
+                            _read, files[p], enc, min_sides, Bounds.of(settings), settings.thumbnail_size, is_new
                         ),
                     )
                     for p, is_new in block

@@ -25,7 +25,7 @@ from PIL import Image
 
 from vectrain.core.errors import BadInput
 from vectrain.embed.encoders import check_dataset_encoder, get_encoder
-from vectrain.embed.images import ImageError, ImageTooLarge, make_thumbnail, open_image
+from vectrain.embed.images import Bounds, ImageError, ImageTooLarge, make_thumbnail, open_image
 from vectrain.loaders.images import inside
 from vectrain.loaders.writer import DatasetWriter, FailureLog, LoadSummary
 from vectrain.storage.store import Store
@@ -88,11 +88,11 @@ class ImageSource:
         width: int,
         timeout: float,
         retries: int,
-        max_pixels: int = 40_000_000,
+        bounds: Bounds,
         within: Sequence[Path] | None = None,
     ):
         self.folder, self.width, self.timeout, self.retries = folder, width, timeout, max(1, retries)
-        self.max_pixels = max_pixels
+        self.bounds = bounds
         self.within = within  # the load roots a remote client's load must stay in
         self._http = None
         if folder is None:
@@ -111,7 +111,7 @@ class ImageSource:
                 if path.is_file():
                     if self.within is not None and not inside(path, self.within):
                         raise PermissionError(f"{path.name} is a symlink to a file outside the load roots: not read")
-                    return _decode(path.read_bytes(), self.max_pixels)
+                    return _decode(path.read_bytes(), self.bounds)
             raise FileNotFoundError(f"no {photo_id}.jpg in {self.folder}")
         if not image_url:
             raise ValueError("no photo_image_url")
@@ -124,7 +124,7 @@ class ImageSource:
                 if response.status_code == 404:
                     raise FileNotFoundError(f"HTTP 404 for {image_url}")
                 response.raise_for_status()
-                return _decode(response.content, self.max_pixels)
+                return _decode(response.content, self.bounds)
             except FileNotFoundError:
                 raise
             except Exception as exc:  # timeouts, resets, 5xx: retried
@@ -136,10 +136,10 @@ class ImageSource:
             self._http.close()
 
 
-def _decode(raw: bytes, max_pixels: int) -> Image.Image:
+def _decode(raw: bytes, bounds: Bounds) -> Image.Image:
     """Decoded now, in the worker thread, so a broken file fails here (pixels bounded first)."""
     try:
-        return open_image(raw, max_pixels, name="the file")
+        return open_image(raw, bounds, name="the file")
     except (ImageError, ImageTooLarge) as exc:
         raise ValueError(f"not a readable image ({exc.message})") from None
 
@@ -190,7 +190,7 @@ def load_unsplash(
         settings.fetch_width,
         settings.fetch_timeout,
         settings.download_retries,
-        settings.max_image_pixels,
+        Bounds.of(settings),
         within,
     )
     fetch = functools.partial(_fetch, source, settings.thumbnail_size)
