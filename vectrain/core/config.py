@@ -237,6 +237,14 @@ class Settings(BaseSettings):
 
     # -- loading --------------------------------------------------------------------------------
     insert_batch_rows: int = Field(10_000, description="Rows per insert when loading feature files.")
+    max_load_rows: int = Field(
+        10_000_000,
+        ge=1,
+        description=(
+            "Rows one features file may hold, read from its headers (npy) or footer (Parquet) before any row is "
+            "read (413 above): a 12 MB Parquet file can declare 10^9 rows."
+        ),
+    )
     thumbnail_size: int = Field(
         256,
         ge=8,

@@ -1,166 +1,225 @@
 """Load precomputed embeddings: .npz (vectors, ids, optional labels/urls/splits) or .parquet
 (columns id, vector, optional label/url/split).
 
-The whole file is checked before anything is written, so a bad file leaves the dataset
-exactly as it was. Vectors are L2-normalized; ids already stored are skipped (re-loading the
-same file adds nothing); the vector index is built once at the end.
+A features file is hostile until read: its rows are bounded from its headers (the npy headers
+inside the zip, the Parquet footer) by VECTRAIN_MAX_LOAD_ROWS before any row is read, and it is
+read in batches of a bounded size, twice: the first pass checks every row (ids present and
+unique, one dimension, finite, not zero), so a bad file leaves the dataset exactly as it was;
+the second inserts. Memory stays bounded by a batch and 8 bytes an id (ids are checked unique by
+their hashes, and a clash of hashes by the ids themselves). Vectors are L2-normalized; ids
+already stored are skipped (re-loading the same file adds nothing); the vector index is built
+once at the end.
 """
 
 from __future__ import annotations
 
-import zipfile
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from vectrain.core.errors import BadInput
+from vectrain.core.errors import BadInput, TooLarge
 from vectrain.core.names import validate_name
 from vectrain.core.vectors import as_unit_vectors
+from vectrain.loaders.npz import NpzStream
 from vectrain.loaders.writer import DatasetWriter, LoadSummary
 from vectrain.storage.store import Store
 
 OPTIONAL = {"labels": "label", "urls": "url", "splits": "split"}  # npz array -> column
+BATCH_BYTES = 32 * 1024 * 1024  # of one batch's arrays, as stored in the file
 
 
 def load_features(
-    store: Store, dataset: str, path: str | Path, encoder: str = "features", model: str = "", progress: bool = True
+    store: Store,
+    dataset: str,
+    path: str | Path,
+    encoder: str = "features",
+    model: str = "",
+    progress: bool | Callable = True,
+    handle: BinaryIO | None = None,
 ) -> LoadSummary:
+    """`handle`: the file, already opened (and checked) by the caller; else `path` is opened."""
     path = Path(path)
-    if not path.is_file():
-        raise BadInput(f"No such file: {path}")
     suffix = path.suffix.lower()
-    if suffix == ".npz":
-        batches, total, dim = _read_npz(path, store.settings.insert_batch_rows)
-    elif suffix == ".parquet":
-        batches, total, dim = _read_parquet(path, store.settings.insert_batch_rows)
-    else:
+    if suffix not in (".npz", ".parquet"):
         raise BadInput(f"{path.name}: unknown file type {suffix or '(none)'}; use .npz or .parquet")
+    if handle is None:
+        if not path.is_file():
+            raise BadInput(f"No such file: {path}")
+        with open(path, "rb") as opened:
+            return load_features(store, dataset, path, encoder, model, progress, handle=opened)
+    settings = store.settings
+    source = (_Npz if suffix == ".npz" else _Parquet)(handle, path.name, settings.max_load_rows)
     validate_name(dataset)
-    store.registry.check_compatible(dataset, dim, encoder, model)  # before anything is written
-    writer = DatasetWriter(store, dataset, dim, encoder, model=model, total=total, progress=progress)
-    for batch in batches():
+    store.registry.check_compatible(dataset, source.dim, encoder, model)  # before anything is written
+    rows = settings.insert_batch_rows
+    _check(source, rows)
+    writer = DatasetWriter(
+        store, dataset, source.dim, encoder, model=model, total=source.rows, progress=progress, unique_ids=True
+    )
+    for batch in source.batches(rows):
         writer.write(**batch, normalized=True)
     return writer.finish()
 
 
-def _check_ids(ids: list[str], where: str) -> None:
-    if any(i == "" for i in ids):
-        raise BadInput(f"{where}: an id is empty; every row needs a non-empty id")
-    if len(set(ids)) != len(ids):
-        dupes = [i for i, c in Counter(ids).items() if c > 1][:5]
-        raise BadInput(f"{where}: duplicate ids in the file, e.g. {dupes}; ids must be unique")
+def _check(source, rows: int) -> None:
+    """The first pass: every row checked (by source.batches), ids present and unique."""
+    hashes, total = [], 0
+    for batch in source.batches(rows):
+        ids = batch["ids"]
+        if any(i == "" for i in ids):
+            raise BadInput(f"{source.name}: an id is empty; every row needs a non-empty id")
+        hashes.append(np.fromiter((hash(i) for i in ids), dtype=np.int64, count=len(ids)))
+        total += len(ids)
+    if total == 0:
+        raise BadInput(f"{source.name} has no rows")
+    every = np.sort(np.concatenate(hashes))
+    clashes = set(every[1:][every[1:] == every[:-1]].tolist())
+    if clashes:  # the same hash twice: the same id, or (rarely) two ids with one hash
+        seen = Counter(i for batch in source.ids(rows) for i in batch if hash(i) in clashes)
+        dupes = sorted(i for i, n in seen.items() if n > 1)[:5]
+        if dupes:
+            raise BadInput(f"{source.name}: duplicate ids in the file, e.g. {dupes}; ids must be unique")
 
 
-def _read_npz(path: Path, batch_rows: int):
-    try:
-        archive = np.load(path, allow_pickle=False)
-        names = set(archive.files)
+def _batch_rows(row_bytes: float, rows: int) -> int:
+    return max(1, min(rows, int(BATCH_BYTES // max(row_bytes, 1))))
+
+
+class _Npz:
+    def __init__(self, handle: BinaryIO, name: str, max_rows: int):
+        self.name = name
+        self.npz = NpzStream(handle, name, max_rows)
         for required in ("vectors", "ids"):
-            if required not in names:
-                raise BadInput(f"{path.name}: missing array {required!r} (found {sorted(names)})")
-        raw = archive["vectors"]
-        ids = [str(i) for i in archive["ids"].tolist()]
-        extras = {col: [str(v) for v in archive[arr].tolist()] for arr, col in OPTIONAL.items() if arr in names}
-    except BadInput:
-        raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-        raise BadInput(f"{path.name} is not a readable .npz file (truncated or corrupt?): {exc}") from None
-    if raw.dtype == object or raw.ndim != 2:
-        raise BadInput(f"{path.name}: 'vectors' must be a 2-D numeric array (n x d), got shape {raw.shape}")
-    if len(ids) != raw.shape[0]:
-        raise BadInput(f"{path.name}: {len(ids)} ids for {raw.shape[0]} vectors")
-    for col, values in extras.items():
-        if len(values) != len(ids):
-            raise BadInput(f"{path.name}: {len(values)} {col}s for {len(ids)} ids")
-    _check_ids(ids, path.name)
-    vectors = as_unit_vectors(raw, what=f"{path.name} vectors")
-    dim = vectors.shape[1]
+            if required not in self.npz:
+                raise BadInput(f"{name}: missing array {required!r} (found {sorted(self.npz.members)})")
+        vectors = self.npz.members["vectors"]
+        if len(vectors.shape) != 2 or vectors.dtype.kind not in "fiub" or vectors.shape[1] == 0:
+            raise BadInput(
+                f"{name}: 'vectors' must be a 2-D numeric array (n x d), got shape {vectors.shape} of {vectors.dtype}"
+            )
+        self.rows, self.dim = vectors.shape
+        self.extras = [arr for arr in OPTIONAL if arr in self.npz]
+        for arr in ["ids", *self.extras]:
+            member = self.npz.members[arr]
+            if len(member.shape) != 1:
+                raise BadInput(f"{name}: {arr!r} must be a 1-D array of {self.rows} values, got shape {member.shape}")
+            if member.rows != self.rows:
+                what = f"{OPTIONAL[arr]}s" if arr in OPTIONAL else "ids"
+                raise BadInput(f"{name}: {member.rows} {what} for {self.rows} vectors")
+        self.arrays = ["vectors", "ids", *self.extras]
+        self.row_bytes = sum(self.npz.members[a].row_bytes for a in self.arrays)
 
-    def batches():
-        for start in range(0, len(ids), batch_rows):
-            end = start + batch_rows
+    def batches(self, rows: int) -> Iterator[dict]:
+        start = 0
+        for part in self.npz.batches(self.arrays, _batch_rows(self.row_bytes, rows)):
+            n = len(part["ids"])
             yield {
-                "ids": ids[start:end],
-                "vectors": vectors[start:end],
-                **{f"{col}s": values[start:end] for col, values in extras.items()},
+                "ids": _strings(part["ids"], self.name, "ids"),
+                "vectors": as_unit_vectors(part["vectors"], self.dim, what=f"{self.name} vectors (rows {start:,}..)"),
+                **{f"{OPTIONAL[a]}s": _strings(part[a], self.name, a) for a in self.extras},
             }
+            start += n
 
-    return batches, len(ids), dim
+    def ids(self, rows: int) -> Iterator[list[str]]:
+        for part in self.npz.batches(["ids"], _batch_rows(self.npz.members["ids"].row_bytes, rows)):
+            yield _strings(part["ids"], self.name, "ids")
 
 
-def _read_parquet(path: Path, batch_rows: int):
-    """Two passes: check every batch (ids, dims, values) first, then stream the inserts."""
-    try:
-        parquet = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise BadInput(f"{path.name} is not a readable Parquet file (truncated or corrupt?): {exc}") from None
-    columns = set(parquet.schema_arrow.names)
-    for required in ("id", "vector"):
-        if required not in columns:
-            raise BadInput(f"{path.name}: missing column {required!r} (found {sorted(columns)})")
-    wanted = ["id", "vector"] + [c for c in ("label", "url", "split") if c in columns]
-
-    def read():
+def _strings(values: np.ndarray, name: str, what: str) -> list[str]:
+    if values.dtype.kind == "S":
         try:
-            yield from parquet.iter_batches(batch_size=batch_rows, columns=wanted)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise BadInput(f"{path.name} could not be read to the end (truncated or corrupt?): {exc}") from None
+            return [v.decode("utf-8") for v in values.tolist()]
+        except UnicodeDecodeError:
+            raise BadInput(f"{name}: {what} holds bytes that are not UTF-8 text") from None
+    return [str(v) for v in values.tolist()]
 
-    def convert(batch) -> dict:
+
+class _Parquet:
+    """Columns id, vector and optional label, url, split; rows and sizes from the footer."""
+
+    def __init__(self, handle: BinaryIO, name: str, max_rows: int):
+        self.name = name
+        try:
+            self.file = pq.ParquetFile(handle)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise BadInput(f"{name} is not a readable Parquet file (truncated or corrupt?): {exc}") from None
+        columns = set(self.file.schema_arrow.names)
+        for required in ("id", "vector"):
+            if required not in columns:
+                raise BadInput(f"{name}: missing column {required!r} (found {sorted(columns)})")
+        self.columns = ["id", "vector"] + [c for c in ("label", "url", "split") if c in columns]
+        meta = self.file.metadata
+        self.rows = meta.num_rows
+        if self.rows > max_rows:
+            raise TooLarge(
+                f"{name} has {self.rows:,} rows; a features file may hold at most {max_rows:,} "
+                "(VECTRAIN_MAX_LOAD_ROWS): split it, or ask the operator to raise the limit.",
+                limit=max_rows,
+            )
+        # The columns' bytes as stored, decompressed (the footer says): batches are sized from them.
+        stored = 0
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            for i in range(group.num_columns):
+                chunk = group.column(i)
+                if chunk.path_in_schema.split(".")[0] in self.columns:
+                    stored += chunk.total_uncompressed_size
+        self.row_bytes = stored / max(self.rows, 1)
+        first = next(self.batches(1, check=False), None)
+        if first is None:
+            raise BadInput(f"{name} has no rows")
+        self.dim = first["vectors"].shape[1]
+
+    def _read(self, rows: int, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from self.file.iter_batches(batch_size=_batch_rows(self.row_bytes, rows), columns=columns)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise BadInput(f"{self.name} could not be read to the end (truncated or corrupt?): {exc}") from None
+
+    def batches(self, rows: int, check: bool = True) -> Iterator[dict]:
+        start = 0
+        for batch in self._read(rows, self.columns):
+            part = self._convert(batch)
+            what = f"{self.name} vectors (rows {start:,}..)"
+            part["vectors"] = as_unit_vectors(part["vectors"], self.dim if check else None, what=what)
+            yield part
+            start += batch.num_rows
+
+    def ids(self, rows: int) -> Iterator[list[str]]:
+        for batch in self._read(rows, ["id"]):
+            yield [str(i) for i in batch.column("id").to_pylist()]
+
+    def _convert(self, batch) -> dict:
         ids = [None if i is None else str(i) for i in batch.column("id").to_pylist()]
         if any(i is None for i in ids):
-            raise BadInput(f"{path.name}: a row has a null id")
+            raise BadInput(f"{self.name}: a row has a null id")
         vec_col = batch.column("vector")
         if not (
             pa.types.is_list(vec_col.type)
             or pa.types.is_large_list(vec_col.type)
             or pa.types.is_fixed_size_list(vec_col.type)
         ):
-            raise BadInput(f"{path.name}: column 'vector' must hold lists of numbers, not {vec_col.type}")
+            raise BadInput(f"{self.name}: column 'vector' must hold lists of numbers, not {vec_col.type}")
         if vec_col.null_count:
-            raise BadInput(f"{path.name}: a row has a null vector")
+            raise BadInput(f"{self.name}: a row has a null vector")
         lengths = pc.list_value_length(vec_col).to_numpy(zero_copy_only=False)
         if len(lengths) and (lengths != lengths[0]).any():
-            raise BadInput(f"{path.name}: vectors of mixed dimensions ({sorted(set(lengths.tolist()))[:5]})")
+            raise BadInput(f"{self.name}: vectors of mixed dimensions ({sorted(set(lengths.tolist()))[:5]})")
         dim = int(lengths[0]) if len(lengths) else 0
+        if dim == 0 and len(ids):
+            raise BadInput(f"{self.name}: column 'vector' holds empty lists")
         try:
             flat = vec_col.flatten().to_numpy(zero_copy_only=False).astype(np.float32)
         except (pa.ArrowInvalid, TypeError, ValueError):
-            raise BadInput(f"{path.name}: column 'vector' must hold numbers") from None
-        vectors = flat.reshape(len(ids), dim)
-        out = {"ids": ids, "vectors": vectors}
+            raise BadInput(f"{self.name}: column 'vector' must hold numbers") from None
+        out = {"ids": ids, "vectors": flat.reshape(len(ids), dim)}
         for col in ("label", "url", "split"):
             if col in batch.schema.names:
                 out[f"{col}s"] = ["" if v is None else str(v) for v in batch.column(col).to_pylist()]
         return out
-
-    seen: set[str] = set()
-    dim = None
-    total = 0
-    for batch in read():
-        part = convert(batch)
-        if dim is None and part["vectors"].size:
-            dim = part["vectors"].shape[1]
-        if part["vectors"].size and part["vectors"].shape[1] != dim:
-            raise BadInput(f"{path.name}: vectors of mixed dimensions ({dim} and {part['vectors'].shape[1]})")
-        as_unit_vectors(part["vectors"], what=f"{path.name} vectors (rows {total}..)")
-        _check_ids(part["ids"], path.name)
-        dupes = seen.intersection(part["ids"])
-        if dupes:
-            raise BadInput(f"{path.name}: duplicate ids in the file, e.g. {sorted(dupes)[:5]}; ids must be unique")
-        seen.update(part["ids"])
-        total += len(part["ids"])
-    if total == 0 or dim is None:
-        raise BadInput(f"{path.name} has no rows")
-
-    def batches():
-        for batch in read():
-            part = convert(batch)
-            part["vectors"] = as_unit_vectors(part["vectors"], dim=dim)
-            yield part
-
-    return batches, total, dim

@@ -85,7 +85,10 @@ class DatasetWriter:
         progress: bool | Callable[[int, int | None], None] = True,
         unit: str = "rows",
         description: str = "",
+        unique_ids: bool = False,
     ):
+        """`unique_ids`: the loader has checked that its ids are distinct, so the ids it inserts
+        need not be remembered (a 10M-row file would hold them all in memory)."""
         self.store = store
         self.dataset = dataset
         self.dim = int(dim)
@@ -95,6 +98,7 @@ class DatasetWriter:
             r[0] for r in store.query(Query.named("items.ids", db=store.database, items=self.table)).result_rows
         }
         self.thumbnailed: set[str] = thumbnail_store.stored_ids(store, dataset)
+        self.unique_ids = unique_ids
         self.summary = LoadSummary(dataset)
         self._started = time.perf_counter()
         self._report = progress if callable(progress) else None
@@ -207,7 +211,8 @@ class DatasetWriter:
             data["vector"] = pa.ListArray.from_arrays(offsets, pa.array(vecs.ravel()))
             self.store.insert_arrow(self.table, pa.table(data), settings=self.store.dialect.insert_settings())
             self.store.registry.forget(self.dataset)  # new rows are not indexed yet
-            self.existing.update(ids[i] for i in keep)
+            if not self.unique_ids:
+                self.existing.update(ids[i] for i in keep)
         if thumbnails is not None:
             # After the rows: a load stopped in between leaves rows without thumbnails, which
             # the next run backfills.
