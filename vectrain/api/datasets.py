@@ -180,7 +180,7 @@ def build_index(name: str, store: StoreDep, request: FastAPIRequest, body: Index
 
     def work(job_store: Store, progress) -> dict:
         progress.note("building the vector index")
-        seconds = job_store.registry.build_index(name)
+        seconds = job_store.registry.build_index(name, cancel=progress.check)
         return {
             "dataset": name,
             "index": job_store.registry.get(name)["index"],

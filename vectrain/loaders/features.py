@@ -8,7 +8,7 @@ unique, one dimension, finite, not zero), so a bad file leaves the dataset exact
 the second inserts. Memory stays bounded by a batch and 8 bytes an id (ids are checked unique by
 their hashes, and a clash of hashes by the ids themselves). Vectors are L2-normalized; ids
 already stored are skipped (re-loading the same file adds nothing); the vector index is built
-once at the end.
+once at the end. A job's cancel stops either pass at its next batch.
 """
 
 from __future__ import annotations
@@ -57,20 +57,23 @@ def load_features(
     source = (_Npz if suffix == ".npz" else _Parquet)(handle, path.name, settings.max_load_rows)
     validate_name(dataset)
     store.registry.check_compatible(dataset, source.dim, encoder, model)  # before anything is written
+    cancel = getattr(progress, "check", None) or (lambda: None)  # a job's cancel, between batches
     rows = settings.insert_batch_rows
-    _check(source, rows)
+    _check(source, rows, cancel)
     writer = DatasetWriter(
         store, dataset, source.dim, encoder, model=model, total=source.rows, progress=progress, unique_ids=True
     )
     for batch in source.batches(rows):
+        cancel()
         writer.write(**batch, normalized=True)
     return writer.finish()
 
 
-def _check(source, rows: int) -> None:
+def _check(source, rows: int, cancel: Callable[[], None]) -> None:
     """The first pass: every row checked (by source.batches), ids present and unique."""
     hashes, total = [], 0
     for batch in source.batches(rows):
+        cancel()
         ids = batch["ids"]
         if any(i == "" for i in ids):
             raise BadInput(f"{source.name}: an id is empty; every row needs a non-empty id")

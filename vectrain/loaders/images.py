@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import stat
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,13 +90,17 @@ def inside(path: str | Path, roots: Sequence[Path]) -> bool:
     return any(real == root or root in real.parents for root in roots)
 
 
-def scan(root: Path, labels: str = "folders", within: Sequence[Path] | None = None) -> Scan:
+def scan(
+    root: Path, labels: str = "folders", within: Sequence[Path] | None = None, cancel: Callable[[], None] | None = None
+) -> Scan:
     """Every candidate file under root (sorted walk, symlinked folders not followed). With
     `within` (the load roots, for a load asked by a remote client), a symlinked file is read only
-    when it resolves inside them."""
+    when it resolves inside them. `cancel` (a job's check) is called at every folder."""
     result = Scan([])
 
     def walk(folder: Path, prefix: str) -> Iterator[os.DirEntry]:
+        if cancel is not None:
+            cancel()
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -203,7 +207,7 @@ def load_images(
         raise BadInput(f"{root}: no such folder")
     enc = get_encoder(encoder, settings)  # a bad spec or a missing model fails before any file is read
     check_dataset_encoder(store, dataset, enc)
-    found = scan(root.absolute(), labels, within)
+    found = scan(root.absolute(), labels, within, cancel=getattr(progress, "check", None))
     if not any(isinstance(e, ImageFile) for e in found.entries):
         raise BadInput(f"{root} holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))}); nothing was loaded.")
     entries = found.entries[:limit] if limit is not None else found.entries

@@ -232,7 +232,8 @@ class DatasetWriter:
                 note("building the vector index")
             # Builds where rows lack the index: after this load, or after a run killed mid-build
             # (the engine's parts say so, even when this run loaded nothing).
-            self.summary.index_seconds = self.store.registry.build_index(self.dataset, progress=progress)
+            cancel = getattr(self._report, "check", None)  # a job's cancel stops the build too
+            self.summary.index_seconds = self.store.registry.build_index(self.dataset, progress=progress, cancel=cancel)
             if warning := self.store.registry.index_cache_warning(self.dataset):
                 self.summary.notes.append(warning)
         return self.summary

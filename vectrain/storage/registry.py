@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
-from vectrain.core.errors import BadInput, DatasetNotFound, VectrainError
+from vectrain.core.errors import BadInput, DatasetNotFound, EngineError, VectrainError
 from vectrain.core.names import items_table, validate_name
 from vectrain.storage import thumbnails
 from vectrain.storage.query import Query, Runner
@@ -132,9 +133,10 @@ class DatasetRegistry:
             self._facts.pop((name, "index"), None)
         return state
 
-    def build_index(self, name: str, progress: bool = False) -> float:
+    def build_index(self, name: str, progress: bool = False, cancel: Callable[[], None] | None = None) -> float:
         """Build the vector index where it is missing (after a bulk load, or a killed build);
-        waits for a build already running. Returns the seconds spent; 0.0 when it was ready."""
+        waits for a build already running. Returns the seconds spent; 0.0 when it was ready.
+        `cancel` (a job's check) is called while the build runs; what it raises stops the build."""
         info = self.get(name, count=False)
         dim = int(info["dim"])
         state = self.index_state(name, dim, fresh=True)
@@ -144,14 +146,36 @@ class DatasetRegistry:
         store = self.store
         where = {"db": store.database, "table": items_table(name)}
         while int(store.scalar(Query.named("items.pending_mutations", **where))):
+            if cancel is not None:
+                cancel()
             time.sleep(0.2)  # a build in progress (this process resumed it, or another runs it)
         if self.index_state(name, dim, fresh=True) == INDEX_MISSING:
             if progress:
                 print(f"building the vector index of {items_table(name)} ...", file=sys.stderr)
             for statement in store.dialect.build_index(store.database, items_table(name)):
-                store.command_apart(statement)
+                if cancel is not None:
+                    cancel()
+                if cancel is not None and statement.settings.get("mutations_sync"):
+                    self._mutate(statement, where, cancel)
+                else:
+                    store.command_apart(statement)
         self.forget(name)
         return time.perf_counter() - started
+
+    def _mutate(self, statement: Query, where: dict, cancel: Callable[[], None]) -> None:
+        """A mutation (the index build) started without waiting, then waited for here, a check
+        at a time: a cancel kills it (the rows stay; the index is missing until the next build)."""
+        store = self.store
+        store.command_apart(statement.with_settings(mutations_sync=0))
+        try:
+            while int(store.scalar(Query.named("items.pending_mutations", **where))):
+                cancel()
+                if reason := store.scalar(Query.named("items.failed_mutation", **where)):
+                    raise EngineError(f"Building the vector index failed: {' '.join(str(reason).split())[:300]}")
+                time.sleep(0.2)
+        except BaseException:
+            store.command(Query.named("items.kill_mutations", **where))
+            raise
 
     def index_cache_warning(self, name: str) -> str | None:
         """A line to log when the largest part's index cannot stay in the engine's index cache:

@@ -37,6 +37,16 @@ WHERE database = {db:String} AND table = {table:String} AND active
 -- name: pending_mutations
 SELECT count() FROM system.mutations WHERE database = {db:String} AND table = {table:String} AND is_done = 0
 
+-- name: failed_mutation
+-- Why a mutation of the table that has not finished failed last ('' when none did).
+SELECT max(latest_fail_reason)
+FROM system.mutations
+WHERE database = {db:String} AND table = {table:String} AND is_done = 0
+
+-- name: kill_mutations
+-- Stops the table's unfinished mutations (a cancelled index build); what they did not finish stays undone.
+KILL MUTATION WHERE database = {db:String} AND table = {table:String} SYNC
+
 -- name: parts
 -- Active parts and their rows, for uniform random sampling by (_part, _part_offset).
 SELECT name, rows
