@@ -8,10 +8,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.jobs.test_jobs import root, service, wait  # noqa: F401  (fixtures)
+from tests.jobs import test_jobs
+from tests.jobs.test_jobs import wait
 from vectrain.jobs.records import JobCancelled
 from vectrain.loaders.features import load_features
 from vectrain.storage.query import Query
+
+root, service = test_jobs.root, test_jobs.service  # the service and its load root, as test_jobs sets them up
 
 
 class CancelAt:
@@ -78,7 +81,7 @@ def test_a_cancel_during_the_index_build_kills_it(store, tmp_path):
     assert store.registry.build_index("a") > 0 and store.registry.get("a")["index"] == "ready"  # a rebuild works
 
 
-def test_a_job_checking_a_large_parquet_file_is_cancelled_in_seconds(service, root, store):  # noqa: F811
+def test_a_job_checking_a_large_parquet_file_is_cancelled_in_seconds(service, root, store):
     n = 2_000_000
     table = pa.table(
         {

@@ -8,7 +8,9 @@ hostile until checked (vectrain.jobs.load_paths):
   VECTRAIN_LOAD_ROOTS; anything else is 403, whether it exists or not. With no roots set,
   clients upload a features file instead.
 Inside a folder, a symlinked image of a remote client's load is read only when it resolves
-inside the roots too. Nothing from a request reaches the network: the CIFAR download and
+inside the roots too. A path is checked when the request arrives and again when the job opens it,
+on the open descriptor (vectrain.core.files.open_inside): a file swapped for a symlink meanwhile
+is not read. Nothing from a request reaches the network: the CIFAR download and
 Unsplash's image fetching are for the CLI on the same machine only.
 
 An upload is streamed to a file under `<VECTRAIN_DATA_DIR>/uploads` (bounded by
@@ -31,6 +33,7 @@ from pathlib import Path
 from vectrain.core.choices import Choice
 from vectrain.core.config import Settings
 from vectrain.core.errors import BadInput
+from vectrain.core.files import open_inside
 from vectrain.core.names import validate_name
 from vectrain.jobs.load_paths import existing, load_roots, resolve_path
 from vectrain.jobs.runner import Progress, Work
@@ -138,7 +141,9 @@ def _features(ask: _Ask) -> Planned:
         )
     path = ask.upload if ask.upload is not None else ask.path(ask.req.path, "path", "file")
     encoder = ask.req.encoder or "features"
-    work = partial(_load_features, dataset=ask.dataset, path=path, encoder=encoder)
+    # An upload is the service's own private file; a path is checked again when the job opens it.
+    within = None if ask.trusted or ask.upload is not None else ask.roots()
+    work = partial(_load_features, dataset=ask.dataset, path=path, encoder=encoder, within=within)
     if ask.upload is not None:
         return Planned(ask.params(), work, "Upload the same file again: stored rows are skipped.")
     return Planned(ask.params(), work, ask.command(str(path), "--encoder", encoder))
@@ -201,6 +206,7 @@ def _cifar(ask: _Ask) -> Planned:
         split=req.split,
         encoder=encoder,
         limit=req.limit,
+        within=None if ask.trusted else ask.roots(),
     )
     args = (["--path", str(archive)] if archive else []) + ["--split", req.split, "--encoder", encoder]
     return Planned(ask.params(split=req.split, encoder=encoder), work, ask.command(*args))
@@ -245,10 +251,11 @@ def _result(summary) -> dict:
     return {**summary.as_dict(), "message": summary.line()}
 
 
-def _load_features(store: Store, progress: Progress, *, dataset: str, path: Path, encoder: str) -> dict:
+def _load_features(store: Store, progress: Progress, *, dataset: str, path: Path, encoder: str, within) -> dict:
     from vectrain.loaders.features import load_features
 
-    return _result(load_features(store, dataset, path, encoder=encoder, progress=progress))
+    with open_inside(path, within) as handle:  # what is read is what is checked, whatever the path is now
+        return _result(load_features(store, dataset, path, encoder=encoder, progress=progress, handle=handle))
 
 
 def _load_demo(store: Store, progress: Progress, *, dataset: str) -> dict:
@@ -267,11 +274,21 @@ def _load_images(store: Store, progress: Progress, *, dataset, folder, encoder, 
     )
 
 
-def _load_cifar(store: Store, progress: Progress, *, dataset, kind, path, split, encoder, limit) -> dict:
+def _load_cifar(store: Store, progress: Progress, *, dataset, kind, path, split, encoder, limit, within) -> dict:
     from vectrain.loaders.cifar import load_cifar
 
     return _result(
-        load_cifar(store, dataset, kind, path=path, split=split, encoder=encoder, limit=limit, progress=progress)
+        load_cifar(
+            store,
+            dataset,
+            kind,
+            path=path,
+            split=split,
+            encoder=encoder,
+            limit=limit,
+            progress=progress,
+            within=within,
+        )
     )
 
 

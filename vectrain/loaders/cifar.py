@@ -38,6 +38,7 @@ def load_cifar(
     progress: bool = True,
     chunk_rows: int | None = None,
     build_index: bool = True,
+    within: list[Path] | None = None,
 ) -> LoadSummary:
     """Load CIFAR-10/100 into `dataset`. `limit` caps the images of each selected split (the
     first N by id), so `--split all --limit 1000` gives 1,000 train and 1,000 test images."""
@@ -51,7 +52,7 @@ def load_cifar(
     splits = SPLITS if split == "all" else (split,)
     enc = get_encoder(encoder, store.settings)  # before any I/O: a bad spec or missing model fails fast
     check_dataset_encoder(store, dataset, enc)
-    source = ArchiveSource(Path(path).expanduser() if path else download(spec, store.settings, progress), spec)
+    source = ArchiveSource(Path(path).expanduser() if path else download(spec, store.settings, progress), spec, within)
     try:
         scanned = source.scan(splits)
         fine, coarse, sizes = scanned["fine"], scanned["coarse"], scanned["sizes"]

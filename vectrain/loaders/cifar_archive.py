@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 import warnings
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import numpy as np
 
 from vectrain.core.config import Settings
 from vectrain.core.errors import BadInput
+from vectrain.core.files import open_inside
 
 SPLITS = ("train", "test")
 
@@ -142,9 +144,12 @@ class ArchiveSource:
 
     KEEP_BYTES = 256 * 1024 * 1024
 
-    def __init__(self, path: Path, kind: CifarKind):
-        self.path, self.kind = path, kind
+    def __init__(self, path: Path, kind: CifarKind, within: Sequence[Path] | None = None):
+        """`within`: the load roots a remote client's load must stay in (each file is checked as
+        it is opened, vectrain.core.files)."""
+        self.path, self.kind, self.within = path, kind, within
         self.tar: tarfile.TarFile | None = None
+        self.handle = None
         self.folder: Path | None = None
         self.names: dict[str, str] = {}  # file name -> tar member name
         self.kept: dict[str, Batch] = {}
@@ -159,9 +164,12 @@ class ArchiveSource:
                     f"(the extracted {kind.filename}) or the archive itself"
                 )
         elif path.is_file():
+            handle = open_inside(path, within, "path")
             try:
-                self.tar = tarfile.open(path, "r:*")
+                self.tar = tarfile.open(fileobj=handle, mode="r:*")
+                self.handle = handle
             except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+                handle.close()
                 raise self.corrupt(exc) from None
         else:
             raise BadInput(f"{path}: no such file or folder")
@@ -195,7 +203,7 @@ class ArchiveSource:
             else:
                 for base in needed:
                     if (self.folder / base).is_file():
-                        with open(self.folder / base, "rb") as f:
+                        with open_inside(self.folder / base, self.within, "path") as f:
                             found[base] = _unpickle(f)
         except (
             tarfile.TarError,
@@ -242,13 +250,14 @@ class ArchiveSource:
         if self.tar is not None:
             raw = self.tar.extractfile(self.tar.getmember(self.names[base]))
         else:
-            raw = open(self.folder / base, "rb")
+            raw = open_inside(self.folder / base, self.within, "path")
         with raw:
             return _batch(_unpickle(raw), self.kind, n_fine, n_coarse)
 
     def close(self) -> None:
         if self.tar is not None:
             self.tar.close()
+            self.handle.close()
 
 
 def _md5(path: Path) -> str:

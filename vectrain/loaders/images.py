@@ -40,7 +40,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vectrain.core.errors import BadInput, VectrainError
+from vectrain.core.errors import BadInput, Forbidden, VectrainError
+from vectrain.core.files import inside, open_inside
 from vectrain.embed.encoders import PixelsEncoder, check_dataset_encoder, get_encoder
 from vectrain.embed.images import Bounds, decode_image, make_thumbnail, shrink
 from vectrain.loaders.writer import DatasetWriter, FailureLog, LoadSummary
@@ -82,12 +83,6 @@ def split_and_label(relative: str, labels: str) -> tuple[str, str]:
         folders = folders[1:]
     label = folders[0] if folders and labels == "folders" else ""
     return split, label
-
-
-def inside(path: str | Path, roots: Sequence[Path]) -> bool:
-    """Whether a path, symlinks and `..` resolved, is one of `roots` or under one."""
-    real = Path(os.path.realpath(path))
-    return any(real == root or root in real.parents for root in roots)
 
 
 def scan(
@@ -152,10 +147,19 @@ def scan(
     return result
 
 
-def _read(file: ImageFile, encoder, min_sides: tuple[int, int], bounds: Bounds, thumbnail_size: int, want_vector: bool):
-    """In a worker: (encoder input or vector, thumbnail, meta) or an error message."""
+def _read(
+    file: ImageFile,
+    encoder,
+    min_sides: tuple[int, int],
+    bounds: Bounds,
+    thumbnail_size: int,
+    want_vector: bool,
+    within: Sequence[Path] | None = None,
+):
+    """In a worker: (encoder input or vector, thumbnail, meta) or an error message. With `within`
+    (a remote client's load), the file read is the one checked inside the roots when opened."""
     try:
-        with open(file.path, "rb") as handle:
+        with open_inside(file.path, within) as handle:
             decoded = decode_image(handle, bounds, name=file.id, min_sides=min_sides)
         small = shrink(decoded.image, thumbnail_size)
         thumbnail = make_thumbnail(small, thumbnail_size)
@@ -205,6 +209,11 @@ def load_images(
     root = Path(root).expanduser()
     if not root.is_dir():
         raise BadInput(f"{root}: no such folder")
+    if within is not None and not inside(root, within):  # checked again now: it may have been swapped
+        raise Forbidden(
+            f"{root.name!r} now leads outside the folders this service loads from (VECTRAIN_LOAD_ROOTS): it was "
+            "replaced after the load was asked. Nothing was read from it."
+        )
     enc = get_encoder(encoder, settings)  # a bad spec or a missing model fails before any file is read
     check_dataset_encoder(store, dataset, enc)
     found = scan(root.absolute(), labels, within, cancel=getattr(progress, "check", None))
@@ -252,7 +261,14 @@ def load_images(
                         files[p],
                         is_new,
                         pool.submit(
-                            _read, files[p], enc, min_sides, Bounds.of(settings), settings.thumbnail_size, is_new
+                            _read,
+                            files[p],
+                            enc,
+                            min_sides,
+                            Bounds.of(settings),
+                            settings.thumbnail_size,
+                            is_new,
+                            within,
                         ),
                     )
                     for p, is_new in block

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import sys
 import time
 from collections.abc import Sequence
@@ -23,10 +24,10 @@ from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
 from PIL import Image
 
-from vectrain.core.errors import BadInput
+from vectrain.core.errors import BadInput, VectrainError
+from vectrain.core.files import open_inside
 from vectrain.embed.encoders import check_dataset_encoder, get_encoder
 from vectrain.embed.images import Bounds, ImageError, ImageTooLarge, make_thumbnail, open_image
-from vectrain.loaders.images import inside
 from vectrain.loaders.writer import DatasetWriter, FailureLog, LoadSummary
 from vectrain.storage.store import Store
 
@@ -50,10 +51,10 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 csv.field_size_limit(sys.maxsize)  # descriptions can be long
 
 
-def _open_tsv(path: Path):
+def _open_tsv(path: Path, within: Sequence[Path] | None = None):
     if not path.is_file():
         raise BadInput(f"{path}: no such file (expected Unsplash Lite's photos.tsv000)")
-    f = open(path, newline="", encoding="utf-8", errors="replace")
+    f = io.TextIOWrapper(open_inside(path, within, "path"), newline="", encoding="utf-8", errors="replace")
     # The Lite files are plain TSV without quoting; QUOTE_NONE keeps a stray quote in a
     # description from swallowing the following lines.
     reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
@@ -67,8 +68,8 @@ def _open_tsv(path: Path):
     return f, reader, [h.strip() for h in header]
 
 
-def count_rows(path: Path) -> int:
-    with open(path, "rb") as f:
+def count_rows(path: Path, within: Sequence[Path] | None = None) -> int:
+    with open_inside(path, within, "path") as f:
         return max(0, sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - 1)
 
 
@@ -109,9 +110,11 @@ class ImageSource:
             for suffix in IMAGE_SUFFIXES:
                 path = self.folder / f"{photo_id}{suffix}"
                 if path.is_file():
-                    if self.within is not None and not inside(path, self.within):
-                        raise PermissionError(f"{path.name} is a symlink to a file outside the load roots: not read")
-                    return _decode(path.read_bytes(), self.bounds)
+                    try:
+                        with open_inside(path, self.within) as f:  # checked on the descriptor it reads
+                            return _decode(f.read(), self.bounds)
+                    except VectrainError as exc:
+                        raise PermissionError(exc.message) from None
             raise FileNotFoundError(f"no {photo_id}.jpg in {self.folder}")
         if not image_url:
             raise ValueError("no photo_image_url")
@@ -179,11 +182,11 @@ def load_unsplash(
         raise BadInput("--limit must be 0 or more")
     enc = get_encoder(encoder, store.settings)
     check_dataset_encoder(store, dataset, enc)
-    f, reader, header = _open_tsv(tsv)  # the header is checked before the dataset is touched
+    f, reader, header = _open_tsv(tsv, within)  # the header is checked before the dataset is touched
     log_path = (
         Path(failure_log) if failure_log else Path(settings.data_dir) / "logs" / f"unsplash-{dataset}-failures.tsv"
     )
-    total = count_rows(tsv)
+    total = count_rows(tsv, within)
     total = min(total, limit) if limit is not None else total
     source = ImageSource(
         folder,
