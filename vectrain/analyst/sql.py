@@ -13,9 +13,8 @@ ClickHouse's own parser before anything runs (sql/queries/analyst.sql):
 
 The engine enforces the rest on every handle: time, memory, rows read and rows returned, with
 readonly=1 applied last so nothing can lower it. Statements run on a small pool of handles
-(vectrain.analyst.pool); a
-handle that saw an error is closed by the one thread that holds it and replaced later, so one
-client's failure never reaches another's query.
+(vectrain.analyst.pool); a handle that saw an error is closed by the one thread that holds it and
+replaced later, so one client's failure never reaches another's query.
 """
 
 from __future__ import annotations
