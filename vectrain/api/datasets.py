@@ -157,8 +157,8 @@ def delete(
 ):
     """Delete a dataset: its rows, thumbnails and registry row. 409 while sessions or stored
     zero-shot predictions use it (unless force: then they go too, with the sessions' published
-    SQL functions and views), and while a job runs on it."""
-    with runner(request).hold(name, "a delete of the dataset"):
+    SQL functions and views), and while a job runs on it or an export of it streams."""
+    with runner(request).deleting(name):
         return delete_dataset(store, name, force)
 
 

@@ -10,7 +10,8 @@
 Every page is a range of the table's primary key (`id > after AND id <= last`, sql/queries/
 exports.sql), read as one query: memory is bounded by the page on chDB and on a server, and
 other requests run between pages. Checks (unknown dataset or session) run before the first
-byte, so they are still JSON errors.
+byte, so they are still JSON errors. While an export streams, its dataset cannot be deleted
+(vectrain.api.exports registers it with the job runner: the delete answers 409).
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ class Export:
     chunks: Iterator[bytes]
     media_type: str
     filename: str
+
+
+def session_dataset(store: Store, session_id: str) -> str:
+    """The dataset a session's export reads (SessionNotFound before the first byte)."""
+    return session_row(store, session_id)["dataset"]
 
 
 def dataset(store: Store, name: str, fmt: str = "parquet", vectors: bool = False) -> Export:

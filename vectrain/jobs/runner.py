@@ -23,8 +23,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from vectrain.core.budget import Deadline
 from vectrain.core.errors import Conflict, DatasetBusy, VectrainError
+from vectrain.jobs.progress import Progress
 from vectrain.jobs.records import (
     ACTIVE,
     CANCELLED,
@@ -49,47 +49,9 @@ from vectrain.storage.query import Query
 from vectrain.storage.store import Store
 
 log = logging.getLogger("vectrain.jobs")
+DELETING = "a delete of the dataset"
 
 Work = Callable[[Store, "Progress"], dict]
-
-
-class Progress:
-    """What a job's work holds: report progress, check for a cancel, and a Deadline that
-    turns a cancel into JobCancelled inside work written for time budgets (eval, kNN)."""
-
-    def __init__(self, runner: JobRunner, job: Job):
-        self._runner, self.job = runner, job
-
-    def __call__(self, done: int, total: int | None = None) -> None:
-        self._runner._progress(self.job, done, total)
-        self.check()
-
-    def note(self, message: str) -> None:
-        """What the job is doing now (shown with its progress)."""
-        with self._runner._lock:
-            self.job.message = message
-
-    def check(self) -> None:
-        if self.job.cancel_requested:
-            raise JobCancelled()
-
-    def deadline(self, what: str) -> Deadline:
-        return _CancelDeadline(self, what)
-
-
-class _CancelDeadline(Deadline):
-    """No time budget (a job may run as long as it needs), but a cancel stops it at the next check."""
-
-    def __init__(self, progress: Progress, what: str):
-        super().__init__(None, what)
-        self._progress = progress
-
-    def check(self) -> None:
-        self._progress.check()
-
-    def sql_settings(self) -> dict:
-        self._progress.check()
-        return {}
 
 
 class JobRunner:
@@ -100,6 +62,7 @@ class JobRunner:
         self._lock = threading.Lock()
         self._active: dict[str, Job] = {}  # queued and running jobs of this process
         self._holders: dict[str, str] = {}  # dataset -> what holds it (a job id, or a description)
+        self._readers: dict[str, int] = {}  # dataset -> exports streaming it
         self._queue: queue.Queue[tuple[Job, Work] | None] = queue.Queue()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -229,6 +192,37 @@ class JobRunner:
             with self._lock:
                 if self._holders.get(dataset) == what:
                     del self._holders[dataset]
+
+    @contextmanager
+    def deleting(self, dataset: str) -> Iterator[None]:
+        """Hold a dataset to delete it: 409 while a job or a write holds it or an export streams it."""
+        with self._lock:
+            if self._readers.get(dataset):
+                raise DatasetBusy(
+                    f"Dataset {dataset!r} is being exported ({self._readers[dataset]} download(s) streaming); "
+                    "delete it when they end.",
+                    dataset=dataset,
+                )
+        with self.hold(dataset, DELETING):
+            yield
+
+    def reading(self, dataset: str) -> Callable[[], None]:
+        """Register an export that streams the dataset (a delete waits for it); returns the release."""
+        with self._lock:
+            if self._holders.get(dataset) == DELETING:
+                raise DatasetBusy(f"Dataset {dataset!r} is being deleted.", dataset=dataset)
+            self._readers[dataset] = self._readers.get(dataset, 0) + 1
+        released = threading.Event()
+
+        def release() -> None:
+            with self._lock:
+                if not released.is_set():
+                    released.set()
+                    self._readers[dataset] -= 1
+                    if not self._readers[dataset]:
+                        del self._readers[dataset]
+
+        return release
 
     def check_free(self, dataset: str) -> None:
         """DatasetBusy (409) if a job or a write holds the dataset now."""
