@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import numpy as np
@@ -46,19 +47,36 @@ def get_round(store: Store, session_id: str, round_no: int | None) -> dict[str, 
     return {**round_summary(rows[0]), "weights": np.asarray(rows[0]["weights"], dtype=np.float32)}
 
 
-def insert_round(store, session_id, round_no, mode, weights, bias, threshold, metrics):
-    store.command(
-        Query.named(
-            "sessions.insert_round",
-            session_id=session_id,
-            round_no=int(round_no),
-            mode=mode,
-            weights=Floats(weights),
-            bias=float(bias),
-            threshold=float(threshold),
-            metrics=json.dumps(metrics),
-        )
+def insert_round(store, session_id, round_no, mode, weights, bias, threshold, metrics, claimant: str = ""):
+    query = Query.named(
+        "sessions.insert_round",
+        session_id=session_id,
+        round_no=int(round_no),
+        mode=mode,
+        weights=Floats(weights),
+        bias=float(bias),
+        threshold=float(threshold),
+        metrics=json.dumps(metrics),
+        claimant=claimant,
     )
+    if claimant:  # the first insert of (session, round) wins; the others are dropped by the engine
+        query = query.with_settings(insert_deduplication_token=f"round:{session_id}:{int(round_no)}")
+    store.command(query)
+
+
+def store_next_round(store, session_id: str, after: int, mode, weights, bias, threshold, metrics) -> int:
+    """Store a new round numbered after `after` and return its number. Storing it is the claim
+    (sql/schema/012_round_claims.sql): a concurrent trainer that stored the number first wins it,
+    and this round takes the next; a process killed at any moment leaves the round stored whole or
+    not at all, so the numbers never have a gap."""
+    claimant = uuid.uuid4().hex
+    round_no = int(after) + 1
+    while True:
+        insert_round(store, session_id, round_no, mode, weights, bias, threshold, metrics, claimant=claimant)
+        winner = store.scalar(Query.named("sessions.round_claimant", session_id=session_id, round_no=round_no))
+        if winner == claimant:
+            return round_no
+        round_no += 1
 
 
 def label_free_threshold(store: Store, dataset: str, weights, bias: float) -> float:

@@ -240,16 +240,14 @@ def train_round(store: Store, session_id: str, mode: str = "auto") -> dict[str, 
     one_class = metrics["positives"] == 0 or metrics["negatives"] == 0
     metrics["one_sided"] = int(latest["metrics"].get("one_sided", 0)) + 1 if one_class else 0
     metrics["seconds"] = round(time.perf_counter() - started, 3)
-    # Round numbers are claimed, so concurrent trainings (even in other processes) never share one.
-    round_no = latest["round"] + 1
-    claimant = uuid.uuid4().hex
-    while not claims.claim(store, "round", f"{s['id']}:{round_no}", claimant):
-        round_no += 1
-    candidates.remember_labeled(store, s["id"], X)
-    future = scoring.submit(store, s["id"], s["dataset"], round_no, model.weights, model.bias, model.threshold)
     few = quality.few_labels(metrics["positives"], metrics["negatives"])
     metrics["quality"] = {**EMPTY_QUALITY, "message": few} if few else {**EMPTY_QUALITY, **PENDING}
-    rounds.insert_round(store, s["id"], round_no, mode, model.weights, model.bias, model.threshold, metrics)
+    # Storing the round claims its number: concurrent trainings never share one, and a kill leaves no gap.
+    round_no = rounds.store_next_round(
+        store, s["id"], latest["round"], mode, model.weights, model.bias, model.threshold, metrics
+    )
+    candidates.remember_labeled(store, s["id"], X)
+    future = scoring.submit(store, s["id"], s["dataset"], round_no, model.weights, model.bias, model.threshold)
     estimates.after_round(store, s, round_no)
     STATES.set_round(store, s["id"], rounds.get_round(store, s["id"], round_no))
     judged = _judge_when_scored(store, s, round_no, model, X, scores, metrics, future)

@@ -81,9 +81,13 @@ ON l.item_id = i.id
 ORDER BY l.item_id
 
 -- name: insert_round
-INSERT INTO rounds (session_id, round, mode, weights, bias, threshold, metrics)
+INSERT INTO rounds (session_id, round, mode, weights, bias, threshold, metrics, claimant)
 VALUES ({session_id:String}, {round_no:UInt32}, {mode:String}, {weights:Array(Float32)},
-        {bias:Float64}, {threshold:Float64}, {metrics:String})
+        {bias:Float64}, {threshold:Float64}, {metrics:String}, {claimant:String})
+
+-- name: round_claimant
+-- Who stored round {round_no} (the first insert of it: sql/schema/012_round_claims.sql).
+SELECT claimant FROM rounds FINAL WHERE session_id = {session_id:String} AND round = {round_no:UInt32}
 
 -- name: rounds
 SELECT round, mode, bias, threshold, metrics, created
