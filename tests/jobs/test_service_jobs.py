@@ -231,6 +231,10 @@ def test_kill_9_mid_job_then_the_job_is_failed_and_the_rerun_completes(service):
     assert "Rerun the same load to add what is missing" in failed["error"]
     stored, unique = service.count("big3")
     assert stored == unique < BIG
+    assert f"It stored {stored:,} rows, which stay" in failed["error"], (
+        failed
+    )  # the rows in the table, not the last progress recorded
+    assert failed["stored"] == stored
     rerun = service.wait(service.load("big3", source="features", path="big.npz").json()["id"])
     assert rerun["state"] == "done" and rerun["result"]["loaded"] == BIG - stored, rerun
     assert service.count("big3") == [BIG, BIG]

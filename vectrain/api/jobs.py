@@ -21,6 +21,9 @@ class JobInfo(BaseModel):
     state: str = Field(description="queued, running, done, failed or cancelled")
     done: int = Field(description="rows (or items) done so far")
     total: int | None = Field(description="rows to do, when known")
+    stored: int | None = Field(
+        None, description="rows the job stored so far (loads; they stay if it fails or is cancelled)"
+    )
     rows_per_second: float
     eta_seconds: float | None = Field(description="seconds left at the recent rate, when known")
     message: str = Field(description="what the job is doing, or how it ended")

@@ -21,6 +21,18 @@ class Progress:
         self._runner._progress(self.job, done, total)
         self.check()
 
+    def storing(self, rows_before: int) -> None:
+        """The work begins to store rows into a dataset that holds `rows_before`: written at once,
+        so a restart after a kill can count what the job stored (vectrain.jobs.records.recover)."""
+        with self._runner._lock:
+            self.job.stored_before = int(rows_before)
+        self._runner._write_quietly(self.job)
+
+    def stored(self, rows: int) -> None:
+        """Rows the work has stored so far."""
+        with self._runner._lock:
+            self.job.stored = int(rows)
+
     def note(self, message: str) -> None:
         """What the job is doing now (shown with its progress)."""
         with self._runner._lock:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from vectrain.core.errors import JobNotFound
+from vectrain.core.errors import JobNotFound, VectrainError
 from vectrain.storage.query import Query
 from vectrain.storage.store import Store
 
@@ -53,6 +53,8 @@ COLUMNS = [
     "finished",
     "updated",
     "version",
+    "stored",
+    "stored_before",
 ]
 
 
@@ -79,6 +81,8 @@ class Job:
     message: str = ""
     error: str = ""
     result: dict | None = None
+    stored: int = 0  # rows the work stored (a load's inserted rows)
+    stored_before: int | None = None  # rows of the dataset when the work began to store
     created: dt.datetime = field(default_factory=now)
     started: dt.datetime | None = None
     finished: dt.datetime | None = None
@@ -99,6 +103,7 @@ class Job:
             "total": self.total,
             "rows_per_second": round(self.rate, 1),
             "eta_seconds": None if self.eta is None else round(self.eta, 1),
+            "stored": self.stored if self.stored_before is not None else None,
             "message": self.message,
             "error": self.error or None,
             "params": self.params,
@@ -129,6 +134,8 @@ class Job:
             self.finished,
             now(),
             version,
+            int(self.stored),
+            self.stored_before,
         ]
 
     @classmethod
@@ -150,6 +157,8 @@ class Job:
             created=r["created"],
             started=r["started"],
             finished=r["finished"],
+            stored=int(r.get("stored") or 0),
+            stored_before=None if r.get("stored_before") is None else int(r["stored_before"]),
         )
 
 
@@ -168,12 +177,31 @@ def count_text(n: int | None) -> str:
     return "?" if n is None else f"{n:,}"
 
 
+def stored_text(job: Job) -> str:
+    """What the job stored, for its message ('' for work that stores no rows)."""
+    if job.stored_before is None:
+        return ""
+    return f"It stored {job.stored:,} rows, which stay (the dataset holds {job.stored_before + job.stored:,}). "
+
+
 def stopped_message(job: Job, recorded: bool = False) -> str:
     """Why a job failed when the service stopped under it; `recorded`: its progress is the last one
-    written to the table (throttled), so the work may have gone further."""
+    written to the table (throttled), so the work may have gone further (its rows stored are
+    counted in the dataset, see recover)."""
     done = f"{count_text(job.done)} of {count_text(job.total)}"
     done = f"last recorded progress {done}" if recorded else f"{done} done"
-    return f"The service stopped while this job was {job.state} ({done}). {job.hint}".strip()
+    return f"The service stopped while this job was {job.state} ({done}). {stored_text(job)}{job.hint}".strip()
+
+
+def _count_stored(store: Store, job: Job) -> None:
+    """The rows a dead job actually stored: the dataset's rows now, less those it began with."""
+    if job.stored_before is None:
+        return
+    try:
+        now_rows = store.registry.count_rows(job.dataset, fresh=True)
+    except VectrainError:  # the dataset is gone: keep what was recorded
+        return
+    job.stored = max(job.stored, now_rows - job.stored_before)
 
 
 def recover(store: Store) -> list[str]:
@@ -184,6 +212,7 @@ def recover(store: Store) -> list[str]:
     failed = []
     for r in store.rows(Query.named("jobs.unfinished", stale_ms=stale_ms)):
         job = Job.from_row(r)
+        _count_stored(store, job)
         job.error = stopped_message(job, recorded=True)
         job.state, job.finished, job.eta = FAILED, now(), None
         store.insert("jobs", [job.row(time.time_ns())], column_names=COLUMNS)

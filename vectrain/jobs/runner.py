@@ -44,6 +44,7 @@ from vectrain.jobs.records import (
     read_job,
     recover,
     stopped_message,
+    stored_text,
 )
 from vectrain.storage.query import Query
 from vectrain.storage.store import Store
@@ -278,10 +279,16 @@ class JobRunner:
                 self._finish(job, FAILED, error=stopped_message(job))
             else:
                 done = f"{count_text(job.done)} of {count_text(job.total)}"
-                message = f"Cancelled after {done}. What was stored stays. {job.hint}"
+                kept = (
+                    f": {job.stored:,} rows (the dataset holds {job.stored_before + job.stored:,})"
+                    if job.stored_before is not None
+                    else ""
+                )
+                message = f"Cancelled after {done}. What was stored stays{kept}. {job.hint}"
                 self._finish(job, CANCELLED, message=message.strip())
         except VectrainError as exc:
-            self._finish(job, FAILED, error=exc.message)
+            stored = f" {stored_text(job)}{job.hint}" if job.stored else ""
+            self._finish(job, FAILED, error=f"{exc.message}{stored}".strip())
         except Exception as exc:  # a bug in the work: the job fails, the service stays up
             log.exception("job %s (%s on %s) failed", job.id, job.kind, job.dataset)
             first = (str(exc).strip().splitlines() or [""])[0][:300]
@@ -289,7 +296,7 @@ class JobRunner:
                 job,
                 FAILED,
                 error=f"Internal error ({type(exc).__name__}: {first}); the service log has "
-                f"the details. {job.hint}".strip(),
+                f"the details. {stored_text(job)}{job.hint}".strip(),
             )
         else:
             self._finish(job, DONE, result=result, message=str(result.pop("message", "")) if result else "")

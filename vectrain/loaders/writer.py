@@ -102,6 +102,8 @@ class DatasetWriter:
         self.summary = LoadSummary(dataset)
         self._started = time.perf_counter()
         self._report = progress if callable(progress) else None
+        if (storing := getattr(self._report, "storing", None)) is not None:  # a job: what it stores is counted
+            storing(len(self.existing))
         self._bar = (
             _Reported(progress, total)
             if callable(progress)
@@ -219,6 +221,8 @@ class DatasetWriter:
             self._write_thumbnails(ids, thumbnails)
         self.summary.loaded += len(keep)
         self.summary.skipped += skipped
+        if (stored := getattr(self._report, "stored", None)) is not None:
+            stored(self.summary.loaded)
         self._bar.update(n)
         return len(keep)
 
