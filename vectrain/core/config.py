@@ -291,6 +291,15 @@ class Settings(BaseSettings):
             "CLIP weights: a HuggingFace hub id, or a local directory saved with `save_pretrained` (offline)."
         ),
     )
+    allow_model_download: bool = Field(
+        False,
+        description=(
+            "Whether CLIP weights named by a hub id may be downloaded from the HuggingFace hub when they are not in "
+            "the local cache. Off: nothing reaches the network (a request or a load that needs missing weights fails "
+            "at once, naming this setting); a local directory in `VECTRAIN_CLIP_MODEL` always works. Set it to "
+            "`true` for the CLI (or the service) that should fetch and cache them once."
+        ),
+    )
     device: str = Field("auto", description="Where encoders run: `auto`, `cpu` or `cuda`.")
     encode_batch_size: int = Field(64, description="Images or texts per encoder batch.")
 

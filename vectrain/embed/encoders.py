@@ -99,10 +99,36 @@ def _device(setting: str) -> str:
     return setting
 
 
+def _is_path(model_id: str) -> bool:
+    return model_id.startswith(("/", "./", "../", "~")) or Path(model_id).is_dir()
+
+
+def check_model_available(model_id: str, settings: Settings) -> None:
+    """ModelUnavailable at once when loading `model_id` would need the network and
+    VECTRAIN_ALLOW_MODEL_DOWNLOAD is off: a hub id whose weights are not in the local cache.
+    Cheap (a look in the cache, nothing loaded): a load request checks it before its job."""
+    if _is_path(model_id) or settings.allow_model_download:
+        return
+    import huggingface_hub
+
+    if not isinstance(huggingface_hub.try_to_load_from_cache(model_id, "config.json"), str):
+        raise _not_downloaded(model_id)
+
+
+def _not_downloaded(model_id: str) -> ModelUnavailable:
+    return ModelUnavailable(
+        f"The CLIP model {model_id!r} is not on this machine, and downloading it is off "
+        "(VECTRAIN_ALLOW_MODEL_DOWNLOAD): point VECTRAIN_CLIP_MODEL at a directory saved with "
+        "save_pretrained, or run the CLI once with VECTRAIN_ALLOW_MODEL_DOWNLOAD=true to fetch it into the "
+        "cache."
+    )
+
+
 @lru_cache(maxsize=4)
-def _load_clip(model_id: str, device: str):
+def _load_clip(model_id: str, device: str, allow_download: bool = False):
     """(model, image processor, tokenizer), loaded once per process and shared by every
-    encoder spec on the same weights (the API must not reload per request)."""
+    encoder spec on the same weights (the API must not reload per request). Nothing reaches the
+    network unless `allow_download` (VECTRAIN_ALLOW_MODEL_DOWNLOAD): local files only."""
     import transformers
     from transformers import CLIPImageProcessor, CLIPModel, CLIPTokenizer
 
@@ -112,8 +138,16 @@ def _load_clip(model_id: str, device: str):
             "holding a CLIP model saved with save_pretrained, or at a hub id."
         )
     model_id = str(Path(model_id).expanduser()) if model_id.startswith("~") else model_id
+    local = Path(model_id).is_dir()
+    offline = {"local_files_only": local or not allow_download}
     import huggingface_hub
 
+    # Offline unless allowed: local_files_only alone still lets the hub library reach the network
+    # (it fetched an "agent harness" registry from the hub while building request headers), and its
+    # telemetry is never wanted.
+    was_offline = huggingface_hub.constants.HF_HUB_OFFLINE
+    huggingface_hub.constants.HF_HUB_DISABLE_TELEMETRY = True
+    huggingface_hub.constants.HF_HUB_OFFLINE = was_offline or local or not allow_download
     verbosity = transformers.logging.get_verbosity()
     hub_verbosity = huggingface_hub.utils.logging.get_verbosity()
     huggingface_hub.utils.logging.set_verbosity_error()  # no retry chatter: one line if it fails
@@ -122,12 +156,13 @@ def _load_clip(model_id: str, device: str):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = CLIPModel.from_pretrained(model_id)
-            image_processor = CLIPImageProcessor.from_pretrained(model_id)
-            tokenizer = CLIPTokenizer.from_pretrained(model_id)
+            model = CLIPModel.from_pretrained(model_id, **offline)
+            image_processor = CLIPImageProcessor.from_pretrained(model_id, **offline)
+            tokenizer = CLIPTokenizer.from_pretrained(model_id, **offline)
     except Exception as exc:  # OSError offline / missing files; ValueError for a non-CLIP config
+        if not local and not allow_download:
+            raise _not_downloaded(model_id) from None
         reason = " ".join(str(exc).split())[:160]
-        local = Path(model_id).is_dir()
         raise ModelUnavailable(
             f"Cannot load the CLIP model {model_id!r} ({type(exc).__name__}: {reason}). "
             + (
@@ -138,6 +173,7 @@ def _load_clip(model_id: str, device: str):
             )
         ) from None
     finally:
+        huggingface_hub.constants.HF_HUB_OFFLINE = was_offline
         transformers.logging.set_verbosity(verbosity)
         huggingface_hub.utils.logging.set_verbosity(hub_verbosity)
         transformers.utils.logging.enable_progress_bar()
@@ -160,12 +196,19 @@ def _features(out):
 
 
 class ClipEncoder:
-    def __init__(self, model_id: str, layer: int | None = None, device: str = "auto", batch_size: int = 64):
+    def __init__(
+        self,
+        model_id: str,
+        layer: int | None = None,
+        device: str = "auto",
+        batch_size: int = 64,
+        allow_download: bool = False,
+    ):
         self.model = model_id
         self.layer = layer
         self.batch_size = max(1, int(batch_size))
         self.device = _device(device)
-        self._model, self._images, self._tokenizer = _load_clip(model_id, self.device)
+        self._model, self._images, self._tokenizer = _load_clip(model_id, self.device, allow_download)
         vision = self._model.config.vision_config
         if layer is not None and not 1 <= layer <= vision.num_hidden_layers:
             raise BadInput(f"Encoder clip@layer={layer}: {model_id} has vision layers 1..{vision.num_hidden_layers}")
@@ -240,11 +283,13 @@ def get_encoder(spec: str, settings: Settings | None = None, model: str | None =
     settings = settings or get_settings()
     name, _ = parse_spec(spec)
     model = (model or settings.clip_model) if name == "clip" else ""
-    return _cached_encoder(spec.strip(), model, settings.device, settings.encode_batch_size)
+    return _cached_encoder(
+        spec.strip(), model, settings.device, settings.encode_batch_size, settings.allow_model_download
+    )
 
 
 @lru_cache(maxsize=16)
-def _cached_encoder(spec: str, model: str, device: str, batch_size: int):
+def _cached_encoder(spec: str, model: str, device: str, batch_size: int, allow_download: bool = False):
     name, options = parse_spec(spec)
     if name == "pixels":
         try:
@@ -263,7 +308,7 @@ def _cached_encoder(spec: str, model: str, device: str, batch_size: int):
                 layer = int(layer)
             except ValueError:
                 raise BadInput(f"Encoder {spec!r}: layer must be an integer") from None
-        return ClipEncoder(model, layer=layer, device=device, batch_size=batch_size)
+        return ClipEncoder(model, layer=layer, device=device, batch_size=batch_size, allow_download=allow_download)
     raise BadInput(
         f"Unknown encoder {spec!r}: use {ENCODERS_HELP}. (Vectors loaded from files, e.g. "
         "encoder 'features', have no encoder to embed a text or image with.)"

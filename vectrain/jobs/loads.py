@@ -130,7 +130,12 @@ def plan(
         raise BadInput("encoder: give an encoder spec, e.g. clip, clip@layer=6 or pixels@size=32", field="encoder")
     if upload is not None:
         check_upload(req)
-    return PLANNERS[source](ask)
+    planned = PLANNERS[source](ask)
+    if planned.params.get("encoder", "").split("@")[0] == "clip":  # missing weights: 503 now, not a failed job
+        from vectrain.embed.encoders import check_model_available
+
+        check_model_available(settings.clip_model, settings)
+    return planned
 
 
 # -- one planner per source ---------------------------------------------------------------------
