@@ -20,8 +20,9 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-import numpy as np
 import pydantic_core
+
+from vectrain.core.vectors import float32_value
 
 
 def text_or_binary(value: bytes) -> str | dict[str, str]:
@@ -29,11 +30,6 @@ def text_or_binary(value: bytes) -> str | dict[str, str]:
         return value.decode("utf-8")
     except UnicodeDecodeError:
         return {"base64": base64.b64encode(value).decode("ascii")}
-
-
-def float32(value: float) -> float:
-    """The shortest decimal that reads back as the same Float32 (numpy prints a float32 so)."""
-    return float(str(np.float32(value))) if np.isfinite(value) else value
 
 
 def jsonable(value: Any, ch_type: Any = None) -> Any:
@@ -44,7 +40,7 @@ def jsonable(value: Any, ch_type: Any = None) -> Any:
     if isinstance(value, (bytes, bytearray)):
         return text_or_binary(bytes(value))
     if isinstance(value, float):
-        return float32(value) if kind == "Float32" else value
+        return float32_value(value) if kind == "Float32" else value
     if isinstance(value, dict):
         keys = getattr(ch_type, "key_type", None)
         values = getattr(ch_type, "value_type", None)

@@ -25,8 +25,10 @@ from vectrain.api import (
     exports,
     items,
     jobs,
+    labelsets,
     manage,
     results,
+    schema,
     service,
     sessions,
     sql,
@@ -51,6 +53,7 @@ ROUTERS = [
     sessions.router,
     manage.router,
     results.router,
+    labelsets.router,
     classify.router,
     audit.router,
     jobs.router,
@@ -190,6 +193,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, own
         }
 
     _mount_docs(app)
+    schema.install(app, settings)  # the settings' limits in /openapi.json
 
     for router in ROUTERS:
         app.include_router(router)

@@ -11,11 +11,12 @@ from typing import Annotated
 
 from fastapi import Query
 from fastapi import Request as FastAPIRequest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
+from vectrain.api import schema
 from vectrain.api.deps import StoreDep
 from vectrain.api.jobs import JOB_ACCEPTED, submit
-from vectrain.api.models import Request, api_router
+from vectrain.api.models import DatasetName, Request, api_router
 from vectrain.quality import dataset_audit
 from vectrain.storage.store import Store
 
@@ -23,15 +24,22 @@ router = api_router("audit")
 
 
 class LabelAuditRequest(Request):
-    limit: int = Field(100, ge=1, description="Suspects returned (all are stored), at most VECTRAIN_MAX_IDS")
+    limit: int = Field(
+        100,
+        ge=1,
+        description="Suspects returned (all are stored), at most VECTRAIN_MAX_IDS",
+        json_schema_extra=schema.limit(maximum="max_ids"),
+    )
     split: str | None = Field(
         None,
         description="Audit this split's labeled items, with neighbours from the same "
         "split (default: the whole dataset's)",
     )
-    k: int = Field(10, ge=1, description="Neighbours that vote (at most VECTRAIN_SEARCH_MAX_K)")
+    k: int = Field(
+        10, ge=1, description="Neighbours that vote (at most VECTRAIN_SEARCH_MAX_K)", json_schema_extra=schema.K
+    )
     min_agreement: float = Field(0.5, ge=0, le=1, description="Vote share the suggested label needs to flag an item")
-    wait: bool = Field(True, description="false: run as a job and answer 202 with it (large datasets)")
+    wait: StrictBool = Field(True, description="false: run as a job and answer 202 with it (large datasets)")
 
 
 class DuplicateAuditRequest(Request):
@@ -39,8 +47,13 @@ class DuplicateAuditRequest(Request):
         0.98, gt=0, le=1, description="Cosine similarity at or above which two items are near-duplicates"
     )
     split: str | None = Field(None, description="Only this split (default: the whole dataset)")
-    limit: int = Field(100, ge=1, description="Groups returned, largest first (all are stored)")
-    wait: bool = Field(True, description="false: run as a job and answer 202 with it (large datasets)")
+    limit: int = Field(
+        100,
+        ge=1,
+        description="Groups returned, largest first (all are stored)",
+        json_schema_extra=schema.limit(maximum="max_ids"),
+    )
+    wait: StrictBool = Field(True, description="false: run as a job and answer 202 with it (large datasets)")
 
 
 class LabelIssue(BaseModel):
@@ -95,7 +108,7 @@ def _as_job(request: FastAPIRequest, store: Store, name: str, what: str, params:
 
 
 @router.post("/datasets/{name}/audit/labels", response_model=LabelAudit, responses=JOB_ACCEPTED)
-def audit_labels(name: str, store: StoreDep, request: FastAPIRequest, body: LabelAuditRequest | None = None):
+def audit_labels(name: DatasetName, store: StoreDep, request: FastAPIRequest, body: LabelAuditRequest | None = None):
     """Labeled items whose stored label disagrees with a confident neighbourhood (exact kNN among
     the labeled items), most suspect first. Every suspect is stored in `label_issues`.
     `"wait": false` runs it as a job."""
@@ -112,7 +125,9 @@ def audit_labels(name: str, store: StoreDep, request: FastAPIRequest, body: Labe
 
 
 @router.post("/datasets/{name}/audit/duplicates", response_model=DuplicateAudit, responses=JOB_ACCEPTED)
-def audit_duplicates(name: str, store: StoreDep, request: FastAPIRequest, body: DuplicateAuditRequest | None = None):
+def audit_duplicates(
+    name: DatasetName, store: StoreDep, request: FastAPIRequest, body: DuplicateAuditRequest | None = None
+):
     """Groups of items at least `threshold` similar (every pair compared exactly; a group is
     items linked by a chain of such pairs). Every group is stored in `duplicate_groups`.
     `"wait": false` runs it as a job."""
@@ -128,16 +143,18 @@ def audit_duplicates(name: str, store: StoreDep, request: FastAPIRequest, body: 
     return run(store, _budget(store, "This duplicate search", f"vectrain audit duplicates {name}"))
 
 
-Limit = Annotated[int, Query(ge=1, description="At most this many items or groups")]
+Limit = Annotated[
+    int, Query(ge=1, description="At most this many items or groups", json_schema_extra=schema.limit(maximum="max_ids"))
+]
 
 
 @router.get("/datasets/{name}/audit/labels", response_model=LabelAudit)
-def latest_label_audit(name: str, store: StoreDep, limit: Limit = 100):
+def latest_label_audit(name: DatasetName, store: StoreDep, limit: Limit = 100):
     """The latest label audit's suspects, most suspect first (404 before the first run)."""
     return dataset_audit.latest(store, name, dataset_audit.LABELS, limit)
 
 
 @router.get("/datasets/{name}/audit/duplicates", response_model=DuplicateAudit)
-def latest_duplicate_audit(name: str, store: StoreDep, limit: Limit = 100):
+def latest_duplicate_audit(name: DatasetName, store: StoreDep, limit: Limit = 100):
     """The latest duplicate search's groups, largest first (404 before the first run)."""
     return dataset_audit.latest(store, name, dataset_audit.DUPLICATES, limit)

@@ -1,12 +1,13 @@
-"""Zero-shot, kNN and tourney classification; label sets; evaluation reports."""
+"""Zero-shot, kNN and tourney classification; evaluation reports (label sets: api/labelsets.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import Request as FastAPIRequest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from vectrain.api import schema
 from vectrain.api.deps import StoreDep
 from vectrain.api.jobs import JOB_ACCEPTED, runner, submit
 from vectrain.api.models import Request, api_router
@@ -22,87 +23,57 @@ from vectrain.storage.store import Store
 router = api_router("classify")
 
 
-# -- label sets ------------------------------------------------------------------------------
-class LabelSetRequest(Request):
-    name: str = Field(description="Label set name: lowercase letters, digits and _")
-    labels: list[str] = Field(description="The class names, in order", examples=[["cat", "dog"]])
-    templates: list[str] = Field(
-        default_factory=list,
-        description="Prompts with one {} for the label; "
-        "each label's vector is the normalized mean of its prompts' text embeddings",
-        examples=[["a photo of a {}", "a blurry photo of a {}"]],
-    )
-    vectors: list[list[float]] | None = Field(None, description="Precomputed label vectors, one per label")
-    encoder: str | None = Field(None, description="Text encoder for the templates (default: the dataset's)")
-    dataset: str | None = Field(None, description="Check the dimension against this dataset and use its encoder")
-
-
-class LabelSetInfo(BaseModel):
-    name: str
-    labels: list[str]
-    dim: int
-    encoder: str
-    templates: list[str]
-    source: str
-
-
-@router.post("/labelsets", response_model=LabelSetInfo, status_code=201)
-def create_labelset(body: LabelSetRequest, store: StoreDep):
-    """Embed (or take) one vector per label and store them; 409 if the name exists."""
-    ls = labelsets.create(
-        store,
-        body.name,
-        body.labels,
-        templates=body.templates,
-        vectors=body.vectors,
-        encoder=body.encoder,
-        dataset=body.dataset,
-    )
-    return ls.summary()
-
-
-@router.get("/labelsets", response_model=list[LabelSetInfo])
-def list_labelsets(store: StoreDep):
-    return labelsets.list_all(store)
-
-
-@router.get("/labelsets/{name}", response_model=LabelSetInfo)
-def get_labelset(name: str, store: StoreDep):
-    return labelsets.get(store, name).summary()
-
-
-@router.delete("/labelsets/{name}", status_code=204)
-def delete_labelset(name: str, store: StoreDep):
-    labelsets.delete(store, name)
-
-
 # -- zero-shot -------------------------------------------------------------------------------
 class LabelSetQuery(Request):
     """What zero-shot and the tourney classify: at most one of a split, items, vectors or texts
     (with none of them, the whole dataset)."""
 
-    dataset: str
-    labelset: str
-    split: str | None = Field(None, description="Classify this split")
-    item_ids: list[str] | None = Field(None, description="Classify these items")
-    vectors: list[list[float]] | None = Field(None, description="Classify these vectors")
-    text: list[str] | None = Field(None, description="Classify these texts (needs a text encoder)")
+    model_config = ConfigDict(json_schema_extra=schema.at_most_one("split", "item_ids", "vectors", "text"))
+
+    dataset: str = Field(json_schema_extra=schema.NAME)
+    labelset: str = Field(json_schema_extra=schema.NAME)
+    split: str | None = Field(None, description="Classify this split", json_schema_extra=schema.SPLIT)
+    item_ids: list[str] | None = Field(
+        None, description="Classify these items", json_schema_extra={**schema.ids(), "minItems": 1}
+    )
+    vectors: list[list[float]] | None = Field(
+        None, description="Classify these vectors", json_schema_extra=schema.vectors()
+    )
+    text: list[str] | None = Field(
+        None, description="Classify these texts (needs a text encoder)", json_schema_extra=schema.texts()
+    )
 
 
 class ZeroShotRequest(LabelSetQuery):
-    top: int = Field(5, ge=1, description="Labels listed per item in `top` (at most 1000)")
+    model_config = ConfigDict(
+        json_schema_extra=schema.all_of(
+            schema.at_most_one("split", "item_ids", "vectors", "text"),
+            {  # "wait": false is for a whole dataset or split
+                "not": {
+                    "required": ["wait"],
+                    "properties": {"wait": {"const": False}},
+                    "anyOf": [schema.given("item_ids"), schema.given("vectors"), schema.given("text")],
+                }
+            },
+        )
+    )
+
+    top: int = Field(
+        5, ge=1, description="Labels listed per item in `top` (at most 1000)", json_schema_extra={"maximum": 1000}
+    )
     limit: int | None = Field(
         zeroshot.DEFAULT_RETURN_LIMIT,
         ge=0,
+        json_schema_extra={"maximum": zeroshot.MAX_RETURN_LIMIT},
         description="At most this many items in the response (split and whole-dataset "
         "runs are all stored in table zero_shot)",
     )
-    scores: bool = Field(
+    scores: StrictBool = Field(
         False,
         description="Also store every row's similarity to every label (zero_shot.scores); "
         "by default rows keep the label, score, margin and top 5",
     )
-    wait: bool = Field(True, description="false (a whole dataset or split): run as a job and answer 202 with it")
+    wait: StrictBool = Field(True, description="false (a whole dataset or split): run as a job and answer 202 with it")
 
 
 class ZeroShotItem(BaseModel):
@@ -217,14 +188,18 @@ def _zero_shot_job(store: Store, body: ZeroShotRequest, progress) -> dict:
 class KnnRequest(Request):
     """Classify exactly one of a split, items or vectors."""
 
-    dataset: str
-    train_split: str = "train"
-    k: int = Field(10, ge=1, description="Neighbours that vote (at most VECTRAIN_SEARCH_MAX_K)")
-    split: str | None = None
-    item_ids: list[str] | None = None
-    vectors: list[list[float]] | None = None
+    model_config = ConfigDict(json_schema_extra=schema.exactly_one("split", "item_ids", "vectors"))
+
+    dataset: str = Field(json_schema_extra=schema.NAME)
+    train_split: str = Field("train", json_schema_extra=schema.SPLIT)
+    k: int = Field(
+        10, ge=1, description="Neighbours that vote (at most VECTRAIN_SEARCH_MAX_K)", json_schema_extra=schema.K
+    )
+    split: str | None = Field(None, json_schema_extra=schema.SPLIT)
+    item_ids: list[str] | None = Field(None, json_schema_extra={**schema.ids(), "minItems": 1})
+    vectors: list[list[float]] | None = Field(None, json_schema_extra=schema.vectors())
     weighting: Weighting = Weighting.majority
-    exact: bool = Field(True, description="true: exact batch plan; false: one HNSW query per item")
+    exact: StrictBool = Field(True, description="true: exact batch plan; false: one HNSW query per item")
 
 
 class KnnItem(BaseModel):
@@ -263,8 +238,10 @@ def classify_knn(body: KnnRequest, store: StoreDep):
 # -- tourney ---------------------------------------------------------------------------------
 class TourneyRequest(LabelSetQuery):
     dims: int = Field(64, ge=1, description="Dimensions compared per class pair (at most the dimension)")
-    fit_split: str | None = Field(None, description="Choose pair dimensions from this split (default: all rows)")
-    seed: int = Field(0, ge=0, description="Seeds every item's bracket")
+    fit_split: str | None = Field(
+        None, description="Choose pair dimensions from this split (default: all rows)", json_schema_extra=schema.SPLIT
+    )
+    seed: int = Field(0, ge=0, description="Seeds every item's bracket", json_schema_extra={"maximum": 2**32 - 1})
     min_score_quantile: float = Field(0.25, ge=0, lt=1)
     min_margin_quantile: float = Field(0.25, ge=0, lt=1)
 
@@ -308,16 +285,16 @@ def classify_tourney(body: TourneyRequest, store: StoreDep):
 
 # -- evaluation ------------------------------------------------------------------------------
 class EvalRequest(Request):
-    dataset: str
-    split: str | None = Field(None, description="Split to score (kNN default: test)")
-    labelset: str | None = Field(None, description="zero-shot and tourney")
-    train_split: str = "train"
-    k: int = Field(10, ge=1)
+    dataset: str = Field(json_schema_extra=schema.NAME)
+    split: str | None = Field(None, description="Split to score (kNN default: test)", json_schema_extra=schema.SPLIT)
+    labelset: str | None = Field(None, description="zero-shot and tourney", json_schema_extra=schema.NAME)
+    train_split: str = Field("train", json_schema_extra=schema.SPLIT)
+    k: int = Field(10, ge=1, json_schema_extra=schema.K)
     weighting: Weighting = Weighting.majority
-    exact: bool = True
+    exact: StrictBool = True
     dims: int = Field(64, ge=1)
-    seed: int = Field(0, ge=0)
-    wait: bool = Field(True, description="false: run as a job and answer 202 with it (the report is its result)")
+    seed: int = Field(0, ge=0, json_schema_extra={"maximum": 2**32 - 1})
+    wait: StrictBool = Field(True, description="false: run as a job and answer 202 with it (the report is its result)")
 
 
 @router.post("/eval/{method}", response_model=dict[str, Any], responses=JOB_ACCEPTED)

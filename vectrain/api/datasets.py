@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import File, Form, Query, UploadFile
 from fastapi import Request as FastAPIRequest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from vectrain.api import schema
 from vectrain.api.browse import ItemFilter, filters_of
 from vectrain.api.deps import StoreDep, in_thread, read_upload
 from vectrain.api.jobs import JOB_ACCEPTED, runner, submit
-from vectrain.api.models import Request, api_router
+from vectrain.api.models import DatasetName, Request, api_router
 from vectrain.api.security import reads
 from vectrain.core.choices import Recommend
 from vectrain.embed.images import Bounds, open_image
@@ -39,18 +40,40 @@ class DatasetInfo(BaseModel):
 
 
 class SearchRequest(Request):
-    item_id: str | None = Field(None, description="Search by the vector of this stored item")
-    vector: list[float] | None = Field(None, description="Search by this vector (normalized for you)")
+    """Exactly one of item_id, vector, text, or examples (positive_ids, negative_ids,
+    positive_vectors, negative_vectors; at least one of them, VECTRAIN_SEARCH_MAX_EXAMPLES in all)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=schema.exactly_one(
+            "item_id", "vector", "text", ["positive_ids", "negative_ids", "positive_vectors", "negative_vectors"]
+        )
+    )
+
+    item_id: str | None = Field(
+        None, description="Search by the vector of this stored item", json_schema_extra=schema.ID_LENGTH
+    )
+    vector: list[float] | None = Field(
+        None, description="Search by this vector (normalized for you)", json_schema_extra=schema.VECTOR
+    )
     text: str | None = Field(
         None,
         description='Search by a text, embedded with the dataset\'s encoder (CLIP datasets), e.g. "dogs in the snow"',
+        json_schema_extra=schema.text(),
     )
     positive_ids: list[str] | None = Field(
-        None, description="Search by examples (instead of item_id, vector or text): stored items like the ones you want"
+        None,
+        description="Search by examples (instead of item_id, vector or text): stored items like the ones you want",
+        json_schema_extra=schema.ids("search_max_examples"),
     )
-    negative_ids: list[str] | None = Field(None, description="Stored items unlike the ones you want")
-    positive_vectors: list[list[float]] | None = Field(None, description="Vectors like the ones you want")
-    negative_vectors: list[list[float]] | None = Field(None, description="Vectors unlike the ones you want")
+    negative_ids: list[str] | None = Field(
+        None, description="Stored items unlike the ones you want", json_schema_extra=schema.ids("search_max_examples")
+    )
+    positive_vectors: list[list[float]] | None = Field(
+        None, description="Vectors like the ones you want", json_schema_extra=schema.vectors("search_max_examples")
+    )
+    negative_vectors: list[list[float]] | None = Field(
+        None, description="Vectors unlike the ones you want", json_schema_extra=schema.vectors("search_max_examples")
+    )
     strategy: Recommend | None = Field(
         None,
         description="How examples combine, as in Qdrant's recommend API. average_vector (default): one "
@@ -58,9 +81,11 @@ class SearchRequest(Request):
         "scores its highest similarity to a positive if that is at least its highest to a "
         "negative, else minus the square of the latter. Examples given by id never come back",
     )
-    k: int = Field(10, ge=1, description="How many items (at most VECTRAIN_SEARCH_MAX_K)")
-    exclude_ids: list[str] = Field(default_factory=list, description="Ids never to return")
-    exact: bool = Field(False, description="Scan every row instead of using the HNSW index")
+    k: int = Field(10, ge=1, description="How many items (at most VECTRAIN_SEARCH_MAX_K)", json_schema_extra=schema.K)
+    exclude_ids: list[str] = Field(
+        default_factory=list, description="Ids never to return", json_schema_extra=schema.ids()
+    )
+    exact: StrictBool = Field(False, description="Scan every row instead of using the HNSW index")
     filter: ItemFilter | None = Field(
         None, description="Only items that pass these filters (POST .../browse); not with examples"
     )
@@ -89,13 +114,13 @@ def list_datasets(store: StoreDep):
 
 
 @router.get("/datasets/{name}", response_model=DatasetInfo)
-def get_dataset(name: str, store: StoreDep):
+def get_dataset(name: DatasetName, store: StoreDep):
     return _info(store.registry.get(name))
 
 
 @router.post("/datasets/{name}/search", response_model=SearchResponse)
 @reads
-async def search_dataset(name: str, body: SearchRequest, store: StoreDep):
+async def search_dataset(name: DatasetName, body: SearchRequest, store: StoreDep):
     """Nearest items, best first. Give exactly one of item_id, vector or text; or examples:
     positive_ids / negative_ids / positive_vectors / negative_vectors with a `strategy`. Returns
     exactly k items whenever k non-excluded items exist."""
@@ -125,11 +150,13 @@ async def search_dataset(name: str, body: SearchRequest, store: StoreDep):
 @router.post("/datasets/{name}/search/image", response_model=SearchResponse)
 @reads
 def search_dataset_by_image(
-    name: str,
+    name: DatasetName,
     store: StoreDep,
     file: Annotated[UploadFile, File(description="The query image (JPEG, PNG, WebP, GIF, TIFF, BMP)")],
-    k: Annotated[int, Form(ge=1)] = 10,
-    exclude_ids: Annotated[list[str] | None, Form(description="Ids never to return (repeat the field)")] = None,
+    k: Annotated[int, Form(ge=1, json_schema_extra=schema.K)] = 10,
+    exclude_ids: Annotated[
+        list[str], Form(description="Ids never to return (repeat the field)", json_schema_extra=schema.ids())
+    ] = None,
     exact: Annotated[bool, Form()] = False,
 ):
     """Nearest items to an uploaded image (multipart/form-data), embedded with the dataset's encoder."""
@@ -150,7 +177,7 @@ class Deleted(BaseModel):
 
 @router.delete("/datasets/{name}", response_model=Deleted)
 def delete(
-    name: str,
+    name: DatasetName,
     store: StoreDep,
     request: FastAPIRequest,
     force: Annotated[bool, Query(description="Also delete the sessions and zero-shot predictions that use it")] = False,
@@ -163,7 +190,7 @@ def delete(
 
 
 class IndexRequest(Request):
-    wait: bool = Field(True, description="false: build as a job (202)")
+    wait: StrictBool = Field(True, description="false: build as a job (202)")
 
 
 class IndexBuilt(BaseModel):
@@ -173,7 +200,7 @@ class IndexBuilt(BaseModel):
 
 
 @router.post("/datasets/{name}/index", response_model=IndexBuilt, responses=JOB_ACCEPTED)
-def build_index(name: str, store: StoreDep, request: FastAPIRequest, body: IndexRequest | None = None):
+def build_index(name: DatasetName, store: StoreDep, request: FastAPIRequest, body: IndexRequest | None = None):
     """Build the vector index where rows lack it (after a cancelled load, or a killed build);
     0 s when it is ready. Search answers meanwhile, by a full scan until the index is built."""
     store.registry.get(name, count=False)

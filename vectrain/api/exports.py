@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from vectrain.api.deps import StoreDep
 from vectrain.api.jobs import runner
-from vectrain.api.models import api_router
+from vectrain.api.models import DatasetName, api_router
 from vectrain.jobs import exports
 
 router = api_router("exports")
@@ -75,7 +75,7 @@ class _Releasing:
     },
 )
 def export_dataset(
-    name: str,
+    name: DatasetName,
     store: StoreDep,
     request: Request,
     file_format: Annotated[DatasetFormat, Query(alias="format")] = DatasetFormat.parquet,

@@ -16,8 +16,9 @@ from fastapi import Query as QueryParam
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from vectrain.api import schema
 from vectrain.api.deps import StoreDep
-from vectrain.api.models import ErrorResponse, api_router
+from vectrain.api.models import DatasetName, ErrorResponse, api_router
 from vectrain.search import items as svc
 
 router = api_router("items")
@@ -58,13 +59,14 @@ IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.get("/datasets/{name}/items/{item_id:path}/image", response_class=Response, responses=IMAGE_RESPONSES)
 def get_item_image(
-    name: str,
+    name: DatasetName,
     item_id: str,
     store: StoreDep,
     size: Annotated[
         int | None,
         QueryParam(
             ge=1,
+            json_schema_extra=schema.limit(maximum="thumbnail_max_size"),
             description="Long side in pixels (default "
             "VECTRAIN_THUMBNAIL_SIZE, at most VECTRAIN_THUMBNAIL_MAX_SIZE). "
             "Small images (digits, CIFAR) scale up with sharp pixels; "
@@ -85,12 +87,12 @@ def get_item_image(
 
 
 @router.get("/datasets/{name}/items/{item_id:path}/meta", response_model=ItemInfo)
-def get_item_meta(name: str, item_id: str, store: StoreDep):
+def get_item_meta(name: DatasetName, item_id: str, store: StoreDep):
     """The item (the explicit form of GET /datasets/{name}/items/{id}, for any id)."""
     return svc.get_item(store, name, item_id)
 
 
 @router.get("/datasets/{name}/items/{item_id:path}", response_model=ItemInfo)
-def get_item(name: str, item_id: str, store: StoreDep):
+def get_item(name: DatasetName, item_id: str, store: StoreDep):
     """id, url, label, split, meta (parsed) and whether the item has an image."""
     return svc.get_item(store, name, item_id)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from vectrain.api.deps import StoreDep
 from vectrain.api.jobs import JobInfo, runner, submit
-from vectrain.api.models import api_router
+from vectrain.api.models import DatasetName, api_router
 from vectrain.core import trust
 from vectrain.jobs import load_paths, loads
 
@@ -40,12 +40,12 @@ def load_options(store: StoreDep):
 
 @router.post("/datasets/{name}/load", status_code=202, response_model=JobInfo)
 def load_dataset(
-    name: str,
+    name: DatasetName,
     request: Request,
     store: StoreDep,
     source: Annotated[loads.LoadSource, Form(description="images, cifar10, cifar100, unsplash, features or demo")],
     path: Annotated[
-        str | None,
+        str,
         Form(
             description=(
                 "On the service's machine, under VECTRAIN_LOAD_ROOTS (or relative to the first root): the images "
@@ -53,16 +53,16 @@ def load_dataset(
             )
         ),
     ] = None,
-    images: Annotated[str | None, Form(description="unsplash: the folder of <photo_id>.jpg")] = None,
+    images: Annotated[str, Form(description="unsplash: the folder of <photo_id>.jpg")] = None,
     encoder: Annotated[
-        str | None, Form(description="clip, clip@layer=N, pixels[@size=N] (features: a name for what made the vectors)")
+        str, Form(description="clip, clip@layer=N, pixels[@size=N] (features: a name for what made the vectors)")
     ] = None,
     labels: Annotated[
         Literal["folders", "none"], Form(description="images: folder names as labels, or none")
     ] = "folders",
     split: Annotated[Literal["train", "test", "all"], Form(description="cifar: which split")] = "all",
-    limit: Annotated[int | None, Form(ge=0, description="Load at most this many")] = None,
-    file: Annotated[UploadFile | None, File(description="A features file (.npz or .parquet) instead of a path")] = None,
+    limit: Annotated[int, Form(ge=0, description="Load at most this many")] = None,
+    file: Annotated[UploadFile, File(description="A features file (.npz or .parquet) instead of a path")] = None,
 ):
     """Load data into a dataset as a job (202; follow it at GET /jobs/{id}). Rows already stored
     are skipped, so the same request again resumes a failed or cancelled load. A path outside the

@@ -5,14 +5,15 @@ class that parses JSON bodies."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic_core
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request as StarletteRequest
 
+from vectrain.api import schema
 from vectrain.api.security import authorize
 
 
@@ -21,6 +22,11 @@ class Request(BaseModel):
     Infinity are not numbers."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+# Names in paths: the rule (vectrain.core.names) stated in the schema, checked by the service (400).
+DatasetName = Annotated[str, Path(description="The dataset's name", json_schema_extra=schema.NAME)]
+LabelSetName = Annotated[str, Path(description="The label set's name", json_schema_extra=schema.NAME)]
 
 
 class ErrorResponse(BaseModel):

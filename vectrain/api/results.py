@@ -11,8 +11,9 @@ import numpy as np
 from fastapi import Query
 from fastapi import Request as FastAPIRequest
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
+from vectrain.api import schema
 from vectrain.api.deps import StoreDep
 from vectrain.api.jobs import JOB_ACCEPTED, runner, submit
 from vectrain.api.models import Request, api_router
@@ -75,11 +76,19 @@ class WeightsFormat(str, Enum):
     npy = "npy"
 
 
-RoundParam = Annotated[int | None, Query(alias="round", ge=0, description="A round number (default: the latest)")]
+RoundParam = Annotated[
+    int | None,
+    Query(
+        alias="round",
+        ge=0,
+        description="A round number (default: the latest)",
+        json_schema_extra={"maximum": 2**32 - 1},
+    ),
+]
 
 
 class ApplyRequest(Request):
-    wait: bool = Field(True, description="false: run as a job and answer 202 with it")
+    wait: StrictBool = Field(True, description="false: run as a job and answer 202 with it")
 
 
 @router.post("/sessions/{session_id}/apply", response_model=ApplyResult, responses=JOB_ACCEPTED)
@@ -113,7 +122,7 @@ def apply(
 def predictions(
     session_id: str,
     store: StoreDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, json_schema_extra=schema.limit(maximum="max_offset"))] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     round_no: RoundParam = None,
 ):

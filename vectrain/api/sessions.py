@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Request as FastAPIRequest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from vectrain.api import schema
 from vectrain.api.deps import StoreDep, in_thread
 from vectrain.api.models import Request, api_router
 from vectrain.api.security import may_write, reads
@@ -19,18 +20,37 @@ from vectrain.core.choices import Strategy, TrainMode
 from vectrain.core.validation import MAX_ID_CHARS
 from vectrain.labeling import history, inspect, labels
 from vectrain.labeling import sessions as svc
+from vectrain.labeling.audit import SOURCES
 
 router = api_router("sessions")
 
 
 class CreateSession(Request):
-    dataset: str
-    name: str = Field(description="lowercase letters, digits, _; the classifier is published as the view clf_<name>")
-    prompt: str | None = Field(None, description="start from this text's embedding (needs a text encoder)")
-    vector: list[float] | None = Field(None, description="start from this vector")
-    positive_ids: list[str] | None = Field(None, description="start from the normalized mean of these items")
+    """Exactly one of prompt, vector or positive_ids (negative_ids go with positive_ids)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=schema.all_of(
+            schema.exactly_one("prompt", "vector", "positive_ids"), schema.requires("negative_ids", "positive_ids")
+        )
+    )
+
+    dataset: str = Field(json_schema_extra=schema.NAME)
+    name: str = Field(
+        description="lowercase letters, digits, _ (no __); the classifier is published as the view clf_<name>",
+        json_schema_extra=schema.SESSION_NAME,
+    )
+    prompt: str | None = Field(
+        None, description="start from this text's embedding (needs a text encoder)", json_schema_extra=schema.text()
+    )
+    vector: list[float] | None = Field(None, description="start from this vector", json_schema_extra=schema.VECTOR)
+    positive_ids: list[str] | None = Field(
+        None,
+        description="start from the normalized mean of these items",
+        json_schema_extra={**schema.ids(), "minItems": 1},
+    )
     negative_ids: list[str] | None = Field(
         None,
+        json_schema_extra=schema.ids(),
         description="with positive_ids: items that are not what you want. The start is "
         "avg(positives) + (avg(positives) - avg(negatives)), as search's average_vector; "
         "the examples are stored as labels (+1 and -1)",
@@ -46,7 +66,7 @@ class CreateSession(Request):
 
 
 class NextRequest(Request):
-    k: int = Field(10, ge=1, description="How many items (at most VECTRAIN_SEARCH_MAX_K)")
+    k: int = Field(10, ge=1, description="How many items (at most VECTRAIN_SEARCH_MAX_K)", json_schema_extra=schema.K)
     strategy: Strategy = Strategy.mixed
     audit: int | None = Field(
         None,
@@ -58,21 +78,31 @@ class NextRequest(Request):
 
 
 class Label(Request):
-    item_id: str = Field(min_length=1)
-    # The range is checked by the service (one message for API and CLI), not here.
-    score: float = Field(description="in [-1, 1]: +1 positive, -1 negative, graded in between", strict=True)
+    item_id: str = Field(min_length=1, json_schema_extra=schema.ID_LENGTH)
+    # The range is checked by the service (one message for API and CLI), and stated here.
+    score: float = Field(
+        description="in [-1, 1]: +1 positive, -1 negative, graded in between",
+        strict=True,
+        json_schema_extra={"minimum": -1, "maximum": 1},
+    )
     source: str | None = Field(
         None,
         description="How the item was sampled, as the next batch said (its `source`: "
         "audit, mixed, top, boundary, random), or user (default: picked by "
         "hand). Only items the service drew for the audit may say audit, and "
         "those are audit labels whatever is sent",
+        json_schema_extra={"anyOf": [{"type": "string", "enum": list(SOURCES)}, {"type": "null"}]},
     )
-    round: int | None = Field(None, ge=0, description="The round of the next batch that served the item")
+    round: int | None = Field(
+        None,
+        ge=0,
+        description="The round of the next batch that served the item",
+        json_schema_extra={"maximum": 2**32 - 1},
+    )
 
 
 class LabelBatch(Request):
-    labels: list[Label] = Field(min_length=1)
+    labels: list[Label] = Field(min_length=1, json_schema_extra=schema.limit(maxItems="max_ids"))
 
 
 ItemId = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from vectrain.analyst.sql import AnalystSQL
+from vectrain.api import schema
 from vectrain.api.deps import get_analyst
 from vectrain.api.models import Request, api_router
 from vectrain.api.security import reads
@@ -21,6 +22,7 @@ class SQLRequest(Request):
     query: str = Field(
         description="One read-only statement: SELECT, WITH ... SELECT, SHOW, DESCRIBE, EXPLAIN",
         examples=["SELECT label, count() FROM items_digits GROUP BY label ORDER BY label"],
+        json_schema_extra=schema.text("sql_max_query_length"),
     )
     max_rows: int | None = Field(None, ge=1, description="At most this many rows (capped by the server)")
 

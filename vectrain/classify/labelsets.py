@@ -70,9 +70,9 @@ def embed_labels(
     """Mean of the normalized template embeddings per label, renormalized."""
     if not templates:
         templates = ["{}"]
-    for t in templates:
-        if not isinstance(t, str) or t.count("{}") != 1:
-            raise BadInput(f"Template {t!r} must contain exactly one {{}} where the label goes")
+    for t in templates:  # one {} and no other brace: nothing else for str.format to read
+        if not isinstance(t, str) or t.count("{") != 1 or t.count("}") != 1 or "{}" not in t:
+            raise BadInput(f"Template {t!r} must contain exactly one {{}} where the label goes, and no other braces")
     encoder = get_encoder(encoder_spec, settings, model=model)
     if not encoder.has_text:
         raise BadInput(f'Encoder {encoder.name!r} has no text side: give precomputed "vectors" instead')

@@ -38,3 +38,10 @@ def as_unit_vectors(values, dim: int | None = None, what: str = "vector") -> np.
     if not np.isfinite(out).all() or (np.abs(out).max(axis=1) == 0).any():  # pragma: no cover - defensive
         raise BadInput(f"{what}: could not be normalized to a unit vector", field=what)
     return out
+
+
+def float32_value(value) -> float:
+    """A value stored as Float32, as the shortest decimal that reads back as that Float32: a
+    label score of 0.6 comes back 0.6, not 0.6000000238418579 (what the driver's float64 says)."""
+    value = float(value)
+    return float(str(np.float32(value))) if np.isfinite(value) else value

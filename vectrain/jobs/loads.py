@@ -108,8 +108,9 @@ class _Ask:
 
 def check_upload(req: LoadRequest) -> None:
     """Whether a request may come with an uploaded file (checked before the file is stored)."""
-    if LoadSource.parse(req.source, "source") != LoadSource.features:
-        raise BadInput(f"An uploaded file is a features file: use source features, not {req.source}", field="file")
+    source = LoadSource.parse(req.source, "source")
+    if source != LoadSource.features:
+        raise BadInput(f"An uploaded file is a features file: use source features, not {source.value}", field="file")
     if req.path:
         raise BadInput("Give either a path or an uploaded file, not both", field="path")
 

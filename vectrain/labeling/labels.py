@@ -10,6 +10,7 @@ from vectrain.core.validation import (
     check_ids,
     check_score,
 )
+from vectrain.core.vectors import float32_value
 from vectrain.labeling import audit as session_audit
 from vectrain.labeling import history
 from vectrain.labeling.state import STATES, items_params, label_counts, session_row
@@ -94,7 +95,7 @@ def get_labels(store: Store, session_id: str) -> list[dict]:
     return [
         {
             "item_id": r["item_id"],
-            "score": float(r["score"]),
+            "score": float32_value(r["score"]),  # stored as Float32: the decimal that was sent
             "labeled": str(r["labeled"]),
             "label": r["label"],
             **session_audit.provenance_of(r),

@@ -25,7 +25,7 @@ from vectrain.core.validation import (
     check_text,
     exactly_one,
 )
-from vectrain.core.vectors import as_unit_vectors
+from vectrain.core.vectors import as_unit_vectors, float32_value
 from vectrain.labeling import audit as session_audit
 from vectrain.labeling import batches, candidates, estimates, quality, rounds, scoring, training
 from vectrain.labeling.labels import add_labels
@@ -160,7 +160,7 @@ def get_session(store: Store, session_id: str) -> dict[str, Any]:
         "rounds": history,
         "function": function_name(store.database, s["name"]),
         "view": f"{store.database}.{view_name(s['name'])}",
-        "audit_rate": float(s["audit_rate"]),
+        "audit_rate": float32_value(s["audit_rate"]),
         "estimate": estimate,
         "estimating": estimating,
     }
