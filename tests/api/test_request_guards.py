@@ -141,3 +141,24 @@ def test_configured_hosts_and_origins_are_allowed(settings, store, make_dataset)
 def test_with_keys_any_host_is_answered(keyed):
     r = keyed.get("/datasets", headers={"Host": "vectrain.example.com", "Authorization": f"Bearer {READ_KEY}"})
     assert r.status_code == 200
+
+
+# -- the methods a path answers ------------------------------------------------------------------
+def test_a_405_names_every_method_of_the_path(api):
+    """/sessions has GET and POST as separate routes: the router's own 405 named only one."""
+    r = api.put("/sessions", json={})
+    assert r.status_code == 405
+    assert set(r.headers["allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
+
+
+def test_options_answers_the_paths_methods_and_unknown_paths_404(api):
+    r = api.options("/sessions")
+    assert r.status_code == 204 and r.content == b""
+    assert set(r.headers["allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
+    assert api.options("/no/such/path").status_code == 404
+
+
+def test_head_is_the_get_without_its_body(api):
+    get, head = api.get("/datasets"), api.head("/datasets")
+    assert get.status_code == head.status_code == 200
+    assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"]

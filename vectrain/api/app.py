@@ -34,6 +34,7 @@ from vectrain.api import (
     sql,
 )
 from vectrain.api import loads as load_routes
+from vectrain.api.methods import Methods
 from vectrain.api.security import BodyLimit, Keys, LocalGuard, _BodyTooLarge, authorize, public, split_keys
 from vectrain.core.config import Settings, get_settings
 from vectrain.core.errors import VectrainError
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, own
     app.state.analyst = None  # AnalystSQL, opened at the first POST /sql (vectrain.api.deps)
     app.state.analyst_lock = threading.Lock()
     app.state.local_secret = None  # set by `vectrain serve` (vectrain.core.trust)
+    app.add_middleware(Methods, routes=lambda: app.routes)  # inside CORS: a preflight is CORS's
     app.add_middleware(
         CORSMiddleware,
         allow_origins=split_keys(settings.cors_origins),
