@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.fixtures import TEST_HOST
 from vectrain.api.app import create_app
 from vectrain.core.config import Settings
 from vectrain.loaders.demo import load_demo
@@ -35,7 +36,7 @@ def readme_api(engine_path):
     """The demo in a database named `vectrain` (the README's), with the README's session `zeros`
     labeled through its loop: from digit-0000 and digit-0010, 5 rounds of 10 (mixed) labeled from
     the `label` column, trained after each, then applied."""
-    settings = Settings(database_url=f"chdb://{engine_path}", database="vectrain")
+    settings = Settings(database_url=f"chdb://{engine_path}", database="vectrain", allowed_hosts=TEST_HOST)
     stale = Store(settings, owner="pytest readme")  # a rerun in this engine: start clean
     stale.command(stale.dialect.drop_database("vectrain"))
     stale.close()
