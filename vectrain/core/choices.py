@@ -32,6 +32,15 @@ class Strategy(Choice):
     random = "random"  # a uniform sample of the unlabeled rows (a baseline)
 
 
+class ClassStrategy(Choice):
+    """How a multi-class session picks the next batch (vectrain.labeling.multiclass.batches)."""
+
+    balanced = "balanced"  # smallest margins, classes with few labels first, no near-duplicates, 1 in 10 random
+    margin = "margin"  # smallest gap between the top two classes: the multi-class boundary
+    top = "top"  # round-robin over classes, each class's most confident unlabeled items
+    random = "random"  # a uniform sample of the unlabeled rows (a baseline)
+
+
 class Recommend(Choice):
     """How a search combines positive and negative examples (Qdrant's recommend strategies)."""
 

@@ -194,6 +194,15 @@ class Settings(BaseSettings):
             "round's quality number is stored when its scoring is done."
         ),
     )
+    class_score_wait_rows: int = Field(
+        200_000,
+        ge=0,
+        description=(
+            "Multi-class sessions score every item after each round, in the background. Up to this many rows (a "
+            "fraction of a second) a next batch waits for the latest round's scores; above it, it reads the newest "
+            "round already scored and says which."
+        ),
+    )
     search_max_examples: int = Field(
         64,
         description=(

@@ -27,7 +27,7 @@ import secrets
 import time
 from typing import Any
 
-from vectrain.core.choices import Strategy
+from vectrain.core.choices import ClassStrategy, Strategy
 from vectrain.core.errors import BadInput, Forbidden
 from vectrain.core.names import items_table
 from vectrain.core.validation import check_int, check_round
@@ -35,7 +35,7 @@ from vectrain.storage.query import Floats, Query
 from vectrain.storage.store import Store
 
 _random = secrets.SystemRandom()
-SOURCES = ("user", "audit", *Strategy.values())
+SOURCES = tuple(dict.fromkeys(("user", "audit", *Strategy.values(), *ClassStrategy.values())))
 
 
 # -- next batches ------------------------------------------------------------------------------

@@ -13,6 +13,9 @@ from vectrain.core.validation import (
 from vectrain.core.vectors import float32_value
 from vectrain.labeling import audit as session_audit
 from vectrain.labeling import history
+from vectrain.labeling.multiclass import labels as class_labels
+from vectrain.labeling.multiclass.model import ClassSession
+from vectrain.labeling.multiclass.model import label_counts as class_counts
 from vectrain.labeling.state import STATES, items_params, label_counts, session_row
 from vectrain.storage.query import Query
 from vectrain.storage.store import Store
@@ -21,10 +24,18 @@ from vectrain.storage.store import Store
 def add_labels(store: Store, session_id: str, labels: list[dict]) -> dict[str, Any]:
     """Store a batch of labels, all or nothing. Re-labeling an item replaces its label."""
     s = session_row(store, session_id)
+    if s["classes"]:
+        return class_labels.add_labels(store, ClassSession.of(s), labels)
     if not isinstance(labels, list) or not labels:
         raise BadInput('labels: give a non-empty list of {"item_id", "score"}', field="labels")
     ids, scores, provenance = [], [], []
     for n, label in enumerate(labels[: store.settings.max_ids + 1]):
+        if isinstance(label, dict) and label.get("class") is not None:
+            raise BadInput(
+                f"labels[{n}]: session {s['name']!r} is binary: give a score in [-1, 1], not a class; "
+                "nothing was stored",
+                field="labels",
+            )
         if not isinstance(label, dict) or "item_id" not in label or "score" not in label:
             raise BadInput(
                 f'labels[{n}]: expected {{"item_id": ..., "score": ...}}; nothing was stored', field="labels"
@@ -82,7 +93,7 @@ def remove_labels(store: Store, session_id: str, item_ids: list[str]) -> dict[st
             [[s["id"], i, labeled[i], version, 1] for i in ids],
             column_names=["session_id", "item_id", "score", "version", "removed"],
         )
-        counts = label_counts(store, s["id"])
+        counts = class_counts(store, ClassSession.of(s)) if s["classes"] else label_counts(store, s["id"])
         STATES.set_labeled(store, s["id"], counts["labeled"])
     return {"removed": len(ids), "labels": counts}
 
@@ -91,6 +102,8 @@ def get_labels(store: Store, session_id: str) -> list[dict]:
     """The session's live labels (`score`), each with its provenance and the item's own label in
     the dataset (`label`)."""
     s = session_row(store, session_id)
+    if s["classes"]:
+        return class_labels.get_labels(store, ClassSession.of(s))
     query = Query.named("sessions.labels_with_items", session_id=s["id"], **items_params(store, s["dataset"]))
     return [
         {

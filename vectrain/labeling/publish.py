@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from vectrain.core.errors import NotFound, RoundNotFound
+from vectrain.core.budget import Deadline
+from vectrain.core.errors import BadInput, NotFound, RoundNotFound
 from vectrain.core.names import function_name, items_table, view_name
 from vectrain.core.validation import (
     check_int,
@@ -14,14 +15,19 @@ from vectrain.core.validation import (
     check_round,
 )
 from vectrain.labeling import rounds
+from vectrain.labeling.multiclass import publish as class_publish
 from vectrain.labeling.state import dataset_labels, session_row
 from vectrain.storage.query import Query
 from vectrain.storage.store import Store
 
 
-def apply(store: Store, session_id: str, round_no: int | None = None) -> dict[str, Any]:
+def apply(
+    store: Store, session_id: str, round_no: int | None = None, deadline: Deadline = Deadline.none()
+) -> dict[str, Any]:
     """Score the whole dataset in one INSERT ... SELECT and publish the classifier as SQL."""
     s = session_row(store, session_id)
+    if s["classes"]:
+        return class_publish.apply(store, s, round_no, deadline)
     r = rounds.get_round(store, s["id"], round_no)
     started = time.perf_counter()
     store.command(
@@ -69,6 +75,8 @@ def publish_sql(store: Store, s: dict, r: dict) -> dict[str, Any]:
 
 def session_sql(store: Store, session_id: str) -> dict[str, Any]:
     s = session_row(store, session_id)
+    if s["classes"]:
+        return class_publish.session_sql(store, s)
     applied = store.rows(Query.named("sessions.prediction_counts", session_id=s["id"]))
     round_no = int(applied[-1]["round"]) if applied else None
     out = publish_sql(store, s, rounds.get_round(store, s["id"], round_no))
@@ -80,9 +88,20 @@ def session_sql(store: Store, session_id: str) -> dict[str, Any]:
 
 
 def predictions(
-    store: Store, session_id: str, offset: int = 0, limit: int = 100, round_no: int | None = None
+    store: Store,
+    session_id: str,
+    offset: int = 0,
+    limit: int = 100,
+    round_no: int | None = None,
+    class_name: str | None = None,
+    order: str | None = None,
 ) -> dict[str, Any]:
+    """A round's predictions, highest score first; a multi-class session's by class or margin."""
     s = session_row(store, session_id)
+    if s["classes"]:
+        return class_publish.predictions(store, s, offset, limit, round_no, class_name, order)
+    if class_name is not None or order is not None:
+        raise BadInput("class and order page a multi-class session's predictions", field="class")
     offset = check_offset(offset, store.settings)
     limit = check_int(limit, "limit", 1, 10_000)
     applied = store.rows(Query.named("sessions.prediction_counts", session_id=s["id"]))
@@ -123,6 +142,8 @@ def predictions(
 
 def export_weights(store: Store, session_id: str, round_no: int | None = None) -> dict[str, Any]:
     s = session_row(store, session_id)
+    if s["classes"]:
+        return class_publish.export_weights(store, s, round_no)
     r = rounds.get_round(store, s["id"], round_no)
     return {
         "session": s["id"],

@@ -29,6 +29,9 @@ from vectrain.core.vectors import as_unit_vectors, float32_value
 from vectrain.labeling import audit as session_audit
 from vectrain.labeling import batches, candidates, estimates, quality, rounds, scoring, training
 from vectrain.labeling.labels import add_labels
+from vectrain.labeling.multiclass import batches as class_batches
+from vectrain.labeling.multiclass import sessions as multiclass
+from vectrain.labeling.multiclass.model import is_multiclass
 from vectrain.labeling.state import STATES, State, items_params, label_counts, session_row
 from vectrain.storage import claims
 from vectrain.storage.query import Floats, Query
@@ -63,11 +66,29 @@ def create_session(
     positive_ids: list[str] | None = None,
     negative_ids: list[str] | None = None,
     audit_rate: float = 0.0,
+    classes: list[str] | None = None,
+    labelset: str | None = None,
+    examples: dict | None = None,
 ) -> dict[str, Any]:
     check_session_name(name)
     audit_rate = check_fraction(audit_rate, "audit_rate", 0.0, 1.0, high_open=False)
     if negative_ids is not None and positive_ids is None:
         raise BadInput("negative_ids go with positive_ids: the session starts from both", field="negative_ids")
+    if classes is not None or labelset is not None or examples is not None:  # a multi-class session
+        if classes is None:
+            raise BadInput('labelset and examples start a multi-class session: give its "classes"', field="classes")
+        starts = (("prompt", prompt), ("vector", vector), ("positive_ids", positive_ids))
+        given = [k for k, v in starts if v is not None]
+        if given:
+            raise BadInput(
+                f"{', '.join(given)}: a multi-class session starts from a labelset or examples", field=given[0]
+            )
+        return get_session(
+            store,
+            multiclass.create(
+                store, dataset, name, classes, labelset=labelset, examples=examples, audit_rate=audit_rate
+            ),
+        )
     source = exactly_one("to start the classifier from", prompt=prompt, vector=vector, positive_ids=positive_ids)
     info = store.registry.get(dataset)
     dim = int(info["dim"])
@@ -147,7 +168,11 @@ def create_session(
 def get_session(store: Store, session_id: str) -> dict[str, Any]:
     s = session_row(store, session_id)
     history = [rounds.round_summary(r) for r in store.rows(Query.named("sessions.rounds", session_id=s["id"]))]
-    estimate, estimating = estimates.current(store, s, history[-1]["round"] if history else 0)
+    if s["classes"]:  # a session with classes: its accuracy estimate is its own (labeling.multiclass.estimate)
+        estimate, estimating, extra = None, False, multiclass.describe(store, s, history)
+    else:
+        estimate, estimating = estimates.current(store, s, history[-1]["round"] if history else 0)
+        extra = {}
     return {
         "id": s["id"],
         "dataset": s["dataset"],
@@ -163,6 +188,7 @@ def get_session(store: Store, session_id: str) -> dict[str, Any]:
         "audit_rate": float32_value(s["audit_rate"]),
         "estimate": estimate,
         "estimating": estimating,
+        **extra,
     }
 
 
@@ -192,12 +218,20 @@ def _read_state(store: Store, session_id: str) -> State:
 
 # -- next batch --------------------------------------------------------------------------------
 def next_batch(
-    store: Store, session_id: str, k: int = 10, strategy: str = "mixed", audit: int | None = None, record: bool = True
+    store: Store,
+    session_id: str,
+    k: int = 10,
+    strategy: str | None = None,
+    audit: int | None = None,
+    record: bool = True,
 ) -> dict[str, Any]:
-    """k unlabeled items chosen by `strategy`, `audit` of them random audit draws (`record`: the
-    caller may write them; vectrain.labeling.audit); exactly k whenever k unlabeled items remain."""
+    """k unlabeled items chosen by `strategy` (default mixed; balanced in a multi-class session),
+    `audit` of them random audit draws (`record`: the caller may write them;
+    vectrain.labeling.audit); exactly k whenever k unlabeled items remain."""
     k = check_k(k, store.settings)
-    strategy = Strategy.parse(strategy, "strategy")
+    if is_multiclass(store, session_id):
+        return class_batches.next_batch(store, session_row(store, session_id), k, strategy, audit, record)
+    strategy = Strategy.parse(strategy or Strategy.mixed, "strategy")
     state = current_state(store, session_id)
     return session_audit.next_batch(store, state, k, strategy, audit, record)
 
@@ -214,6 +248,8 @@ def train_round(store: Store, session_id: str, mode: str = "auto") -> dict[str, 
     round's quality), else the scoring goes on in the background and stores the quality when done."""
     s = session_row(store, session_id)
     mode = TrainMode.parse(mode, "mode").value
+    if s["classes"]:
+        return multiclass.train_round(store, s, mode)
     rows = store.rows(Query.named("sessions.labeled_vectors", session_id=s["id"], **items_params(store, s["dataset"])))
     if not rows:
         raise BadInput(

@@ -8,7 +8,7 @@ VALUES ({id:String}, {dataset:String}, {name:String}, {source:String}, {prompt:S
         {version:UInt64})
 
 -- name: get
-SELECT id, dataset, name, source, prompt, examples, negatives, init_weights, audit_rate, created
+SELECT id, dataset, name, source, prompt, examples, negatives, init_weights, audit_rate, created, classes, labelset
 FROM sessions FINAL
 WHERE id = {id:String} AND deleted = 0
 
@@ -25,7 +25,8 @@ FROM sessions FINAL
 WHERE id = {id:String} AND deleted = 0
 
 -- name: list
-SELECT s.id AS id, s.dataset AS dataset, s.name AS name, s.source AS source, s.created AS created
+SELECT s.id AS id, s.dataset AS dataset, s.name AS name, s.source AS source, s.created AS created,
+       s.classes AS classes
 FROM sessions AS s FINAL
 WHERE s.deleted = 0
 ORDER BY s.created

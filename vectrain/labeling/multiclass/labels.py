@@ -1,0 +1,112 @@
+"""Labels of a multi-class session: {"item_id", "class"}, stored all or nothing, with the same
+provenance and audit rules as binary labels (vectrain.labeling.audit)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from vectrain.core.errors import BadInput, ItemNotFound
+from vectrain.core.names import items_table
+from vectrain.core.validation import check_ids
+from vectrain.labeling import audit as session_audit
+from vectrain.labeling.multiclass.model import ClassSession, label_counts
+from vectrain.labeling.multiclass.vectors import VECTORS
+from vectrain.labeling.state import STATES
+from vectrain.storage.query import Query, Strings
+from vectrain.storage.store import Store
+
+
+def add_labels(store: Store, session: ClassSession, labels: list) -> dict[str, Any]:
+    """Store a batch of class labels, all or nothing; re-labeling an item replaces its label. A
+    class the session does not have, or a binary score, refuses the whole batch."""
+    if not isinstance(labels, list) or not labels:
+        raise BadInput('labels: give a non-empty list of {"item_id", "class"}', field="labels")
+    ids, classes, provenance = [], [], []
+    for n, label in enumerate(labels[: store.settings.max_ids + 1]):
+        what = f"labels[{n}]"
+        if not isinstance(label, dict) or "item_id" not in label:
+            raise BadInput(f'{what}: expected {{"item_id": ..., "class": ...}}; nothing was stored', field="labels")
+        if label.get("score") is not None:
+            raise BadInput(
+                f"{what}: session {session.name!r} labels items with a class, not a score: send "
+                f'{{"item_id": ..., "class": ...}} with one of its classes; nothing was stored',
+                field="labels",
+            )
+        if not isinstance(label.get("class"), str):
+            raise BadInput(f"{what}: give the item's \"class\" (one of the session's classes)", field="labels")
+        classes.append(session.classes[session.index(label["class"], what)])
+        ids.append(label["item_id"])
+        provenance.append(session_audit.provenance(label, what))
+    ids = check_ids(ids, "labels", store.settings)
+    require_items(store, session.dataset, ids, "labels")
+    with STATES.label_lock(session.id):
+        insert(store, session.id, ids, classes, provenance, time.time_ns())
+        counts = label_counts(store, session)
+    return {"stored": len(ids), "labels": counts}
+
+
+def require_items(store: Store, dataset: str, ids: list[str], what: str) -> None:
+    where = {"db": store.database, "items": items_table(dataset)}
+    found = {r["id"] for r in store.rows(Query.named("items.existing_ids", ids=Strings(ids), **where))}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise ItemNotFound(
+            f"{what}: {len(missing)} item(s) not in dataset {dataset!r}, e.g. {missing[:5]}; nothing was stored",
+            dataset=dataset,
+            items=missing[:5],
+        )
+
+
+def insert(store: Store, session_id: str, ids, classes, reported, version: int) -> None:
+    """One INSERT of class labels with provenance; a label that claims to be an audit label must
+    be one (else nothing is stored)."""
+    sources, rounds = [p[0] for p in reported], [p[1] for p in reported]
+    claimed = [i for i, source in zip(ids, sources) if source == "audit"]
+    if claimed:
+        drawn = {r["item_id"] for r in store.rows(Query.named("audit.drawn_among", session_id=session_id, ids=claimed))}
+        false = [i for i in claimed if i not in drawn]
+        if false:
+            raise BadInput(
+                f"{len(false)} label(s) claim source audit but were never drawn for this session's "
+                f"audit, e.g. {false[:5]}; nothing was stored",
+                field="labels",
+                items=false[:5],
+            )
+    store.command(
+        Query.named(
+            "classes.insert_labels",
+            session_id=session_id,
+            ids=Strings(ids),
+            classes=Strings(classes),
+            sources=Strings(sources),
+            rounds=[int(r) for r in rounds],
+            version=int(version),
+        )
+    )
+
+
+def get_labels(store: Store, session: ClassSession) -> list[dict]:
+    return [
+        {
+            "item_id": r["item_id"],
+            "class": r["class"],
+            "score": 1.0,
+            "labeled": str(r["labeled"]),
+            **session_audit.provenance_of(r),
+        }
+        for r in store.rows(Query.named("classes.labels", session_id=session.id))
+    ]
+
+
+def training_data(store: Store, session: ClassSession, dim: int, audit: bool = False):
+    """(ids, vectors float32 [n, dim], class indices) of the training labels (audit labels are
+    held out), or of the audit labels with `audit`."""
+    name = "classes.audit_labels" if audit else "classes.training_labels"
+    rows = store.rows(Query.named(name, session_id=session.id))
+    ids = [r["item_id"] for r in rows]
+    y = np.asarray([session.classes.index(r["class"]) for r in rows], dtype=np.int64)
+    _, X = VECTORS.get(store, session, ids, dim)
+    return ids, X, y
