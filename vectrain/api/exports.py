@@ -93,7 +93,8 @@ def export_dataset(
         200: {
             "content": {"text/csv": {}, "application/jsonl": {}},
             "description": "id, label (the score you gave, empty if none), score and positive "
-            "(the latest applied round's prediction), round",
+            "(the latest applied round's prediction), round. A multi-class session: id, label (the class "
+            "you gave), class (predicted), score (its probability), margin, round",
         }
     },
 )

@@ -17,6 +17,7 @@ from vectrain.api import schema
 from vectrain.api.deps import StoreDep
 from vectrain.api.jobs import JOB_ACCEPTED, runner, submit
 from vectrain.api.models import Request, api_router
+from vectrain.api.sessions import class_field
 from vectrain.labeling import publish, rounds, state
 
 router = api_router("sessions")
@@ -25,7 +26,8 @@ router = api_router("sessions")
 class ApplyResult(BaseModel):
     round: int
     items: int
-    positives: int
+    positives: int | None = class_field("items predicted positive (a binary session)")
+    classes: dict[str, int] | None = class_field("a multi-class session: items predicted per class")
     seconds: float
     function: str
     view: str
@@ -34,17 +36,24 @@ class ApplyResult(BaseModel):
 
 class Prediction(BaseModel):
     id: str
-    score: float = Field(description="dot(w, v) + b")
-    margin: float = Field(description="score - threshold: positive when > 0 (what the published SQL function returns)")
-    positive: bool
+    score: float = Field(description="dot(w, v) + b; a multi-class session: the class's probability")
+    margin: float = Field(
+        description="score - threshold: positive when > 0 (what the published SQL function returns); a "
+        "multi-class session: the top probability minus the runner-up's"
+    )
+    positive: bool | None = class_field("a binary session: the decision")
     label: str = Field(description="the item's own label in the dataset")
+    class_: str | None = class_field("a multi-class session: the predicted class", alias="class")
 
 
 class Predictions(BaseModel):
     round: int
     threshold: float
     total: int
-    positives: int
+    positives: int | None = class_field("a binary session: items predicted positive")
+    classes: dict[str, int] | None = class_field("a multi-class session: items predicted per class")
+    class_: str | None = class_field("the class paged (most confident first)", alias="class")
+    order: str | None = class_field("a multi-class session's order: margin (smallest first) or score")
     offset: int
     limit: int
     items: list[Prediction]
@@ -66,9 +75,12 @@ class Weights(BaseModel):
     dataset: str
     round: int
     mode: str
-    weights: list[float]
+    weights: list[float] | list[list[float]] = Field(description="a vector; a multi-class session: a row per class")
     bias: float
     threshold: float
+    classes: list[str] | None = class_field("a multi-class session: its classes, in the order of the rows")
+    biases: list[float] | None = class_field("a multi-class session: one per class")
+    active: list[bool] | None = class_field("a multi-class session: the classes the round can predict")
 
 
 class WeightsFormat(str, Enum):
@@ -125,9 +137,12 @@ def predictions(
     offset: Annotated[int, Query(ge=0, json_schema_extra=schema.limit(maximum="max_offset"))] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     round_no: RoundParam = None,
+    class_name: Annotated[str | None, Query(alias="class", max_length=256, description="a class's items")] = None,
+    order: Annotated[str | None, Query(max_length=16, description="margin or score (multi-class)")] = None,
 ):
-    """The applied round's scores, highest first (paged)."""
-    return publish.predictions(store, session_id, offset, limit, round_no)
+    """The applied round's scores, highest first (paged). A multi-class session's: one class's
+    items most confident first (`class`), or every item by smallest margin (the default)."""
+    return publish.predictions(store, session_id, offset, limit, round_no, class_name, order)
 
 
 @router.get("/sessions/{session_id}/sql", response_model=SessionSQL)
@@ -152,18 +167,16 @@ def weights(
     round_no: RoundParam = None,
     file_format: Annotated[WeightsFormat, Query(alias="format")] = WeightsFormat.json,
 ):
-    """The weights, bias and threshold (JSON), or the weight vector as a .npy file."""
+    """The weights, bias and threshold (JSON), or the weight vector as a .npy file. A multi-class
+    session: the matrix (a row per class), the biases and the class names; .npy is the matrix."""
     out = publish.export_weights(store, session_id, round_no)
     if file_format == WeightsFormat.npy:
         buf = io.BytesIO()
-        np.save(buf, np.asarray(out["weights"], dtype=np.float32))
+        np.save(buf, np.asarray(out["weights"], dtype=np.float32))  # a multi-class session's: the matrix
+        scalars = {} if out.get("classes") else {"X-Bias": repr(out["bias"]), "X-Threshold": repr(out["threshold"])}
         return Response(
             buf.getvalue(),
             media_type="application/octet-stream",
-            headers={
-                "Content-Disposition": f'attachment; filename="{out["name"]}_r{out["round"]}.npy"',
-                "X-Bias": repr(out["bias"]),
-                "X-Threshold": repr(out["threshold"]),
-            },
+            headers={"Content-Disposition": f'attachment; filename="{out["name"]}_r{out["round"]}.npy"', **scalars},
         )
     return out

@@ -16,7 +16,7 @@ from vectrain.api import schema
 from vectrain.api.deps import StoreDep, in_thread
 from vectrain.api.models import Request, api_router
 from vectrain.api.security import may_write, reads
-from vectrain.core.choices import Strategy, TrainMode
+from vectrain.core.choices import ClassStrategy, Strategy, TrainMode
 from vectrain.core.validation import MAX_ID_CHARS
 from vectrain.labeling import history, inspect, labels
 from vectrain.labeling import sessions as svc
@@ -25,12 +25,22 @@ from vectrain.labeling.audit import SOURCES
 router = api_router("sessions")
 
 
+def class_field(description: str | None = None, **kwargs):
+    """A field of multi-class sessions only: left out of the answer when null, so a binary
+    session's answers stay as they were."""
+    return Field(None, exclude_if=lambda value: value is None, description=description, **kwargs)
+
+
 class CreateSession(Request):
-    """Exactly one of prompt, vector or positive_ids (negative_ids go with positive_ids)."""
+    """Exactly one of prompt, vector, positive_ids or classes (negative_ids go with positive_ids;
+    labelset and examples with classes)."""
 
     model_config = ConfigDict(
         json_schema_extra=schema.all_of(
-            schema.exactly_one("prompt", "vector", "positive_ids"), schema.requires("negative_ids", "positive_ids")
+            schema.exactly_one("prompt", "vector", "positive_ids", "classes"),
+            schema.requires("negative_ids", "positive_ids"),
+            schema.requires("labelset", "classes"),
+            schema.requires("examples", "classes"),
         )
     )
 
@@ -63,11 +73,30 @@ class CreateSession(Request):
         "unless a request says otherwise. Audit labels measure the classifier (the session's "
         "estimate) and are held out of training",
     )
+    classes: list[str] | None = Field(
+        None,
+        description="A multi-class session: its 2 to 100 class names, in key order (keys 1-9 on the page). "
+        'There is no implicit "none of these": add a class for it (e.g. "other") if your items need one',
+        json_schema_extra={"items": {"type": "string", **schema.TEXT}, "minItems": 2, "maxItems": 100},
+    )
+    labelset: str | None = Field(
+        None,
+        description="With classes: each class starts from the vector of this label set's label of the same "
+        "name (round 0 is then zero-shot); a class without one starts unknown",
+        json_schema_extra=schema.NAME,
+    )
+    examples: dict[str, list[str]] | None = Field(
+        None, description='With classes: example items per class, {"class": [item ids]}, stored as labels'
+    )
 
 
 class NextRequest(Request):
     k: int = Field(10, ge=1, description="How many items (at most VECTRAIN_SEARCH_MAX_K)", json_schema_extra=schema.K)
-    strategy: Strategy = Strategy.mixed
+    strategy: Strategy | ClassStrategy | None = Field(
+        None,
+        description="A binary session: mixed (default), top, boundary, random. A multi-class session: "
+        "balanced (default), margin, top, random",
+    )
     audit: int | None = Field(
         None,
         ge=0,
@@ -78,13 +107,19 @@ class NextRequest(Request):
 
 
 class Label(Request):
+    """Exactly one of score (a binary session) or class (a multi-class session)."""
+
+    model_config = ConfigDict(json_schema_extra=schema.exactly_one("score", "class"))
+
     item_id: str = Field(min_length=1, json_schema_extra=schema.ID_LENGTH)
     # The range is checked by the service (one message for API and CLI), and stated here.
-    score: float = Field(
-        description="in [-1, 1]: +1 positive, -1 negative, graded in between",
+    score: float | None = Field(
+        None,
+        description="A binary session: in [-1, 1]: +1 positive, -1 negative, graded in between",
         strict=True,
         json_schema_extra={"minimum": -1, "maximum": 1},
     )
+    class_: str | None = Field(None, alias="class", description="A multi-class session: one of its classes")
     source: str | None = Field(
         None,
         description="How the item was sampled, as the next batch said (its `source`: "
@@ -121,6 +156,7 @@ class LabelCounts(BaseModel):
     positives: int
     negatives: int
     neutral: int
+    per_class: dict[str, int] | None = class_field("a multi-class session: labels of each class")
 
 
 class RoundInfo(BaseModel):
@@ -175,6 +211,25 @@ class Estimate(BaseModel):
     history: list[dict[str, Any]] = Field(description="the estimates of the latest rounds' classifiers, oldest first")
 
 
+class ClassEstimate(BaseModel):
+    """A multi-class classifier's accuracy from its audit labels (uniform random draws held out of
+    training): on the unlabeled items, and over the whole dataset (labeled items known exactly);
+    95% Jeffreys intervals."""
+
+    round: int
+    accuracy: float
+    accuracy_low: float
+    accuracy_high: float
+    accuracy_all: float
+    accuracy_all_low: float
+    accuracy_all_high: float
+    audited: int
+    audit_pending: int
+    labeled: int
+    items: int
+    method: str
+
+
 class SessionInfo(BaseModel):
     id: str
     dataset: str
@@ -188,12 +243,16 @@ class SessionInfo(BaseModel):
     function: str = Field(description="the published SQL function (after apply)")
     view: str = Field(description="the published view, database.clf_<name> (after apply)")
     audit_rate: float = Field(0.0, description="share of each next batch drawn for the audit")
-    estimate: Estimate | None = Field(
+    estimate: Estimate | ClassEstimate | None = Field(
         None, description="null until VECTRAIN_ESTIMATE_MIN_AUDIT audit labels (and a round trained after them)"
     )
     estimating: bool = Field(
         False, description="a newer round's estimate is being computed (in the background): read again shortly"
     )
+    classes: list[str] | None = class_field("a multi-class session's classes")
+    labelset: str | None = class_field("the label set the classes' start vectors came from")
+    active: list[bool] | None = class_field("the classes the latest round can predict")
+    scored_round: int | None = class_field("the newest round whose scores of every item are stored")
 
 
 class SessionSummary(BaseModel):
@@ -202,14 +261,23 @@ class SessionSummary(BaseModel):
     name: str
     source: str
     created: str
+    classes: list[str] | None = class_field("a multi-class session's classes")
 
 
 class BatchItem(BaseModel):
     id: str
     url: str
     label: str = Field(description="the item's own label in the dataset ('' when it has none)")
-    score: float = Field(description="the classifier's score dot(w, v) + b")
-    source: str = Field(description="audit (a random draw by the recorded design), or the strategy that chose it")
+    score: float | None = Field(
+        description="the classifier's score dot(w, v) + b; a multi-class session: the predicted class's "
+        "probability (null until the classifier knows two classes)"
+    )
+    source: str = Field(
+        description="audit (a random draw by the recorded design; a multi-class session's are uniform), or the "
+        "strategy that chose it"
+    )
+    class_: str | None = class_field("a multi-class session: the predicted class", alias="class")
+    margin: float | None = class_field("a multi-class session: the top probability minus the runner-up's")
 
 
 class NextBatch(BaseModel):
@@ -224,7 +292,8 @@ class NextBatch(BaseModel):
     )
     scored_round: int | None = Field(
         description="the round whose scores of every row chose the items (it trails `round` while a large "
-        "table is scored in the background); null: an exact scan or uniform random draws"
+        "table is scored in the background); null: an exact scan or uniform random draws. A multi-class "
+        "session: the round whose classifier predicted the items (null until it knows two classes)"
     )
 
 
@@ -249,6 +318,7 @@ class StoredLabel(BaseModel):
     )
     audit: bool = Field(description="a random audit draw (held out of training)")
     round: int | None = Field(description="the round whose classifier served it")
+    class_: str | None = class_field("a multi-class session: the class given", alias="class")
 
 
 class LabelList(BaseModel):
@@ -297,7 +367,8 @@ class TrainResult(BaseModel):
 
 @router.post("/sessions", status_code=201, response_model=SessionInfo)
 def create_session(body: CreateSession, store: StoreDep):
-    """Start a classifier from a prompt, a vector or example items (round 0). Give exactly one."""
+    """Start a classifier from a prompt, a vector or example items (round 0). Give exactly one.
+    With `classes`, a multi-class session, started from a `labelset`, `examples`, both, or neither."""
     return svc.create_session(
         store,
         body.dataset,
@@ -307,6 +378,9 @@ def create_session(body: CreateSession, store: StoreDep):
         positive_ids=body.positive_ids,
         negative_ids=body.negative_ids,
         audit_rate=body.audit_rate,
+        classes=body.classes,
+        labelset=body.labelset,
+        examples=body.examples,
     )
 
 
@@ -334,8 +408,9 @@ async def next_batch(session_id: str, store: StoreDep, request: FastAPIRequest, 
     classifier (`source: audit`); draws waiting for a label come back first. New draws are
     recorded, so they need a key that may write: a read key previews with `"audit": 0`."""
     body = body or NextRequest()
+    strategy = body.strategy.value if body.strategy is not None else None
     return await in_thread(
-        svc.next_batch, store, session_id, body.k, body.strategy, audit=body.audit, record=may_write(request)
+        svc.next_batch, store, session_id, body.k, strategy, audit=body.audit, record=may_write(request)
     )
 
 
@@ -343,7 +418,8 @@ async def next_batch(session_id: str, store: StoreDep, request: FastAPIRequest, 
 async def add_labels(session_id: str, body: LabelBatch, store: StoreDep):
     """Store labels, all or none; re-labeling an item replaces its label. Send each item's `source`
     and `round` from the next batch that served it: every label records how it was sampled."""
-    return await in_thread(labels.add_labels, store, session_id, [label.model_dump() for label in body.labels])
+    labels_given = [label.model_dump(by_alias=True, exclude_none=True) for label in body.labels]
+    return await in_thread(labels.add_labels, store, session_id, labels_given)
 
 
 @router.get("/sessions/{session_id}/labels", response_model=LabelList)

@@ -5,7 +5,8 @@
   a `[x,y,...]` text cell).
 - A session: its latest applied predictions with its labels (id, label, score, positive, round;
   empty where an item has no label), then labels of items without a prediction; as CSV or JSON
-  Lines.
+  Lines. A multi-class session's: id, label (the class given), class (predicted), score (its
+  probability), margin, round.
 
 Every page is a range of the table's primary key (`id > after AND id <= last`, sql/queries/
 exports.sql), read as one query: memory is bounded by the page on chDB and on a server, and
@@ -24,6 +25,7 @@ import pyarrow.parquet as pq
 
 from vectrain.core.errors import BadInput
 from vectrain.core.names import items_table
+from vectrain.labeling.multiclass import publish as class_publish
 from vectrain.labeling.sessions import session_row
 from vectrain.storage.query import Query
 from vectrain.storage.store import Store
@@ -32,6 +34,7 @@ PAGE_ROWS = 65_536  # rows per page without vectors
 VECTOR_PAGE_VALUES = 1024 * 1024  # with vectors: rows x dim per page (4 MB of float32)
 ITEM_COLUMNS = ["id", "url", "label", "split", "meta"]
 SESSION_COLUMNS = ["id", "label", "score", "positive", "round"]
+CLASS_SESSION_COLUMNS = ["id", "label", "class", "score", "margin", "round"]
 MEDIA_TYPES = {
     "parquet": "application/vnd.apache.parquet",
     "csv": "text/csv; charset=utf-8",
@@ -76,23 +79,26 @@ def session(store: Store, session_id: str, fmt: str = "csv") -> Export:
     if fmt not in ("csv", "jsonl"):
         raise BadInput(f"format {fmt!r}: use csv or jsonl", field="format")
     s = session_row(store, session_id)  # SessionNotFound before the first byte
-    applied = store.rows(Query.named("sessions.prediction_counts", session_id=s["id"]))
-    round_no = int(applied[-1]["round"]) if applied else 0
+    if s["classes"]:  # a multi-class session: the label and the predicted class per item
+        latest = class_publish.applied_round(store, s)
+        applied, round_no = latest is not None, latest or 0
+        names = ("classes.export_page_end", "classes.export_page", "classes.export_unscored_labels")
+        columns = CLASS_SESSION_COLUMNS
+    else:
+        rounds = store.rows(Query.named("sessions.prediction_counts", session_id=s["id"]))
+        applied, round_no = bool(rounds), int(rounds[-1]["round"]) if rounds else 0
+        names = ("exports.predictions_page_end", "exports.session_page", "exports.session_unscored_labels")
+        columns = SESSION_COLUMNS
     where = {"session_id": s["id"], "round_no": round_no}
 
     def queries() -> Iterator[Query]:
         if applied:
-            yield from _pages(
-                store,
-                Query.named("exports.predictions_page_end", **where),
-                Query.named("exports.session_page", **where),
-                PAGE_ROWS,
-            )
-        yield Query.named("exports.session_unscored_labels", applied=int(bool(applied)), **where)
+            yield from _pages(store, Query.named(names[0], **where), Query.named(names[1], **where), PAGE_ROWS)
+        yield Query.named(names[2], applied=int(applied), **where)
 
     pages = (q.with_settings(join_use_nulls=1) for q in queries())
     if fmt == "csv":
-        chunks = _csv(store, SESSION_COLUMNS, pages)
+        chunks = _csv(store, columns, pages)
     else:
         chunks = (store.raw(q, "JSONEachRow") for q in pages)
     suffix = f"_r{round_no}" if applied else "_labels"

@@ -59,18 +59,36 @@ def next_batch(store: Store, row: dict, k: int, strategy, audit: int | None = No
     audit_items = _audit_items(store, session, picker, k, audit, record)
     taken = {i["id"] for i in audit_items}
     items = []
+    rule = strategy if rnd.known >= 2 else ClassStrategy.random
     if k > len(audit_items):
-        chosen = picker.choose(strategy if rnd.known >= 2 else ClassStrategy.random, k)
+        chosen = picker.choose(rule, k)
         items = [{**i, "source": strategy.value} for i in chosen if i["id"] not in taken][: k - len(audit_items)]
     for item in audit_items:  # at random places: nothing in the order tells audit items apart
         items.insert(secrets.randbelow(len(items) + 1), item)
     return {
         "items": items,
         "strategy": strategy.value,
-        "round": int(rnd.round),
-        "latest_round": int(latest.round),
+        "round": int(latest.round),
         "audit": len(audit_items),
+        "source": _source(rule, rnd, latest),
+        "scored_round": int(rnd.round) if rnd.known >= 2 else None,
     }
+
+
+RULES = {
+    ClassStrategy.balanced: "balanced: smallest margins, classes with few labels first, no near-duplicates, "
+    "a tenth at random",
+    ClassStrategy.margin: "margin: the smallest gaps between the top two classes",
+    ClassStrategy.top: "top: each class's most confident items in turn, fewest labels first",
+    ClassStrategy.random: "random: uniform draws",
+}
+
+
+def _source(rule: ClassStrategy, rnd: ClassRound, latest: ClassRound) -> str:
+    said = RULES[rule] if rnd.known >= 2 else "random: the classifier knows fewer than two classes yet"
+    if rnd.round < latest.round:
+        said += f" (round {latest.round} is being scored: round {rnd.round} chose)"
+    return said
 
 
 def _audit_items(store: Store, session: ClassSession, picker, k: int, audit, record: bool) -> list[dict]:
