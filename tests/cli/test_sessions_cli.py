@@ -77,3 +77,38 @@ def test_session_cli_undo_rename_delete(api, make_dataset, monkeypatch):
     r = cli("session", "delete", sid)
     assert r.exit_code == 0 and f"deleted session {sid} '{new}' on toy (0 labels)" in r.output, r.output
     assert cli("session", "show", sid).exit_code != 0
+
+
+def test_multiclass_session_cli(api, make_dataset, monkeypatch):
+    vectors, labels, ids = make_dataset(n=150, clusters=3)
+    import json
+
+    import httpx
+
+    def request(method, url, timeout=None, **kwargs):
+        return api.request(method, url.replace("http://svc", ""), **kwargs)
+
+    monkeypatch.setattr(httpx, "request", request)
+    runner = CliRunner()
+    name = "cli_" + uuid.uuid4().hex[:8]
+    first = {c: ids[int(np.flatnonzero(labels == c)[0])] for c in range(3)}
+    args = ["--url", "http://svc", "--json", "session", "create", "toy", name, "--classes", "c0,c1,c2"]
+    args += [f"--example=c{c}={i}" for c, i in first.items()]
+    r = runner.invoke(main, args)
+    assert r.exit_code == 0, r.output
+    sid = json.loads(r.output)["id"]
+    r = runner.invoke(main, ["--url", "http://svc", "session", "next", sid, "-k", "4", "--strategy", "margin"])
+    assert r.exit_code == 0 and "round 0, margin" in r.output and "margin" in r.output, r.output
+    r = runner.invoke(main, ["--url", "http://svc", "--json", "session", "next", sid, "-k", "4"])
+    got = [i["id"] for i in json.loads(r.output)["items"]]
+    pairs = [f"{i}=c{labels[ids.index(i)]}" for i in got]
+    r = runner.invoke(main, ["--url", "http://svc", "session", "label", sid, *pairs])
+    assert r.exit_code == 0 and "stored 4" in r.output, r.output
+    r = runner.invoke(main, ["--url", "http://svc", "session", "label", sid, f"{ids[5]}=dog"])
+    assert r.exit_code != 0 and "no class 'dog'" in r.output
+    r = runner.invoke(main, ["--url", "http://svc", "session", "train", sid])
+    assert r.exit_code == 0 and "round 1" in r.output and "accuracy" in r.output, r.output
+    r = runner.invoke(main, ["--url", "http://svc", "session", "apply", sid])
+    assert r.exit_code == 0 and "150 items" in r.output and "GROUP BY class" in r.output, r.output
+    r = runner.invoke(main, ["--url", "http://svc", "session", "show", sid])
+    assert r.exit_code == 0 and "classes c0, c1, c2" in r.output and "7 labels" in r.output, r.output

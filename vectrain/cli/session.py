@@ -12,8 +12,11 @@ from pathlib import Path
 
 import click
 
+from vectrain.cli import session_classes as classes_cli
 from vectrain.cli.common import Context, echo_json, echo_table, handle_errors
-from vectrain.core.choices import Strategy, TrainMode
+from vectrain.core.choices import ClassStrategy, Strategy, TrainMode
+
+STRATEGIES = list(dict.fromkeys(Strategy.values() + ClassStrategy.values()))
 
 ESTIMATE_WAIT = 30.0  # seconds `session show` waits for an estimate the service is computing
 
@@ -51,6 +54,11 @@ def session() -> None:
     show_default=True,
     help="Share of each batch drawn at random to measure the classifier (e.g. 0.2)",
 )
+@click.option("--classes", help="A multi-class session: its classes, comma-separated (e.g. cat,dog,bird)")
+@click.option("--labelset", help="With --classes: start each class from this label set's label of the same name")
+@click.option(
+    "--example", "examples", multiple=True, metavar="CLASS=ITEM", help="With --classes: an example item (repeatable)"
+)
 @click.pass_obj
 @handle_errors
 def create(
@@ -62,8 +70,14 @@ def create(
     positive_ids: tuple[str, ...],
     negative_ids: tuple[str, ...],
     audit_rate: float,
+    classes: str | None,
+    labelset: str | None,
+    examples: tuple[str, ...],
 ) -> None:
-    """Create session NAME on DATASET (round 0)."""
+    """Create session NAME on DATASET (round 0): binary from a prompt, a vector or examples, or
+    multi-class with --classes (from a label set, examples, both or neither)."""
+    if classes is not None or labelset or examples:
+        return classes_cli.create(obj, dataset, name, classes, labelset, examples, audit_rate, _labeling, _show)
     import numpy as np
 
     vector = np.load(vector_file).astype(np.float32).ravel().tolist() if vector_file else None
@@ -99,7 +113,12 @@ def create(
 @session.command("next")
 @click.argument("session_id")
 @click.option("-k", default=10, show_default=True, type=int)
-@click.option("--strategy", type=click.Choice(Strategy.values()), default=Strategy.mixed.value, show_default=True)
+@click.option(
+    "--strategy",
+    type=click.Choice(STRATEGIES),
+    default=None,
+    help="binary: mixed (default), top, boundary, random; multi-class: balanced (default), margin, top, random",
+)
 @click.option(
     "--audit",
     type=click.IntRange(0),
@@ -108,9 +127,9 @@ def create(
 )
 @click.pass_obj
 @handle_errors
-def next_(obj: Context, session_id: str, k: int, strategy: str, audit: int | None) -> None:
+def next_(obj: Context, session_id: str, k: int, strategy: str | None, audit: int | None) -> None:
     """The next k unlabeled items to label."""
-    body = {"k": k, "strategy": strategy, **({"audit": audit} if audit is not None else {})}
+    body = {"k": k, **({"strategy": strategy} if strategy else {}), **({"audit": audit} if audit is not None else {})}
     out = obj.call(
         "POST",
         f"/sessions/{session_id}/next",
@@ -119,6 +138,8 @@ def next_(obj: Context, session_id: str, k: int, strategy: str, audit: int | Non
     )
     if obj.as_json:
         return echo_json(out)
+    if any("margin" in i or "class" in i for i in out["items"]) or out.get("latest_round") is not None:
+        return classes_cli.show_batch(out)
     echo_table(["id", "score", "source", "url"], [[i["id"], i["score"], i["source"], i["url"]] for i in out["items"]])
 
 
@@ -133,7 +154,7 @@ def next_(obj: Context, session_id: str, k: int, strategy: str, audit: int | Non
 )
 @click.option(
     "--source",
-    type=click.Choice(["user", "audit", *Strategy.values()]),
+    type=click.Choice(["user", "audit", *STRATEGIES]),
     default=None,
     help="How the ITEM=SCORE items were sampled: the `source` the next batch gave them (default user)",
 )
@@ -145,7 +166,10 @@ def next_(obj: Context, session_id: str, k: int, strategy: str, audit: int | Non
 def label(
     obj: Context, session_id: str, pairs: tuple[str, ...], path: str | None, source: str | None, round_no: int | None
 ) -> None:
-    """Label items: ITEM=SCORE pairs (score in [-1, 1], e.g. img1=1 img2=-1), or --file."""
+    """Label items: ITEM=SCORE pairs (score in [-1, 1], e.g. img1=1 img2=-1), or --file. A
+    multi-class session: ITEM=CLASS pairs (e.g. img1=cat img2=dog)."""
+    if pairs and classes_cli.is_multiclass(obj, session_id, _labeling):
+        return classes_cli.label(obj, session_id, pairs, path, source, round_no, _labeling)
     labels = []
     if path:
         data = json.loads(Path(path).read_text())
@@ -192,6 +216,8 @@ def train(obj: Context, session_id: str, mode: str) -> None:
     if obj.as_json:
         return echo_json(out)
     m = out["metrics"]
+    if "macro_f1" in m:
+        return classes_cli.show_round(out)
     click.echo(
         f"round {out['round']} ({mode}): {m['labeled']} labels, {m['positives']} positive; "
         f"F1 estimated {quality_text(m)}; threshold {out['threshold']:.4f}"
@@ -217,6 +243,8 @@ def apply(obj: Context, session_id: str) -> None:
     )
     if obj.as_json:
         return echo_json(out)
+    if out.get("classes"):
+        return classes_cli.show_applied(out)
     click.echo(
         f"round {out['round']}: {out['positives']} of {out['items']} items positive "
         f"({out['seconds']:.2f} s). In SQL: {out['example']}"
@@ -315,6 +343,8 @@ def _settled(store, session_id: str) -> dict:
 def _show(obj: Context, out: dict) -> None:
     if obj.as_json:
         return echo_json(out)
+    if out.get("classes"):
+        return classes_cli.show_session(out)
     c = out["labels"]
     click.echo(
         f"session {out['id']} '{out['name']}' on {out['dataset']} (from {out['source']}); "
