@@ -3,12 +3,13 @@
 // is given here.
 
 import { auth, get } from "./api.js";
+import { configure } from "./classes.js";
 import { wireKeys } from "./keys.js";
 import { clearError, fail, guard, say } from "./messages.js";
 import { undoStored, wireMine } from "./mine.js";
 import { chooseDataset, loadDatasets, loadSessions, openSession, renderSessions, wireSessions } from "./session.js";
 import { closeSession, dataset, readHash, state } from "./state.js";
-import { addView, labelerOf, showTab, undoerOf, wireTabs } from "./tabs.js";
+import { addView, gridOf, labelerOf, showTab, undoerOf, wireTabs } from "./tabs.js";
 import { loadFacets } from "./views/filters.js";
 import { findGrid, labelFound, moreLikeThis, refreshFind, sample, wireFind } from "./views/find.js";
 import { openItem, wireItem } from "./views/item.js";
@@ -77,7 +78,15 @@ function wire() {
   $("error-close").addEventListener("click", clearError);
   $("help-button").addEventListener("click", () => $("help").showModal());
   wireTabs();
-  wireSessions({ renderProgress, sample, facets: () => guard(loadFacets), rename: askRename, remove: askDelete });
+  // A session with classes: a class button labels the open view's tiles as the class's key does.
+  const configureKind = () => configure((cls) => {
+    const label = labelerOf(state.tab);
+    if (label) guard(() => label(cls), "label");
+    gridOf(state.tab)?.focus();
+  });
+  wireSessions({
+    renderProgress, sample, configure: configureKind, facets: () => guard(loadFacets), rename: askRename, remove: askDelete,
+  });
   wireMine({ onChange: () => { GRIDS.forEach((g) => g.refresh()); renderProgress(); } });
   wireFind();
   wireLabel();

@@ -1,5 +1,6 @@
 // The learning curve: each round's estimated F1 (over the whole dataset, from its labels) against
-// the number of labels, with its 95% interval, drawn as inline SVG (no library).
+// the number of labels, with its 95% interval, drawn as inline SVG (no library). A session with
+// classes draws its rounds' cross-validated accuracy instead (no interval).
 
 const NS = "http://www.w3.org/2000/svg";
 const W = 300;
@@ -13,8 +14,14 @@ function svgEl(tag, attrs = {}, text) {
   return node;
 }
 
-/** Points {labeled, f1, low, high, round} of the rounds that have an estimated F1. */
-export function curvePoints(rounds) {
+/** Points {labeled, f1, low, high, round} of the rounds that have an estimated F1 (metric
+ * "quality"), or {labeled, f1, round} of those with another metric (e.g. "accuracy"). */
+export function curvePoints(rounds, metric = "quality") {
+  if (metric !== "quality") {
+    return rounds
+      .filter((r) => r.metrics && typeof r.metrics[metric] === "number")
+      .map((r) => ({ labeled: r.metrics.labeled, f1: r.metrics[metric], round: r.round }));
+  }
   return rounds
     .filter((r) => r.metrics && r.metrics.quality && typeof r.metrics.quality.f1 === "number")
     .map((r) => {
@@ -23,20 +30,21 @@ export function curvePoints(rounds) {
     });
 }
 
-export function drawCurve(svg, rounds) {
-  const points = curvePoints(rounds);
+export function drawCurve(svg, rounds, { metric = "quality", label = "F1, estimated" } = {}) {
+  const points = curvePoints(rounds, metric);
+  const short = metric === "quality" ? "F1" : label;
   svg.replaceChildren();
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
   svg.setAttribute("role", "img");
   const summary = points.length
-    ? `Learning curve: ${points.map((p) => `${p.labeled} labels F1 ${p.f1.toFixed(2)}`).join("; ")}`
-    : "Learning curve: no estimated F1 yet";
+    ? `Learning curve: ${points.map((p) => `${p.labeled} labels ${short} ${p.f1.toFixed(2)}`).join("; ")}`
+    : `Learning curve: no ${metric === "quality" ? "estimated F1" : label} yet`;
   svg.setAttribute("aria-label", summary);
   svg.append(svgEl("title", {}, summary));
 
   const maxX = Math.max(10, ...points.map((p) => p.labeled));
   // Zoom in on the range the points use (F1 near 1 would be a flat line on 0..1).
-  const low = Math.min(...points.map((p) => p.low), 0.95);
+  const low = Math.min(...points.map((p) => p.low ?? p.f1), 0.95);
   const minY = points.length ? Math.max(0, Math.floor((low - 0.05) * 10) / 10) : 0;
   const x = (v) => M.left + (v / maxX) * (W - M.left - M.right);
   const y = (v) => H - M.bottom - ((v - minY) / (1 - minY)) * (H - M.top - M.bottom);
@@ -53,11 +61,11 @@ export function drawCurve(svg, rounds) {
   svg.append(svgEl("text", { x: (M.left + W - M.right) / 2, y: H - 4, "text-anchor": "middle", class: "axis" },
     "labels"));
   svg.append(svgEl("text", { x: 10, y: (M.top + H - M.bottom) / 2, "text-anchor": "middle", class: "axis",
-    transform: `rotate(-90 10 ${(M.top + H - M.bottom) / 2})` }, "F1, estimated"));
+    transform: `rotate(-90 10 ${(M.top + H - M.bottom) / 2})` }, label));
 
   if (!points.length) {
     svg.append(svgEl("text", { x: (M.left + W) / 2, y: H / 2, "text-anchor": "middle", class: "note" },
-      "appears with 5 labels of each class"));
+      metric === "quality" ? "appears with 5 labels of each class" : "appears after a round"));
     return;
   }
   svg.append(svgEl("polyline", {
@@ -65,10 +73,14 @@ export function drawCurve(svg, rounds) {
     class: "line",
   }));
   for (const p of points) {
-    svg.append(svgEl("line", { x1: x(p.labeled), x2: x(p.labeled), y1: y(p.low), y2: y(p.high), class: "interval" }));
     const dot = svgEl("circle", { cx: x(p.labeled), cy: y(p.f1), r: 3.5, class: "dot" });
-    const text = `${p.f1.toFixed(3)} (${p.low.toFixed(2)}–${p.high.toFixed(2)})`;
-    dot.append(svgEl("title", {}, `round ${p.round}: ${p.labeled} labels, F1 estimated ${text}`));
+    if (p.low === undefined) {
+      dot.append(svgEl("title", {}, `round ${p.round}: ${p.labeled} labels, ${label} ${p.f1.toFixed(3)}`));
+    } else {
+      svg.append(svgEl("line", { x1: x(p.labeled), x2: x(p.labeled), y1: y(p.low), y2: y(p.high), class: "interval" }));
+      const text = `${p.f1.toFixed(3)} (${p.low.toFixed(2)}–${p.high.toFixed(2)})`;
+      dot.append(svgEl("title", {}, `round ${p.round}: ${p.labeled} labels, F1 estimated ${text}`));
+    }
     svg.append(dot);
   }
 }

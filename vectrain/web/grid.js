@@ -23,6 +23,7 @@ export function el(tag, attrs = {}, ...children) {
 
 /** "+1", "+0.5", "-1" with a true minus sign: a mark must be readable without its color. */
 export function markText(score) {
+  if (typeof score === "string") return score; // a class, in a session with classes
   const s = Number(score);
   const body = Number.isInteger(s) ? String(Math.abs(s)) : String(Math.abs(s)).replace(/^0\./, "0.");
   return (s > 0 ? "+" : s < 0 ? "\u2212" : "\u00b1") + body;
@@ -31,6 +32,8 @@ export function markText(score) {
 /** "pred pos +0.123": the classifier's decision and its margin (score − threshold), whose sign
  *  is the decision; "" when the item has none. */
 export function predText(item) {
+  // A session with classes: the predicted class and its probability.
+  if (item.class) return `pred ${item.class} ${typeof item.score === "number" ? item.score.toFixed(2) : ""}`.trim();
   if (typeof item.margin !== "number") return "";
   const m = item.margin;
   // Below the last digit shown, the decision gives the sign: "+0.000" is positive by a hair.
@@ -45,6 +48,7 @@ export function shortId(id) {
 }
 
 export function markWord(score) {
+  if (typeof score === "string") return "as";
   if (score > 0) return score >= 1 ? "positive" : "weak positive";
   if (score < 0) return score <= -1 ? "negative" : "weak negative";
   return "neutral";
@@ -175,7 +179,7 @@ export class TileGrid {
   setPreds(preds) {
     for (const t of this.tiles) {
       const p = preds.get(t.item.id);
-      if (p) Object.assign(t.item, { margin: p.margin, positive: p.positive });
+      if (p) Object.assign(t.item, { margin: p.margin, positive: p.positive, class: p.class, score: p.score });
     }
     this.refresh();
   }

@@ -2,12 +2,13 @@
 // then the tab keys, then what the open view does with a key. Keys typed into a field are the
 // field's; a key with no meaning in the open view says so on the status line.
 
+import { classKey, classOfKey, focusPicker, isMulti } from "./classes.js";
 import { gradeOfKey } from "./grid.js";
 import { guard, say } from "./messages.js";
 import { state } from "./state.js";
 import { gridOf, labelerOf, showTab, undoerOf } from "./tabs.js";
 import { moreLikeThis } from "./views/find.js";
-import { submitBatch } from "./views/label.js";
+import { acceptPredictions, submitBatch } from "./views/label.js";
 
 const $ = (id) => document.getElementById(id);
 const TAB_KEYS = { f: "find", l: "label", r: "results", b: "labels", s: "sql", j: "jobs" };
@@ -51,7 +52,8 @@ function onKey(e) {
     e.preventDefault();
     return;
   }
-  const grade = gradeOfKey(e);
+  if (isMulti() && !onButton && onClassKey(e, grid)) return;
+  const grade = isMulti() ? classOfKey(e) : gradeOfKey(e); // a session with classes: 1-9 give a class
   const clear = e.key === "x" || e.key === "Delete" || e.key === "Backspace";
   const tiles = grid?.tiles.length > 0;
   if (grid && tiles && ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"].includes(e.key)
@@ -78,6 +80,18 @@ function onKey(e) {
   } else if (e.key.length === 1 && e.key !== " " && !onButton) {
     pointless(e, `no meaning in ${view}`);
   }
+}
+
+/** A session with classes: `a` accepts the predicted classes (Label), `c` picks a class beyond nine. */
+function onClassKey(e, grid) {
+  const key = classKey(e);
+  if (!key || key.cls !== undefined) return false;
+  if (key.pick) focusPicker();
+  else if (state.tab !== "label") pointless(e, "a accepts the predictions of a batch: in Label (l)");
+  else if (!grid?.tiles.length) pointless(e, "no tile to label");
+  else acceptPredictions();
+  e.preventDefault();
+  return true;
 }
 
 export function wireKeys(given) {

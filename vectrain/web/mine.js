@@ -44,7 +44,8 @@ export async function writeLabels(ids, score) {
     state.session.labels = res.labels;
     say(`Removed ${plural(labeled.length, "label")}; z undoes it.`);
   } else {
-    const res = await post(`sessions/${sid}/labels`, { labels: ids.map((id) => ({ item_id: id, score })) });
+    const key = typeof score === "string" ? "class" : "score"; // a session with classes labels by class
+    const res = await post(`sessions/${sid}/labels`, { labels: ids.map((id) => ({ item_id: id, [key]: score })) });
     noteLabels(ids, score);
     state.session.labels = res.labels;
     const what = ids.length === 1 ? ids[0] : plural(ids.length, "item");
@@ -74,9 +75,10 @@ export async function undoStored() {
     }
     throw err;
   }
-  for (const it of res.undone.items) noteLabels([it.item_id], it.score ?? undefined);
+  // A session with classes restores classes: an item's label is its class (absent: no label).
+  const items = res.undone.items.map((it) => (state.session.classes ? { ...it, score: it.class ?? null } : it));
+  for (const it of items) noteLabels([it.item_id], it.score ?? undefined);
   state.session.labels = res.labels;
-  const items = res.undone.items;
   const restored = items.filter((i) => i.score !== null);
   const what = res.undone.kind === "remove" ? "removal" : "labels";
   const detail = items.length === 1

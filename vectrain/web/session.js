@@ -15,6 +15,7 @@ const hooks = {
   facets: null, // the Find view's filter menus of a newly chosen dataset
   rename: null, // the rename dialog for a session
   remove: null, // the delete dialog for a session
+  configure: null, // the page's controls for the opened session's kind (classes.js)
 };
 
 export async function loadDatasets() {
@@ -64,7 +65,7 @@ export function renderSessions() {
   const list = $("session-list");
   list.replaceChildren(...mine.map((s) => el("li", { "data-session": s.id },
     el("button", { type: "button", text: s.name, title: `Open ${s.name}`, onclick: () => guard(() => openSession(s.id)) }),
-    el("span", { class: "muted", text: ` from ${s.source.replace("_", " ")}, ${String(s.created).slice(0, 16)} ` }),
+    el("span", { class: "muted", text: `${s.classes ? ` ${s.classes.length} classes,` : ""} from ${s.source.replace("_", " ")}, ${String(s.created).slice(0, 16)} ` }),
     el("button", { type: "button", class: "small", "data-write": "", text: "Rename", "aria-label": `Rename ${s.name}`,
       onclick: () => hooks.rename(s) }),
     el("button", { type: "button", class: "small", "data-write": "", text: "Delete", "aria-label": `Delete ${s.name}`,
@@ -80,6 +81,7 @@ export async function openSession(id, tab = "label") {
   state.session = s;
   setLabels(labels.labels);
   renderSessions();
+  hooks.configure();
   hooks.renderProgress();
   await showTab(tab);
 }

@@ -29,6 +29,7 @@ export const dataset = () => state.dataset?.name || "";
 /** Forget the open session and what the Label view held of it. */
 export function closeSession() {
   state.session = null;
+  document.body.dataset.kind = "binary"; // the controls of binary sessions, until one with classes opens
   state.batch = [];
   state.batchKey = "";
   state.undo = [];
@@ -41,8 +42,11 @@ export function closeSession() {
 /** The open session's labels, as GET /sessions/{id}/labels lists them. */
 export function setLabels(labels) {
   state.labels = labels;
-  state.mine = new Map(labels.map((l) => [l.item_id, l.score]));
+  state.mine = new Map(labels.map((l) => [l.item_id, labelOf(l)]));
 }
+
+/** A label as the page marks it: its score, or in a session with classes its class. */
+export const labelOf = (l) => (l.class !== undefined && l.class !== null ? l.class : l.score);
 
 /** Labels stored (score) or removed (undefined) by this page: the list and the map follow. */
 export function noteLabels(ids, score) {
@@ -54,8 +58,8 @@ export function noteLabels(ids, score) {
   const byId = new Map(state.labels.map((l) => [l.item_id, l]));
   for (const id of ids) {
     if (score === undefined || score === null) byId.delete(id);
-    else if (byId.has(id)) byId.get(id).score = score;
-    else byId.set(id, { item_id: id, score, labeled: now, label: "" });
+    else if (byId.has(id)) byId.get(id)[typeof score === "string" ? "class" : "score"] = score;
+    else byId.set(id, { item_id: id, [typeof score === "string" ? "class" : "score"]: score, labeled: now, label: "" });
   }
   state.labels = [...byId.values()];
 }

@@ -3,7 +3,7 @@
 // session from them (or from a text prompt). With a session open, tiles show its label and its
 // classifier's prediction, and the label keys label them.
 
-import { api, post, seg } from "../api.js";
+import { api, get, post, seg } from "../api.js";
 import { TileGrid } from "../grid.js";
 import { explainName, guard, say } from "../messages.js";
 import { writeLabels } from "../mine.js";
@@ -52,7 +52,10 @@ async function showPredictions() {
 export function refreshFind() {
   syncSessionFilters();
   if (!inSession()) {
-    for (const it of findGrid.items) delete it.margin;
+    for (const it of findGrid.items) {
+      delete it.margin;
+      delete it.class;
+    }
     findGrid.scored = "";
   }
   findGrid.refresh();
@@ -120,12 +123,17 @@ function updateSelectedCount() {
 async function startSession(e) {
   e.preventDefault();
   const name = $("session-name").value.trim();
-  const fromPrompt = document.querySelector("input[name=start-from]:checked").value === "prompt";
+  const from = document.querySelector("input[name=start-from]:checked").value;
+  const fromPrompt = from === "prompt";
   const body = { dataset: dataset(), name };
   const audit = Number($("start-audit").value || 0);
   if (!(audit >= 0 && audit <= 0.9)) throw new Error("The audit share is a number from 0 to 0.9, e.g. 0.3.");
   if (audit > 0) body.audit_rate = audit;
-  if (fromPrompt) {
+  if (from === "classes") {
+    body.classes = $("start-classes").value.split(",").map((c) => c.trim()).filter(Boolean);
+    if (body.classes.length < 2) throw new Error("Type two or more classes, comma-separated, e.g. “cat, dog, bird”.");
+    if ($("start-labelset").value) body.labelset = $("start-labelset").value;
+  } else if (fromPrompt) {
     body.prompt = $("start-prompt").value.trim();
     if (!body.prompt) throw new Error("Type a prompt to start from, e.g. “photos of dogs”.");
   } else {
@@ -170,5 +178,25 @@ export function wireFind() {
   $("start-form").addEventListener("submit", (e) => guard(() => startSession(e), "start"));
   explainName($("session-name"), NAME_RULE);
   $("start-prompt").addEventListener("focus", () => { $("start-prompt-radio").checked = true; });
+  $("start-classes").addEventListener("focus", () => {
+    $("start-classes-radio").checked = true;
+    guard(loadLabelsets);
+  });
   wireFilters(refilter);
+}
+
+/** The label sets a session with classes may start from (each class takes its label's vector). */
+async function loadLabelsets() {
+  const select = $("start-labelset");
+  if (select.dataset.loaded === dataset()) return;
+  const sets = (await get("labelsets")).filter((s) => s.dim === state.dataset?.dim);
+  const keep = select.value;
+  select.replaceChildren(select.options[0], ...sets.map((s) => {
+    const option = document.createElement("option");
+    option.value = s.name;
+    option.textContent = `${s.name} (${s.labels.length} labels)`;
+    return option;
+  }));
+  select.value = sets.some((s) => s.name === keep) ? keep : "";
+  select.dataset.loaded = dataset();
 }

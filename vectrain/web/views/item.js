@@ -4,6 +4,7 @@
 
 import { get, post, safeHttpUrl, seg, showThumb } from "../api.js";
 import { el, gradeOfKey, markText, markWord, predText } from "../grid.js";
+import { classOfKey, isMulti } from "../classes.js";
 import { fail } from "../messages.js";
 import { dataset, state } from "../state.js";
 
@@ -63,7 +64,8 @@ async function render() {
   if (typeof it.margin !== "number" && state.session && state.session.dataset === name) {
     const scored = await post(`sessions/${seg(state.session.id)}/scores`, { item_ids: [it.id] });
     if (token !== open.token || !scored.items.length) return;
-    Object.assign(it, { margin: scored.items[0].margin, positive: scored.items[0].positive });
+    const { margin, positive, score } = scored.items[0];
+    Object.assign(it, { margin, positive, score, class: scored.items[0].class });
     showLabels(it);
   }
 }
@@ -103,7 +105,9 @@ async function act(fn, source = null) {
 
 function onKey(e) {
   if (e.target.closest("input, textarea, select")) return;
-  const grade = gradeOfKey(e);
+  // A session with classes: 1-9 give a class, a accepts the predicted one.
+  const accept = isMulti() && e.key === "a" && !e.ctrlKey && !e.metaKey && !e.altKey && item().class;
+  const grade = accept ? item().class : isMulti() ? classOfKey(e) : gradeOfKey(e);
   const clear = e.key === "x" || e.key === "Delete" || e.key === "Backspace";
   const moves = { ArrowLeft: -1, ArrowUp: -1, ArrowRight: 1, ArrowDown: 1, Home: -Infinity, End: Infinity };
   if (grade !== null || clear) act(() => labelShown(clear ? undefined : grade), "label");

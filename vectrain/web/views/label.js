@@ -3,6 +3,7 @@
 // history), and the session's progress.
 
 import { api, get, post, seg } from "../api.js";
+import { batchLabels, isMulti, renderClassProgress } from "../classes.js";
 import { drawCurve } from "../curve.js";
 import { refreshEstimate, renderEstimate } from "../estimate.js";
 import { TileGrid } from "../grid.js";
@@ -13,6 +14,7 @@ import { needSession } from "../tabs.js";
 
 const $ = (id) => document.getElementById(id);
 const MARK_FIRST = "Mark some tiles first: 1 or + positive, 0 or - negative. Enter then trains a round.";
+const MARK_CLASS_FIRST = "Mark some tiles first: 1-9 give a class, a accepts the prediction. Enter then trains a round.";
 
 export const labelGrid = new TileGrid($("label-grid"), {
   label: "Batch to label", dataset,
@@ -44,17 +46,23 @@ async function fetchBatch() {
 /** Show a batch from POST /next; resolves when its thumbnails (or placeholders) are on screen. */
 function showBatch(res) {
   // The decision is score > threshold: each tile shows it with the margin, score − threshold.
+  // A session with classes: each item comes with its predicted class, probability and margin.
   const threshold = state.session.rounds.find((r) => r.round === res.round)?.threshold ?? 0;
-  for (const item of res.items) {
+  for (const item of isMulti() ? [] : res.items) {
     item.margin = item.score - threshold;
     item.positive = item.margin > 0;
   }
   state.batch = res.items;
+  state.batchRound = res.scored_round ?? res.round; // the round that chose (and predicted) the items
   state.batchKey = `${state.session.id}:${state.session.round}`;
   state.undo = [];
   state.markOrder = [];
+  const scoring = typeof res.scored_round === "number" && res.scored_round !== res.round
+    ? ` of round ${res.scored_round} (round ${res.round} is being scored)` : "";
+  const about = isMulti() ? `pred is the predicted class and its probability${scoring}`
+    : `pred is the classifier's decision and its score \u2212 threshold (${fmt(threshold)})`;
   $("batch-title").textContent = res.items.length
-    ? `Round ${res.round}: ${res.items.length} items to label (${res.strategy}); pred is the classifier's decision and its score \u2212 threshold (${fmt(threshold)})`
+    ? `Round ${res.round}: ${res.items.length} items to label (${res.strategy}); ${about}`
     : "Every item of this dataset is labeled.";
   const shown = labelGrid.setItems(res.items);
   if (state.tab === "label") labelGrid.focus(0);
@@ -62,15 +70,19 @@ function showBatch(res) {
   return shown;
 }
 
-/** Mark the selected tiles (or the focused one, or `items`); undefined clears the mark. */
+/**
+ * Mark the selected tiles (or the focused one, or `items`): a score, a class, undefined (clear
+ * the mark), or a function of each tile's item (accepting predictions).
+ */
 export function markTargets(score, items) {
   const targets = items || labelGrid.targets();
   if (!targets.length) return;
   const changes = targets.map((it) => ({ id: it.id, before: labelGrid.marks.get(it.id) }));
   for (const it of targets) {
-    labelGrid.setMark(it.id, score);
+    const value = typeof score === "function" ? score(it) : score;
+    labelGrid.setMark(it.id, value);
     state.markOrder = state.markOrder.filter((id) => id !== it.id);
-    if (score !== undefined) state.markOrder.push(it.id);
+    if (value !== undefined) state.markOrder.push(it.id);
   }
   state.undo.push({ changes });
   if (items) return labelGrid.refresh(); // from the large view: the focus stays where it is
@@ -82,6 +94,11 @@ export function markTargets(score, items) {
   if (!several && score !== undefined && labelGrid.focusIndex < labelGrid.tiles.length - 1) {
     labelGrid.focus(labelGrid.focusIndex + 1);
   }
+}
+
+/** The `a` key: each target tile takes its predicted class (a tile without one keeps its mark). */
+export function acceptPredictions() {
+  markTargets((it) => it.class || labelGrid.marks.get(it.id));
 }
 
 /** z: the unsent marks of this batch first, then the session's stored label changes. */
@@ -108,9 +125,11 @@ export async function undo() {
 export async function submitBatch() {
   if (state.busy || !state.session) return;
   const started = performance.now();
-  const labels = state.markOrder.map((id) => ({ item_id: id, score: labelGrid.marks.get(id) }));
+  const labels = isMulti()
+    ? batchLabels(state.markOrder, labelGrid.marks, state.batch, state.batchRound)
+    : state.markOrder.map((id) => ({ item_id: id, score: labelGrid.marks.get(id) }));
   if (!labels.length && !state.untrained) {
-    say(MARK_FIRST);
+    say(isMulti() ? MARK_CLASS_FIRST : MARK_FIRST);
     return;
   }
   if (state.readOnly) {
@@ -127,7 +146,7 @@ export async function submitBatch() {
     const stored = labels.length ? await post(`sessions/${sid}/labels`, { labels }) : { labels: state.session.labels };
     t.push(performance.now());
     if (labels.length) {
-      for (const l of labels) noteLabels([l.item_id], l.score);
+      for (const l of labels) noteLabels([l.item_id], l.class ?? l.score);
       state.markOrder = [];
       state.undo = [];
       state.untrained = true;
@@ -152,8 +171,13 @@ export async function submitBatch() {
     state.timings.push({ round: trained.round, ms, labels: step(1), train: step(2), next: step(3), thumbnails: step(4) });
     document.body.dataset.lastBatchMs = String(ms);
     $("stat-timing").textContent = `Round ${trained.round} trained; the next batch was on screen ${ms} ms after Enter.`;
-    say(`Round ${trained.round}: ${state.session.labels.labeled} labels; F1 from the labels ${quality(trained.metrics).text}.`);
-    if (trained.metrics.quality?.pending) followQuality(trained.round);
+    if (isMulti()) {
+      say(`Round ${trained.round}: ${state.session.labels.labeled} labels, CV accuracy ${fmt(trained.metrics.accuracy)}.`);
+      refreshSession(); // the new round's audit estimate, without holding the next batch
+    } else {
+      say(`Round ${trained.round}: ${state.session.labels.labeled} labels; F1 from the labels ${quality(trained.metrics).text}.`);
+      if (trained.metrics.quality?.pending) followQuality(trained.round);
+    }
   } finally {
     state.busy = false;
     document.body.classList.remove("busy");
@@ -161,8 +185,24 @@ export async function submitBatch() {
   }
 }
 
+/** Read the session again (its estimate) and redraw the progress panel. */
+async function refreshSession() {
+  const id = state.session.id;
+  const s = await get(`sessions/${seg(id)}`).catch(() => null);
+  if (s && state.session?.id === id && s.round >= state.session.round) {
+    state.session = { ...state.session, ...s };
+    renderProgress();
+  }
+}
+
 function updatePending() {
   const marks = [...labelGrid.marks.values()];
+  if (isMulti()) {
+    $("stat-pending").textContent = state.batch.length
+      ? `${marks.length} of ${state.batch.length} marked, sent on Enter` : "–";
+    if (marks.length && $("status").textContent === MARK_CLASS_FIRST) say("");
+    return;
+  }
   const pos = marks.filter((s) => s > 0).length;
   const neg = marks.filter((s) => s < 0).length;
   $("stat-pending").textContent = state.batch.length
@@ -214,6 +254,13 @@ async function followQuality(round, tries = 20) {
 export function renderProgress() {
   const s = state.session;
   if (!s) return;
+  if (isMulti()) {
+    $("stat-round").textContent = String(s.round);
+    renderClassProgress(s);
+    drawCurve($("curve"), s.rounds, { metric: "accuracy", label: "CV accuracy" });
+    updatePending();
+    return;
+  }
   const last = s.rounds.at(-1) || { metrics: {} };
   const q = quality(last.metrics);
   $("stat-labels").textContent = `${s.labels.labeled} (${s.labels.positives} positive, ${s.labels.negatives} negative)`;
@@ -256,6 +303,10 @@ export function wireLabel() {
   $("grade-slider").addEventListener("input", (e) => { $("grade-value").textContent = e.target.value; });
   $("grade-slider").addEventListener("change", (e) => {
     markTargets(Number(e.target.value));
+  });
+  $("accept-button").addEventListener("click", () => {
+    acceptPredictions();
+    labelGrid.focus();
   });
   $("undo-button").addEventListener("click", () => guard(undo, "undo"));
   $("submit-button").addEventListener("click", () => guard(submitBatch, "enter"));

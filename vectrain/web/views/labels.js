@@ -2,6 +2,7 @@
 // label and the classifier's current prediction; relabel or remove (one undo step per key).
 
 import { get, post, seg } from "../api.js";
+import { isMulti } from "../classes.js";
 import { TileGrid } from "../grid.js";
 import { guard } from "../messages.js";
 import { undoStored, writeLabels } from "../mine.js";
@@ -24,8 +25,10 @@ export async function loadLabels() {
 
 function shownLabels() {
   const filter = $("labels-filter").value;
+  const keep = (l) => filter === "all"
+    || (isMulti() ? l.class === filter : filter === "pos" ? l.score > 0 : l.score < 0); // classes: by class
   return state.labels
-    .filter((l) => filter === "all" || (filter === "pos" ? l.score > 0 : l.score < 0))
+    .filter(keep)
     .sort((a, b) => (a.labeled < b.labeled ? 1 : a.labeled > b.labeled ? -1 : a.item_id.localeCompare(b.item_id)));
 }
 

@@ -2,6 +2,7 @@
 // the SQL that publishes it, and its weights.
 
 import { download, downloadFile, get, post, seg } from "../api.js";
+import { isMulti } from "../classes.js";
 import { TileGrid, el } from "../grid.js";
 import { guard, say } from "../messages.js";
 import { writeLabels } from "../mine.js";
@@ -27,6 +28,7 @@ export async function loadResults() {
 }
 
 async function loadPredictions(mode = state.pred.mode, offset) {
+  if (isMulti()) return loadClassPredictions(mode, offset);
   const sid = seg(state.session.id);
   state.pred.mode = mode;
   for (const b of document.querySelectorAll("[data-browse]")) b.setAttribute("aria-pressed", String(b.dataset.browse === mode));
@@ -61,6 +63,38 @@ async function loadPredictions(mode = state.pred.mode, offset) {
   await predGrid.setItems(items);
 }
 
+/**
+ * A session with classes: mode "margin" pages every item by smallest margin (the items the
+ * classifier can least decide), any other mode is a class, paged most confident first.
+ */
+async function loadClassPredictions(mode, offset = 0) {
+  const sid = seg(state.session.id);
+  if (mode !== "margin" && !state.session.classes.includes(mode)) mode = "margin";
+  state.pred.mode = mode;
+  $("pred-margin").setAttribute("aria-pressed", String(mode === "margin"));
+  $("pred-class").value = mode === "margin" ? "" : mode;
+  state.pred.offset = Math.max(0, offset);
+  const params = { offset: state.pred.offset, limit: PRED_PAGE, ...(mode === "margin" ? {} : { class: mode }) };
+  let page;
+  try {
+    page = await get(`sessions/${sid}/predictions`, params);
+  } catch (err) {
+    if (err.status !== 404) throw err;
+    $("apply-info").textContent = "Not applied yet: Apply stores every item's class and publishes the classifier.";
+    $("pred-range").textContent = "";
+    await predGrid.setItems([]);
+    return;
+  }
+  const counts = Object.entries(page.classes).map(([c, n]) => `${c} ${n.toLocaleString()}`).join(", ");
+  const stale = page.round < state.session.round ? ` The classifier is at round ${state.session.round} now: Apply again to update.` : "";
+  $("apply-info").textContent = `Round ${page.round}: ${counts}.${stale}`;
+  const end = state.pred.offset + page.items.length;
+  $("pred-range").textContent = `${state.pred.offset + 1}–${end} of ${page.total.toLocaleString()}, `
+    + (mode === "margin" ? "smallest margin first" : `predicted ${mode}, most confident first`)
+    + "; pred is the predicted class and its probability; 1-9 label a tile";
+  await predGrid.setItems(page.items.map((p) => ({ id: p.id, label: p.label, class: p.class, score: p.score })));
+}
+
 /** A label key on a prediction: label it in the session at once (one undo step). */
 export async function labelPreds(score, items) {
   const targets = items || predGrid.targets();
@@ -77,8 +111,11 @@ async function applyClassifier() {
   $("apply-button").disabled = true;
   try {
     const res = await post(`sessions/${sid}/apply`, {});
-    say(`Applied round ${res.round}: ${res.positives.toLocaleString()} of ${res.items.toLocaleString()} positive in ${res.seconds} s; published as ${res.function}.`);
-    await Promise.all([loadPredictions("top"), loadSessionSql()]);
+    const found = res.classes
+      ? Object.entries(res.classes).map(([c, n]) => `${c} ${n.toLocaleString()}`).join(", ")
+      : `${res.positives.toLocaleString()} positive`;
+    say(`Applied round ${res.round} to ${res.items.toLocaleString()} items (${found}) in ${res.seconds} s; published as ${res.function}.`);
+    await Promise.all([loadPredictions(isMulti() ? "margin" : "top"), loadSessionSql()]);
   } finally {
     $("apply-button").disabled = false;
   }
@@ -118,6 +155,8 @@ export function wireResults(given) {
   for (const b of document.querySelectorAll("[data-browse]")) {
     b.addEventListener("click", () => guard(() => loadPredictions(b.dataset.browse)));
   }
+  $("pred-margin").addEventListener("click", () => guard(() => loadPredictions("margin")));
+  $("pred-class").addEventListener("change", (e) => guard(() => loadPredictions(e.target.value || "margin")));
   $("pred-prev").addEventListener("click", () => guard(() => loadPredictions(state.pred.mode, state.pred.offset - PRED_PAGE)));
   $("pred-next").addEventListener("click", () => guard(() => loadPredictions(state.pred.mode, state.pred.offset + PRED_PAGE)));
   $("copy-sql").addEventListener("click", () => guard(() => copyText($("sql-statements").textContent, "SQL")));
