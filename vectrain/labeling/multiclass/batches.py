@@ -37,7 +37,6 @@ from vectrain.labeling.multiclass.model import ClassRound, ClassSession, get_rou
 from vectrain.labeling.multiclass.vectors import VECTORS
 from vectrain.storage.query import Query
 from vectrain.storage.store import Store
-from vectrain.storage.vectorsql.classes import class_tops
 
 POOL_PER_SLOT = 5  # smallest-margin items read per batch slot
 EXPLORE = 0.1  # share of the batch drawn uniformly at random (at least 1 when k >= 5)
@@ -156,7 +155,9 @@ class _Picker:
         if not classes:
             return []
         names = [self.session.classes[c] for c in classes]
-        return self._rows(class_tops(self.session.id, self.rnd.round, names, k))
+        rows = self._rows(Query.named("classes.class_tops", classes=names, k=k, **self.key))
+        place = {name: n for n, name in enumerate(names)}
+        return sorted(rows, key=lambda r: (place[r["class"]], -r["score"], r["id"]))  # in the order asked
 
     # -- strategies --------------------------------------------------------------------------
     def margin(self, k: int) -> list[dict]:

@@ -1,5 +1,5 @@
-"""The SQL of multi-class sessions that has a shape of its own: one range read per class of a
-round's scores, and a published classifier that returns the class name for a vector."""
+"""The published classifier of a multi-class session: a SQL function that returns the class name
+for a vector, and a view that calls it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 from vectrain.core.errors import BadInput
 from vectrain.core.names import validate_name
 from vectrain.storage.query import Query
-from vectrain.storage.vectorsql.filters import function_ident, positive_int, table_ident
+from vectrain.storage.vectorsql.filters import function_ident, table_ident
 
 # The published function writes every weight into its text: 100 classes x 512 dims is about 600 KB
 # of SQL, over the engine's default max_query_size (256 KB). The statement that creates it raises
@@ -24,28 +24,6 @@ def string_literal(value: str) -> str:
     if not isinstance(value, str) or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise BadInput(f"class name {value!r} has control characters")
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def class_tops(session_id: str, round_no: int, classes: list[str], k: int) -> Query:
-    """Each class's k most confident unlabeled items under a round: one range read of the
-    by_class projection per class, in one round trip. Columns: id, class, score, margin."""
-    k = positive_int(k, "k")
-    if not classes:
-        raise ValueError("class_tops needs at least one class")
-    subquery = (
-        "SELECT * FROM (SELECT item_id AS id, class, score, margin FROM class_scores\n"
-        "    WHERE session_id = {{session_id:String}} AND round = {{round_no:UInt32}} AND class = {{c{i}:String}}\n"
-        "      AND item_id NOT IN (SELECT item_id FROM labels FINAL\n"
-        "                          WHERE session_id = {{session_id:String}} AND removed = 0)\n"
-        "    ORDER BY score DESC, item_id LIMIT {{k:UInt32}})"
-    )
-    parts = [subquery.format(i=i) for i in range(len(classes))]
-    params = {f"c{i}": str(c) for i, c in enumerate(classes)}
-    return Query(
-        "\nUNION ALL\n".join(parts),
-        {"session_id": session_id, "round_no": int(round_no), "k": k, **params},
-        name="class_tops",
-    )
 
 
 def _row_literal(values) -> str:
