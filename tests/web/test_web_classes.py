@@ -188,3 +188,36 @@ def test_label_three_classes_with_keys_1_to_3_and_apply(live, driver, class_stor
     assert "GROUP BY class" in d.find_element(By.ID, "sql-example").text
     d.save_screenshot(str(shots / "classes_results.png"))
     no_page_errors(d)
+
+
+def test_more_than_nine_classes_have_a_picker(live, driver, class_store):
+    import httpx
+
+    d, many = driver, [f"k{i}" for i in range(12)]
+    r = httpx.post(
+        f"{live.url}sessions", json={"dataset": "blobs", "name": f"many_{uuid.uuid4().hex[:6]}", "classes": many}
+    )
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    d.get(f"{live.url}#d=blobs&s={sid}&t=label")
+    wait(
+        d,
+        lambda d: (
+            d.execute_script("return window.vectrain.state.batchKey") == f"{sid}:0"
+            and len(tiles(d, "label-grid")) == 10
+            and len(d.find_elements(By.CSS_SELECTOR, "#class-bar button")) == 9
+        ),
+        what="the batch",
+    )
+    bar = d.find_element(By.ID, "class-bar")
+    assert [b.text for b in bar.find_elements(By.TAG_NAME, "button")] == [f"{n + 1} k{n}" for n in range(9)]
+    picker = Select(bar.find_element(By.CSS_SELECTOR, "select.class-picker"))
+    assert [o.get_attribute("value") for o in picker.options] == ["", "k9", "k10", "k11"]
+    tiles(d, "label-grid")[0].click()
+    keys(d, Keys.ESCAPE, "c")  # c: the picker takes the focus
+    assert d.switch_to.active_element == bar.find_element(By.CSS_SELECTOR, "select.class-picker")
+    picker.select_by_value("k10")
+    wait(d, lambda d: tile_texts(d, "label-grid", ".mark")[0] == "k10", what="the picked class")
+    keys(d, "9")  # the focus went back to the grid: the next tile gets k8
+    wait(d, lambda d: tile_texts(d, "label-grid", ".mark")[1] == "k8", what="the ninth class")
+    no_page_errors(d)

@@ -10,6 +10,7 @@ export const state = {
   readOnly: false, // GET /whoami: this key may only read
   tab: "find",
   batch: [], // the items of the current batch
+  batchRound: null, // the round whose classifier chose and scored it
   batchKey: "", // session + round the batch was fetched for
   markOrder: [], // ids in the order they were marked
   undo: [], // [{changes: [{id, before}]}] for marks not sent yet (older steps are the service's)

@@ -128,6 +128,10 @@ def round_to_read(store: Store, session: ClassSession, latest: ClassRound, deadl
             if scored is None:
                 raise deadline.error() from None
             return scored
+        except Exception:  # the scoring failed (it is logged): the newest whole round still serves
+            if scored is None:
+                raise
+            return scored
         return latest.round
     return scored
 
