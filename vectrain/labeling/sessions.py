@@ -5,6 +5,8 @@ row per item), and every round's weights. The current classifier is the latest r
 is the starting one (prompt embedding, given vector, or the normalized mean of examples).
 Next batches are chosen by vectrain.labeling.batches; labels are vectrain.labeling.labels; rounds
 are stored by vectrain.labeling.rounds; apply and the published SQL are vectrain.labeling.publish.
+A session with classes (multi-class) is vectrain.labeling.multiclass's: each entry point here
+hands it over.
 """
 
 from __future__ import annotations
