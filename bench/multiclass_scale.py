@@ -145,6 +145,20 @@ def measure(store, name: str, n: int, labels_to: int, repeats: int) -> str:
                 rows.append(
                     [kind, strategy, statistics.median(ms), float(np.percentile(ms, 95)), "yes" if ok else "NO"]
                 )
+    # The baseline of the scoring: zero-shot over the same table with 100 labels, in this process.
+    from vectrain.classify import labelsets, zeroshot
+
+    ls = f"scale_{uuid.uuid4().hex[:8]}"
+    rnd = sessions.get_session(store, sid)["round"]
+    from vectrain.labeling.publish import export_weights
+
+    weights = np.asarray(export_weights(store, sid, rnd)["weights"], np.float32)
+    labelsets.create(store, ls, classes, vectors=weights)
+    zero_s = []
+    for _ in range(3):
+        t = time.perf_counter()
+        zeroshot.run_stored(store, name, ls)
+        zero_s.append(time.perf_counter() - t)
     base = statistics.median(results[("binary", "mixed")])
     for row in rows:
         row.append(f"{row[2] / base:.2f}x")
@@ -152,7 +166,9 @@ def measure(store, name: str, n: int, labels_to: int, repeats: int) -> str:
         f"{n:,} rows x 512 dims, {CLASSES} classes, {machine()}. Create (200 example labels, round 0 trained): "
         f"{create_s:.1f} s. Scoring every row after a round, in the background (numpy over Arrow blocks into "
         f"class_scores): median {statistics.median(score_s):.1f} s over {len(score_s)} rounds (min {min(score_s):.1f}, "
-        f"max {max(score_s):.1f}). Training a round: median {statistics.median(train_s):.2f} s "
+        f"max {max(score_s):.1f}); zero-shot over the same table with 100 labels (`zeroshot.run_stored`), in "
+        f"the same process: median {statistics.median(zero_s):.1f} s of 3, so a round's scoring is "
+        f"{statistics.median(score_s) / statistics.median(zero_s):.2f}x zero-shot's. Training a round: median {statistics.median(train_s):.2f} s "
         f"({len(train_s)} rounds, 300 to {labeled} labels, metrics by 3-fold cross-fitting).\n\n"
         f"POST /next, k=10, {labeled:,} labels excluded, {repeats} requests each (ms; ratio: p50 over binary mixed's):\n\n"
         + table(
