@@ -59,7 +59,19 @@ def readme_api(engine_path):
             assert api.post(f"/sessions/{sid}/labels", json={"labels": labels}).status_code == 200
             assert api.post(f"/sessions/{sid}/train", json={}).status_code == 200
         applied = api.post(f"/sessions/{sid}/apply", json={}).json()
+        # The README's session with classes: the ten digits from one example each, 5 rounds of 10.
+        digits = [str(d) for d in range(10)]
+        examples = {d: [f"digit-000{d}"] for d in digits}
+        body = {"dataset": "digits", "name": "digits10", "classes": digits, "examples": examples}
+        cid = api.post("/sessions", json=body).json()["id"]
+        for _ in range(5):
+            batch = api.post(f"/sessions/{cid}/next", json={"k": 10}).json()["items"]
+            labels = [{"item_id": i["id"], "class": truth[i["id"]]} for i in batch]
+            assert api.post(f"/sessions/{cid}/labels", json={"labels": labels}).status_code == 200
+            assert api.post(f"/sessions/{cid}/train", json={}).status_code == 200
+        assert api.post(f"/sessions/{cid}/apply", json={}).status_code == 200
         yield api, applied
+    store.command(store.dialect.drop_function("clf_vectrain__digits10"))
     store.command(store.dialect.drop_function("clf_vectrain__zeros"))
     store.command(store.dialect.drop_database("vectrain"))
     store.close()
@@ -69,6 +81,7 @@ def test_the_readme_shows_sql_and_every_statement_runs(readme_api):
     api, applied = readme_api
     statements = readme_sql()
     assert any("clf_vectrain__zeros(vector)" in s for s in statements), statements
+    assert any("clf_vectrain__digits10(vector)" in s for s in statements), statements
     assert len(statements) >= 6, statements
     for statement in statements:
         r = api.post("/sql", json={"query": statement})

@@ -293,3 +293,42 @@ def test_deleting_the_dataset_removes_the_scores(api, store, make_dataset):
     assert api.delete("/datasets/toy", params={"force": "true"}).status_code == 200
     left = store.client.query(f"SELECT count() FROM {store.database}.class_scores").result_rows[0][0]
     assert left == 0
+
+
+def test_undo_rename_delete_and_scores_of_a_session_with_classes(api, store, make_dataset):
+    vectors, labels, ids = make_dataset(n=200, clusters=3)
+    s = _create(api, classes=CLASSES, examples=_examples(ids, labels))
+    item = ids[100]
+    right = f"c{labels[100]}"
+    wrong = CLASSES[(CLASSES.index(right) + 1) % 3]
+    assert _label(api, s["id"], [(item, right)]).status_code == 200
+    assert _label(api, s["id"], [(item, wrong)]).status_code == 200
+    undone = api.post(f"/sessions/{s['id']}/labels/undo").json()
+    assert undone["undone"]["items"] == [{"item_id": item, "score": 1.0, "class": right}]
+    assert undone["labels"]["per_class"][right] == 3
+    listed = {x["item_id"]: x for x in api.get(f"/sessions/{s['id']}/labels").json()["labels"]}
+    assert listed[item]["class"] == right and listed[item]["label"] == right  # the toy's own label is the cluster
+    # The classifier on some items: class, probability, margin, the dataset's label and this session's.
+    scores = api.post(f"/sessions/{s['id']}/scores", json={"item_ids": [item, ids[101], "nope"]}).json()
+    assert [x["id"] for x in scores["items"]] == [item, ids[101]] and "threshold" not in scores
+    assert scores["items"][0]["your_label"] == right and scores["items"][1]["your_label"] is None
+    assert all(x["class"] in CLASSES and 0 <= x["margin"] <= x["score"] <= 1 for x in scores["items"])
+    # Filters: labeled or not works; a margin over a threshold is a binary session's.
+    r = api.post("/datasets/toy/browse", json={"session": s["id"], "labeled": "yes"})
+    assert r.status_code == 200 and r.json()["total"] == 7, r.text
+    r = api.post("/datasets/toy/browse", json={"session": s["id"], "margin_min": 0})
+    assert r.status_code == 400 and "classes" in r.json()["detail"]
+    # Rename keeps the classes and publishes the applied classifier under the new name.
+    api.post(f"/sessions/{s['id']}/apply", json={})
+    new = _name()
+    r = api.patch(f"/sessions/{s['id']}", json={"name": new})
+    assert r.status_code == 200 and r.json()["classes"] == CLASSES, r.text
+    fn = r.json()["function"]
+    sql = api.post("/sql", json={"query": f"SELECT count() FROM items_toy WHERE {fn}(vector) IN ('c0', 'c1', 'c2')"})
+    assert sql.status_code == 200 and sql.json()["rows"][0][0] == 200, sql.text
+    assert api.post(f"/sessions/{s['id']}/next", json={"k": 3}).status_code == 200
+    # Delete: its scores go with it.
+    assert api.delete(f"/sessions/{s['id']}").status_code == 200
+    for table in ("class_scores", "class_scored", "class_applied"):
+        left = store.client.query(f"SELECT count() FROM {store.database}.{table} WHERE session_id = '{s['id']}'")
+        assert left.result_rows[0][0] == 0, table

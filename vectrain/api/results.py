@@ -14,10 +14,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, StrictBool
 
 from vectrain.api import schema
+from vectrain.api.class_models import class_field
 from vectrain.api.deps import StoreDep
 from vectrain.api.jobs import JOB_ACCEPTED, runner, submit
 from vectrain.api.models import Request, api_router
-from vectrain.api.sessions import class_field
 from vectrain.labeling import publish, rounds, state
 
 router = api_router("sessions")
@@ -48,7 +48,7 @@ class Prediction(BaseModel):
 
 class Predictions(BaseModel):
     round: int
-    threshold: float
+    threshold: float | None = class_field("a binary session's threshold")
     total: int
     positives: int | None = class_field("a binary session: items predicted positive")
     classes: dict[str, int] | None = class_field("a multi-class session: items predicted per class")

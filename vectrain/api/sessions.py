@@ -13,6 +13,7 @@ from fastapi import Request as FastAPIRequest
 from pydantic import BaseModel, ConfigDict, Field
 
 from vectrain.api import schema
+from vectrain.api.class_models import ClassEstimate, class_field
 from vectrain.api.deps import StoreDep, in_thread
 from vectrain.api.models import Request, api_router
 from vectrain.api.security import may_write, reads
@@ -23,12 +24,6 @@ from vectrain.labeling import sessions as svc
 from vectrain.labeling.audit import SOURCES
 
 router = api_router("sessions")
-
-
-def class_field(description: str | None = None, **kwargs):
-    """A field of multi-class sessions only: left out of the answer when null, so a binary
-    session's answers stay as they were."""
-    return Field(None, exclude_if=lambda value: value is None, description=description, **kwargs)
 
 
 class CreateSession(Request):
@@ -211,25 +206,6 @@ class Estimate(BaseModel):
     history: list[dict[str, Any]] = Field(description="the estimates of the latest rounds' classifiers, oldest first")
 
 
-class ClassEstimate(BaseModel):
-    """A multi-class classifier's accuracy from its audit labels (uniform random draws held out of
-    training): on the unlabeled items, and over the whole dataset (labeled items known exactly);
-    95% Jeffreys intervals."""
-
-    round: int
-    accuracy: float
-    accuracy_low: float
-    accuracy_high: float
-    accuracy_all: float
-    accuracy_all_low: float
-    accuracy_all_high: float
-    audited: int
-    audit_pending: int
-    labeled: int
-    items: int
-    method: str
-
-
 class SessionInfo(BaseModel):
     id: str
     dataset: str
@@ -328,6 +304,7 @@ class LabelList(BaseModel):
 class UndoneItem(BaseModel):
     item_id: str
     score: float | None = Field(description="the label restored; null: the item has no label again")
+    class_: str | None = class_field("a multi-class session: the class restored", alias="class")
 
 
 class Undone(BaseModel):
@@ -345,15 +322,23 @@ class UndoResult(BaseModel):
 class ScoredItem(BaseModel):
     id: str
     label: str = Field(description="the item's own label in the dataset")
-    score: float = Field(description="dot(w, v) + b under the latest round")
-    margin: float = Field(description="score - threshold: positive when > 0 (what the published SQL function returns)")
-    positive: bool
-    your_label: float | None = Field(description="this session's label of the item, null when none")
+    score: float | None = Field(
+        description="dot(w, v) + b under the latest round; a multi-class session: the predicted class's probability"
+    )
+    margin: float | None = Field(
+        description="score - threshold: positive when > 0 (what the published SQL function returns); a "
+        "multi-class session: the top probability minus the runner-up's"
+    )
+    positive: bool | None = class_field("a binary session: the decision")
+    class_: str | None = class_field("a multi-class session: the predicted class", alias="class")
+    your_label: float | str | None = Field(
+        description="this session's label of the item (a multi-class session's: the class), null when none"
+    )
 
 
 class Scores(BaseModel):
     round: int
-    threshold: float
+    threshold: float | None = class_field("a binary session's threshold")
     items: list[ScoredItem] = Field(description="in the order asked; ids not in the dataset are left out")
 
 

@@ -18,6 +18,8 @@ import time
 from typing import Any
 
 from vectrain.core.errors import NothingToUndo
+from vectrain.labeling.multiclass.model import ClassSession
+from vectrain.labeling.multiclass.model import label_counts as class_counts
 from vectrain.labeling.state import STATES, label_counts, session_row
 from vectrain.storage.query import Query
 from vectrain.storage.store import Store
@@ -51,13 +53,16 @@ def undo(store: Store, session_id: str) -> dict[str, Any]:
         # again, which writes the same labels.
         store.command(Query.named("history.restore", session_id=s["id"], action=action, version=version))
         store.command(Query.named("history.mark_undone", session_id=s["id"], action=action, version=version))
-        counts = label_counts(store, s["id"])
+        counts = class_counts(store, ClassSession.of(s)) if s["classes"] else label_counts(store, s["id"])
         STATES.set_labeled(store, s["id"], counts["labeled"])
+    restored = [{"item_id": r["item_id"], "score": float(r["score"]) if r["had"] else None} for r in before]
+    if s["classes"]:  # a session with classes: the class restored
+        restored = [{**x, "class": r["class"] if r["had"] else None} for x, r in zip(restored, before)]
     return {
         "undone": {
             "kind": pending[0]["what"],
             "action": action,
-            "items": [{"item_id": r["item_id"], "score": float(r["score"]) if r["had"] else None} for r in before],
+            "items": restored,
         },
         "more": len(pending) > 1,
         "labels": counts,

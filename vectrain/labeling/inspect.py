@@ -11,6 +11,7 @@ from typing import Any
 
 from vectrain.core.errors import BadInput
 from vectrain.core.validation import check_ids
+from vectrain.labeling.multiclass import batches as class_batches
 from vectrain.labeling.sessions import current_state
 from vectrain.labeling.state import items_params, session_row
 from vectrain.search.browse import Classifier
@@ -23,6 +24,8 @@ def score_items(store: Store, session_id: str, item_ids: list[str]) -> dict[str,
     label, and the session's label of each (None where it has none). Unknown ids are left out."""
     ids = check_ids(item_ids, "item_ids", store.settings)
     s = session_row(store, session_id)
+    if s["classes"]:
+        return class_batches.score_items(store, s, ids)
     r = current_state(store, s["id"]).round
     threshold = float(r["threshold"])
     where = items_params(store, s["dataset"])
@@ -57,5 +60,7 @@ def classifier_of(store: Store, dataset: str, session_id: str) -> Classifier:
         raise BadInput(
             f"Session {s['name']!r} labels dataset {s['dataset']!r}, not {dataset!r}", field="session", session=s["id"]
         )
+    if s["classes"]:  # labeled or not filters any session; a margin over a threshold is binary only
+        return Classifier(s["id"], None, 0.0, 0.0)
     r = current_state(store, s["id"]).round
     return Classifier(s["id"], r["weights"], float(r["bias"]), float(r["threshold"]))

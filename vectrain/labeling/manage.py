@@ -17,6 +17,7 @@ from typing import Any
 from vectrain.core.errors import Conflict
 from vectrain.core.names import FUNCTION_PREFIX, function_name, view_name
 from vectrain.labeling import publish, rounds, scoring
+from vectrain.labeling.multiclass import publish as class_publish
 from vectrain.labeling.sessions import check_session_name, get_session
 from vectrain.labeling.state import STATES, session_row
 from vectrain.storage import claims
@@ -35,6 +36,9 @@ SESSION_TABLES = (
     "audit_predictors",
     "session_scores",
     "scored_rounds",
+    "class_scores",  # sessions with classes: every item under a round, whole rounds, applied rounds
+    "class_scored",
+    "class_applied",
 )
 
 
@@ -77,7 +81,9 @@ def rename_session(store: Store, session_id: str, name: str) -> dict[str, Any]:
     if not claims.claim(store, "session", name, s["id"]):
         raise taken
     store.command(Query.named("sessions.rename", id=s["id"], name=name, version=time.time_ns()))
-    applied = store.rows(Query.named("sessions.prediction_counts", session_id=s["id"]))
+    if s["classes"]:  # a session with classes: its applied round published under the new name
+        class_publish.republish(store, {**s, "name": name})
+    applied = [] if s["classes"] else store.rows(Query.named("sessions.prediction_counts", session_id=s["id"]))
     if applied:  # published under the old name: publish the applied round under the new one
         r = rounds.get_round(store, s["id"], int(applied[-1]["round"]))
         for statement in publish.publish_sql(store, {**s, "name": name}, r)["statements"]:

@@ -25,7 +25,7 @@ class Classifier:
     """A session's current classifier, for filters on its labels and margins."""
 
     session_id: str
-    weights: Any
+    weights: Any  # None: a session with classes (no single margin to filter by)
     bias: float
     threshold: float
 
@@ -53,6 +53,12 @@ def item_filters(
     if labeled != Labeled.any:
         filters.append(InSession(session.session_id, labeled == Labeled.yes))
     if margin_min is not None or margin_max is not None:
+        if session.weights is None:
+            raise BadInput(
+                "margin_min and margin_max filter by a binary session's margin over its threshold; a session "
+                "with classes has none (browse its predictions by class or margin instead)",
+                field="margin_min",
+            )
         filters.append(MarginRange(session.weights, session.bias, session.threshold, margin_min, margin_max))
     return filters
 

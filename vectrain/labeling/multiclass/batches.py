@@ -90,6 +90,23 @@ def _source(rule: ClassStrategy, rnd: ClassRound, latest: ClassRound) -> str:
     return said
 
 
+def score_items(store: Store, row: dict, ids: list[str]) -> dict:
+    """Some items under the session's latest round: the predicted class, its probability and the
+    margin to the runner-up, the dataset's label, and this session's label (the class) of each.
+    Ids not in the dataset are left out."""
+    from vectrain.labeling.multiclass.labels import classes_of
+
+    session = ClassSession.of(row)
+    rnd = get_round(store, session)
+    where = {"db": store.database, "items": items_table(session.dataset)}
+    present = {r["id"] for r in store.rows(Query.named("items.existing_ids", ids=ids, **where))}
+    ids = [i for i in ids if i in present]
+    yours = classes_of(store, session, ids)
+    picker = _Picker(store, session, rnd, label_counts(store, session))
+    items = [{k: v for k, v in item.items() if k != "url"} for item in picker.scored(ids)]
+    return {"round": int(rnd.round), "items": [{**item, "your_label": yours.get(item["id"])} for item in items]}
+
+
 def _audit_items(store: Store, session: ClassSession, picker, k: int, audit, record: bool) -> list[dict]:
     """Audit draws waiting for a label, then new ones (vectrain.labeling.audit's rules)."""
     want = session_audit.audit_count(session.audit_rate, audit, k)
@@ -138,8 +155,8 @@ class _Picker:
         if len(picks) < k:  # a short read (nearly everything labeled, rows added since scoring)
             taken = {p["id"] for p in picks}
             picks += [p for p in self.random(k + len(taken)) if p["id"] not in taken][: k - len(picks)]
-        urls, _ = VECTORS.get(self.store, self.session, [p["id"] for p in picks], self.dim)
-        return [{**p, "url": url} for p, url in zip(picks[:k], urls)]
+        found = VECTORS.get(self.store, self.session, [p["id"] for p in picks[:k]], self.dim)
+        return [{**p, "url": url, "label": label} for p, url, label in zip(picks[:k], found.urls, found.labels)]
 
     # -- reads of the round's scores ---------------------------------------------------------
     def _rows(self, query: Query) -> list[dict]:
@@ -187,9 +204,9 @@ class _Picker:
         pool.sort(key=lambda r: (r["margin"] / (1.0 + deficit[index[r["class"]]]), r["id"]))
         unlabeled_classes = [c for c in range(len(self.per_class)) if self.per_class[c] == 0 and self.rnd.active[c]]
         order = list({r["id"]: r for r in self.tops(unlabeled_classes, 1) + pool}.values())
-        _, V = VECTORS.get(self.store, self.session, [r["id"] for r in order], self.dim)
+        V = VECTORS.get(self.store, self.session, [r["id"] for r in order], self.dim).vectors
         labeled_ids = [r["item_id"] for r in self.store.rows(Query.named("classes.labels", session_id=self.session.id))]
-        _, L = VECTORS.get(self.store, self.session, labeled_ids, self.dim)
+        L = VECTORS.get(self.store, self.session, labeled_ids, self.dim).vectors
         near = (V @ L.T).max(axis=1) if len(L) else np.full(len(order), -1.0)
         cap = math.ceil(CLASS_CAP * k)
         per = np.zeros(len(self.per_class), dtype=int)
@@ -238,9 +255,8 @@ class _Picker:
             )
             rows.sort(key=lambda r: order.get((r["part"], int(r["offset"])), len(order)))
             rows = [r for r in rows if r["id"] not in ids][:need]
-            VECTORS.put(
-                self.store, self.session, [r["id"] for r in rows], [r["url"] for r in rows], [r["vector"] for r in rows]
-            )
+            columns = [[r[c] for r in rows] for c in ("id", "url", "label", "vector")]
+            VECTORS.put(self.store, self.session, *columns)
             ids += [r["id"] for r in rows]
             if len(ids) >= k:
                 break
@@ -256,17 +272,17 @@ class _Picker:
         """These items with the round's prediction, computed here from their vectors."""
         if not ids:
             return []
-        urls, V = VECTORS.get(self.store, self.session, ids, self.dim)
+        found = VECTORS.get(self.store, self.session, ids, self.dim)
+        items = [{"id": i, "url": u, "label": x} for i, u, x in zip(ids, found.urls, found.labels)]
         if self.rnd.known < 2:
-            return [{"id": i, "url": u, "class": None, "score": None, "margin": None} for i, u in zip(ids, urls)]
-        s = training.score(V, self.rnd.weights, self.rnd.biases, self.rnd.active)
+            return [{**item, "class": None, "score": None, "margin": None} for item in items]
+        s = training.score(found.vectors, self.rnd.weights, self.rnd.biases, self.rnd.active)
         return [
             {
-                "id": i,
-                "url": u,
+                **item,
                 "class": self.session.classes[int(s.top[n])],
                 "score": float(s.score[n]),
                 "margin": float(s.margin[n]),
             }
-            for n, (i, u) in enumerate(zip(ids, urls))
+            for n, item in enumerate(items)
         ]

@@ -12,9 +12,10 @@ from vectrain.core.errors import BadInput, ItemNotFound
 from vectrain.core.names import items_table
 from vectrain.core.validation import check_ids
 from vectrain.labeling import audit as session_audit
+from vectrain.labeling import history
 from vectrain.labeling.multiclass.model import ClassSession, label_counts
 from vectrain.labeling.multiclass.vectors import VECTORS
-from vectrain.labeling.state import STATES
+from vectrain.labeling.state import STATES, dataset_labels
 from vectrain.storage.query import Query, Strings
 from vectrain.storage.store import Store
 
@@ -42,8 +43,17 @@ def add_labels(store: Store, session: ClassSession, labels: list) -> dict[str, A
         provenance.append(session_audit.provenance(label, what))
     ids = check_ids(ids, "labels", store.settings)
     require_items(store, session.dataset, ids, "labels")
+    version = time.time_ns()
     with STATES.label_lock(session.id):
-        insert(store, session.id, ids, classes, provenance, time.time_ns())
+        insert(
+            store,
+            session.id,
+            ids,
+            classes,
+            provenance,
+            version,
+            before=lambda: history.record(store, session.id, version, "label", ids),
+        )
         counts = label_counts(store, session)
     return {"stored": len(ids), "labels": counts}
 
@@ -60,9 +70,10 @@ def require_items(store: Store, dataset: str, ids: list[str], what: str) -> None
         )
 
 
-def insert(store: Store, session_id: str, ids, classes, reported, version: int) -> None:
+def insert(store: Store, session_id: str, ids, classes, reported, version: int, before=None) -> None:
     """One INSERT of class labels with provenance; a label that claims to be an audit label must
-    be one (else nothing is stored)."""
+    be one (else nothing is stored). `before()` runs once the batch is accepted, just before it
+    is written (the label history: vectrain.labeling.history)."""
     sources, rounds = [p[0] for p in reported], [p[1] for p in reported]
     claimed = [i for i, source in zip(ids, sources) if source == "audit"]
     if claimed:
@@ -75,6 +86,8 @@ def insert(store: Store, session_id: str, ids, classes, reported, version: int) 
                 field="labels",
                 items=false[:5],
             )
+    if before is not None:
+        before()
     store.command(
         Query.named(
             "classes.insert_labels",
@@ -89,16 +102,27 @@ def insert(store: Store, session_id: str, ids, classes, reported, version: int) 
 
 
 def get_labels(store: Store, session: ClassSession) -> list[dict]:
+    """The session's live labels (`class`), each with its provenance and the item's own label in
+    the dataset (`label`)."""
+    rows = store.rows(Query.named("classes.labels", session_id=session.id))
+    own = dataset_labels(store, session.dataset, [r["item_id"] for r in rows])
     return [
         {
             "item_id": r["item_id"],
             "class": r["class"],
             "score": 1.0,
             "labeled": str(r["labeled"]),
+            "label": own.get(r["item_id"], ""),
             **session_audit.provenance_of(r),
         }
-        for r in store.rows(Query.named("classes.labels", session_id=session.id))
+        for r in rows
     ]
+
+
+def classes_of(store: Store, session: ClassSession, ids: list[str]) -> dict[str, str]:
+    """This session's label (the class) of each of `ids` that has one."""
+    rows = store.rows(Query.named("sessions.labels_of_items", session_id=session.id, ids=Strings(ids)))
+    return {r["item_id"]: r["class"] for r in rows}
 
 
 def training_data(store: Store, session: ClassSession, dim: int, audit: bool = False):
@@ -108,5 +132,4 @@ def training_data(store: Store, session: ClassSession, dim: int, audit: bool = F
     rows = store.rows(Query.named(name, session_id=session.id))
     ids = [r["item_id"] for r in rows]
     y = np.asarray([session.classes.index(r["class"]) for r in rows], dtype=np.int64)
-    _, X = VECTORS.get(store, session, ids, dim)
-    return ids, X, y
+    return ids, VECTORS.get(store, session, ids, dim).vectors, y

@@ -13,6 +13,7 @@ from vectrain.core.names import function_name, items_table, view_name
 from vectrain.core.validation import check_int, check_offset, check_round
 from vectrain.labeling.multiclass import scoring
 from vectrain.labeling.multiclass.model import ClassRound, ClassSession, get_round
+from vectrain.labeling.state import dataset_labels
 from vectrain.storage.query import Query
 from vectrain.storage.store import Store
 from vectrain.storage.vectorsql import classes as class_sql
@@ -161,6 +162,7 @@ def predictions(
         total = int(a["items"])
     else:
         raise BadInput("order=score pages one class: give class too", field="order")
+    own = dataset_labels(store, session.dataset, [r["id"] for r in rows])
     return {
         "round": round_no,
         "total": total,
@@ -171,7 +173,14 @@ def predictions(
         "offset": offset,
         "limit": limit,
         "items": [
-            {"id": r["id"], "class": r["class"], "score": float(r["score"]), "margin": float(r["margin"])} for r in rows
+            {
+                "id": r["id"],
+                "label": own.get(r["id"], ""),
+                "class": r["class"],
+                "score": float(r["score"]),
+                "margin": float(r["margin"]),
+            }
+            for r in rows
         ],
     }
 
@@ -192,6 +201,15 @@ def export_weights(store: Store, row: dict, round_no: int | None = None) -> dict
         "bias": 0.0,
         "threshold": 0.0,
     }
+
+
+def republish(store: Store, row: dict) -> None:
+    """Publish the applied round again (under the session's name in `row`: a rename)."""
+    session = ClassSession.of(row)
+    applied = _applied(store, session)
+    if applied:
+        for statement in publish_sql(store, session, get_round(store, session, max(applied)))["statements"]:
+            store.command(statement)
 
 
 def applied_round(store: Store, row: dict) -> int | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,48 +25,57 @@ MAX_ENTRIES = 50_000  # about 100 MB of 512-d float32 vectors
 READ_IDS = 5_000  # ids per read
 
 
+class Found(NamedTuple):
+    urls: list[str]
+    labels: list[str]  # the dataset's own label of each
+    vectors: np.ndarray  # float32 [n, dim]
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, (bytes, bytearray)) else str(value)
+
+
 class VectorCache:
     def __init__(self, limit: int = MAX_ENTRIES):
         self.limit = limit
         self._lock = threading.Lock()
-        self._items: OrderedDict = OrderedDict()  # (database, session, id) -> (url, vector)
+        self._items: OrderedDict = OrderedDict()  # (database, session, id) -> (url, label, vector)
 
-    def get(self, store: Store, session, ids: list[str], dim: int) -> tuple[list[str], np.ndarray]:
-        """(urls, float32 [len(ids), dim]) of these ids, in order; an id no longer in the
-        dataset comes back as a zero vector with an empty url."""
+    def get(self, store: Store, session, ids: list[str], dim: int) -> Found:
+        """These ids' urls, dataset labels and vectors, in order; an id no longer in the dataset
+        comes back as a zero vector with empty texts."""
         keys = [(store.database, session.id, i) for i in ids]
         with self._lock:
             missing = [i for i, key in zip(ids, keys) if key not in self._items]
         for start in range(0, len(missing), READ_IDS):
             chunk = missing[start : start + READ_IDS]
-            rows = itemvectors.read(
-                store,
-                Query.named(
-                    "classes.vectors", ids=Strings(chunk), db=store.database, items=items_table(session.dataset)
-                ),
-                dim,
+            query = Query.named(
+                "classes.vectors", ids=Strings(chunk), db=store.database, items=items_table(session.dataset)
             )
-            with self._lock:
-                for i, url, vector in zip(rows.ids, rows.labels, rows.vectors):
-                    self._items[(store.database, session.id, i)] = (url, vector)
-        urls, vectors = [], np.zeros((len(ids), dim), dtype=np.float32)
+            table = store.query_arrow(query.with_settings(**itemvectors.BULK_READ))
+            n = table.num_rows
+            flat = table.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+            vectors = np.asarray(flat, dtype=np.float32).reshape(n, dim) if n else np.zeros((0, dim), np.float32)
+            columns = [[_text(x) for x in table.column(c).to_pylist()] for c in ("id", "url", "label")]
+            self.put(store, session, *columns, vectors)
+        urls, labels, vectors = [], [], np.zeros((len(ids), dim), dtype=np.float32)
         with self._lock:
             for n, key in enumerate(keys):
                 found = self._items.get(key)
-                if found is None:  # not in the dataset (deleted rows): a zero vector, no url
+                if found is None:  # not in the dataset (deleted rows): a zero vector, no texts
                     urls.append("")
+                    labels.append("")
                     continue
                 self._items.move_to_end(key)
                 urls.append(found[0])
-                vectors[n] = found[1]
-            while len(self._items) > self.limit:
-                self._items.popitem(last=False)
-        return urls, vectors
+                labels.append(found[1])
+                vectors[n] = found[2]
+        return Found(urls, labels, vectors)
 
-    def put(self, store: Store, session, ids, urls, vectors) -> None:
+    def put(self, store: Store, session, ids, urls, labels, vectors) -> None:
         with self._lock:
-            for i, url, vector in zip(ids, urls, vectors):
-                self._items[(store.database, session.id, i)] = (url, np.asarray(vector, np.float32))
+            for i, url, label, vector in zip(ids, urls, labels, vectors):
+                self._items[(store.database, session.id, i)] = (url, label, np.array(vector, np.float32))
             while len(self._items) > self.limit:
                 self._items.popitem(last=False)
 

@@ -46,8 +46,8 @@ WHERE session_id = {session_id:String} AND removed = 0 AND audit = 1
 ORDER BY item_id
 
 -- name: vectors
--- Some items' vectors and urls (the url in the `label` column of vectrain.storage.itemvectors.read).
-SELECT id, url AS label, vector
+-- Some items' urls, dataset labels and vectors.
+SELECT id, url, label, vector
 FROM {db:Identifier}.{items:Identifier}
 WHERE id IN {ids:Array(String)}
 
@@ -105,14 +105,14 @@ LIMIT {k:UInt32} BY class
 -- name: rows_at
 -- Unlabeled rows at uniform random (part, offset) positions of the items table: reads only the
 -- granules that hold them.
-SELECT id, url, vector, _part AS part, _part_offset AS offset
+SELECT id, url, label, vector, _part AS part, _part_offset AS offset
 FROM {db:Identifier}.{items:Identifier}
 WHERE (_part, _part_offset) IN {picks:Array(Tuple(String, UInt64))}
   AND id NOT IN (SELECT item_id FROM labels FINAL WHERE session_id = {session_id:String} AND removed = 0)
 
 -- name: unlabeled_sample
 -- k unlabeled items in a pseudo-random order fixed by the salt: when nearly everything is labeled.
-SELECT id, url, vector
+SELECT id
 FROM {db:Identifier}.{items:Identifier}
 WHERE id NOT IN (SELECT item_id FROM labels FINAL WHERE session_id = {session_id:String} AND removed = 0)
 ORDER BY sipHash64(id, {salt:String})
@@ -222,6 +222,3 @@ FROM (SELECT item_id AS id, class AS label FROM labels FINAL
         AND ({applied:UInt8} = 0 OR item_id NOT IN (
             SELECT item_id FROM class_scores WHERE session_id = {session_id:String} AND round = {round_no:UInt32})))
 ORDER BY id
-
--- name: delete_scores
-ALTER TABLE class_scores DELETE WHERE session_id IN {ids:Array(String)}

@@ -23,6 +23,15 @@ ALTER TABLE labels DELETE WHERE session_id IN {ids:Array(String)}
 -- name: delete_rounds
 ALTER TABLE rounds DELETE WHERE session_id IN {ids:Array(String)}
 
+-- name: delete_class_scores
+ALTER TABLE class_scores DELETE WHERE session_id IN {ids:Array(String)}
+
+-- name: delete_class_scored
+ALTER TABLE class_scored DELETE WHERE session_id IN {ids:Array(String)}
+
+-- name: delete_class_applied
+ALTER TABLE class_applied DELETE WHERE session_id IN {ids:Array(String)}
+
 -- name: delete_label_history
 ALTER TABLE label_history DELETE WHERE session_id IN {ids:Array(String)}
 

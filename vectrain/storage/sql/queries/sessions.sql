@@ -18,9 +18,9 @@ SELECT id FROM sessions FINAL WHERE name = {name:String} AND deleted = 0
 -- name: rename
 -- A newer version of the session's row with another name; everything else as it was.
 INSERT INTO sessions (id, dataset, name, source, prompt, examples, negatives, init_weights, audit_rate, created,
-                      deleted, version)
+                      deleted, version, classes, labelset, class_prior)
 SELECT id, dataset, {name:String}, source, prompt, examples, negatives, init_weights, audit_rate, created, 0,
-       {version:UInt64}
+       {version:UInt64}, classes, labelset, class_prior
 FROM sessions FINAL
 WHERE id = {id:String} AND deleted = 0
 
@@ -61,7 +61,7 @@ FROM {db:Identifier}.{items:Identifier}
 WHERE id IN {ids:Array(String)}
 
 -- name: labels_of_items
-SELECT item_id, score
+SELECT item_id, score, class
 FROM labels FINAL
 WHERE session_id = {session_id:String} AND item_id IN {ids:Array(String)} AND removed = 0
 

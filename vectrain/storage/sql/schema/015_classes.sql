@@ -3,7 +3,8 @@
 --   sessions       classes: the class names in key order ([] for a binary session); labelset: the
 --                  label set the classes' start vectors came from (''); class_prior: per class its
 --                  start vector (unit), [] for a class that starts unknown
---   labels         class: the class a label gives ('' in a binary session; score is then 1)
+--   labels         class: the class a label gives ('' in a binary session; score is then 1), and in
+--                  label_history the class an action replaced, which undo restores
 --   rounds         weights holds the classes' weight rows one after another (classes x dim);
 --                  biases one per class; active: 1 for a class the round can predict (it has a
 --                  start vector or labels), 0 for one it knows nothing about
@@ -21,6 +22,8 @@ ALTER TABLE sessions
     ADD COLUMN IF NOT EXISTS class_prior Array(Array(Float32)) DEFAULT [];
 
 ALTER TABLE labels ADD COLUMN IF NOT EXISTS class String DEFAULT '';
+
+ALTER TABLE label_history ADD COLUMN IF NOT EXISTS class String DEFAULT '';
 
 ALTER TABLE rounds
     ADD COLUMN IF NOT EXISTS biases Array(Float32) DEFAULT [],
