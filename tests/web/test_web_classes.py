@@ -10,18 +10,24 @@ import uuid
 import pytest
 
 from bench.server import LiveServer
-from tests import browser
+from tests.web.pages import (
+    keys,
+    no_page_errors,
+    open_page,
+    skip_without_a_browser,
+    tile_ids,
+    tile_texts,
+    tiles,
+    wait,
+)
 
-REASON = browser.missing()
-if REASON:
-    pytest.skip(REASON, allow_module_level=True)
+skip_without_a_browser()
 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
 from tests.fixtures import load_toy  # noqa: E402
-from tests.web.test_web import keys, no_page_errors, tile_ids, tile_texts, tiles, wait  # noqa: E402
 from vectrain.api.app import create_app  # noqa: E402
 from vectrain.core.config import Settings  # noqa: E402
 from vectrain.storage.store import Store  # noqa: E402
@@ -41,25 +47,10 @@ def class_store(engine_path):
 
 
 @pytest.fixture(scope="module")
-def live(class_store):
+def class_live(class_store):
+    """A service of its own on three separated clusters (the shared one serves the digits)."""
     with LiveServer(create_app(class_store.settings, class_store)) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def driver():
-    profile = browser.fresh_profile()
-    d = browser.chrome(profile)
-    yield d
-    d.quit()
-    browser.remove(profile)
-
-
-@pytest.fixture(scope="module")
-def shots():
-    folder = browser.screenshot_dir()
-    print(f"\nscreenshots: {folder}")
-    return folder
 
 
 def stored(store, session_id):
@@ -70,11 +61,19 @@ def stored(store, session_id):
     return dict(rows)
 
 
-def test_label_three_classes_with_keys_1_to_3_and_apply(live, driver, class_store, shots):  # noqa: PLR0915 (one story)
+def pred_class(text):
+    """The class a tile's pred shows ("pred c1 0.93" -> "c1"; "" when it has none)."""
+    return text.split(" ")[1] if text.startswith("pred ") else ""
+
+
+def pred_score(text):
+    return float(text.split(" ")[2])
+
+
+def test_label_three_classes_with_keys_1_to_3_and_apply(class_live, driver, class_store, shots):  # noqa: PLR0915 (one story)
     store, d = class_store, driver
     truth = dict(store.client.query(f"SELECT id, label FROM {store.database}.items_blobs").result_rows)
-    d.get(live.url)
-    wait(d, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true", what="start")
+    open_page(d, class_live.url, what="start")
     Select(d.find_element(By.ID, "dataset-select")).select_by_value("blobs")
     wait(d, lambda d: len(tiles(d, "find-grid")) == 30, what="the sample")
 
@@ -105,7 +104,7 @@ def test_label_three_classes_with_keys_1_to_3_and_apply(live, driver, class_stor
     for batch in range(2):
         ids = tile_ids(d, "label-grid")
         assert len(ids) == 10 and not set(ids) & set(pressed), "a labeled item came back"
-        predicted = tile_texts(d, "label-grid", ".pred")
+        predicted = [pred_class(x) for x in tile_texts(d, "label-grid", ".pred")]
         if batch == 0:
             assert predicted == [""] * 10  # nothing known yet: no predictions
         else:
@@ -182,24 +181,31 @@ def test_label_three_classes_with_keys_1_to_3_and_apply(live, driver, class_stor
     assert "smallest margin first" in d.find_element(By.ID, "pred-range").text
     Select(d.find_element(By.ID, "pred-class")).select_by_value("c1")
     wait(d, lambda d: "predicted c1" in d.find_element(By.ID, "pred-range").text, what="class c1")
-    assert set(tile_texts(d, "pred-grid", ".mark")) == {"c1"}
-    scores = [float(x) for x in tile_texts(d, "pred-grid", ".score")]
+    preds = tile_texts(d, "pred-grid", ".pred")
+    assert {pred_class(x) for x in preds} == {"c1"}
+    scores = [pred_score(x) for x in preds]
     assert scores == sorted(scores, reverse=True)
+    # A key labels a prediction at once (Results); the tile shows your label.
+    first = tile_ids(d, "pred-grid")[0]
+    tiles(d, "pred-grid")[0].click()
+    keys(d, Keys.ESCAPE, "2")
+    wait(d, lambda d: stored(store, session_id).get(first) == "c1", what="the label from Results")
+    wait(d, lambda d: tile_texts(d, "pred-grid", ".yours")[0] == "you c1", what="your label on the tile")
     assert "GROUP BY class" in d.find_element(By.ID, "sql-example").text
     d.save_screenshot(str(shots / "classes_results.png"))
     no_page_errors(d)
 
 
-def test_more_than_nine_classes_have_a_picker(live, driver, class_store):
+def test_more_than_nine_classes_have_a_picker(class_live, driver, class_store):
     import httpx
 
     d, many = driver, [f"k{i}" for i in range(12)]
     r = httpx.post(
-        f"{live.url}sessions", json={"dataset": "blobs", "name": f"many_{uuid.uuid4().hex[:6]}", "classes": many}
+        f"{class_live.url}sessions", json={"dataset": "blobs", "name": f"many_{uuid.uuid4().hex[:6]}", "classes": many}
     )
     assert r.status_code == 201, r.text
     sid = r.json()["id"]
-    d.get(f"{live.url}#d=blobs&s={sid}&t=label")
+    open_page(d, f"{class_live.url}#d=blobs&s={sid}&t=label")
     wait(
         d,
         lambda d: (
