@@ -165,7 +165,9 @@ export async function submitBatch() {
     t.push(performance.now());
     await showBatch(next);
     t.push(performance.now());
-    refreshEstimate().catch(() => {}); // computed in the background: read when it is there
+    // Computed in the background: read when it is there (a session with classes: its own estimate).
+    if (isMulti()) refreshSession();
+    else refreshEstimate().catch(() => {});
     const ms = Math.round(t[4] - started);
     const step = (i) => Math.round(t[i] - t[i - 1]);
     state.timings.push({ round: trained.round, ms, labels: step(1), train: step(2), next: step(3), thumbnails: step(4) });
@@ -173,7 +175,6 @@ export async function submitBatch() {
     $("stat-timing").textContent = `Round ${trained.round} trained; the next batch was on screen ${ms} ms after Enter.`;
     if (isMulti()) {
       say(`Round ${trained.round}: ${state.session.labels.labeled} labels, CV accuracy ${fmt(trained.metrics.accuracy)}.`);
-      refreshSession(); // the new round's audit estimate, without holding the next batch
     } else {
       say(`Round ${trained.round}: ${state.session.labels.labeled} labels; F1 from the labels ${quality(trained.metrics).text}.`);
       if (trained.metrics.quality?.pending) followQuality(trained.round);
