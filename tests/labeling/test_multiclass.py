@@ -150,7 +150,8 @@ def test_apply_predictions_and_the_sql_function_agree(api, store, make_dataset):
     max_query_size); its class counts over the table equal the stored predictions'."""
     n_classes, dim = 100, 512
     vectors, labels, ids = make_dataset(n=1500, dim=dim, clusters=n_classes)
-    classes = [f"class {c}: o'brien \\ {c}" for c in range(n_classes)]  # quotes and backslashes reach SQL
+    # Quotes, backslashes, %, braces and accents reach SQL literals and query parameters.
+    classes = [f"class {c}: o'brien \\ %s {{x:String}} é {c}" for c in range(n_classes)]
     examples = {classes[c]: [ids[j] for j in np.flatnonzero(labels == c)[:1]] for c in range(n_classes)}
     examples = {c: x for c, x in examples.items() if x}
     s = _create(api, classes=classes, examples=examples)
