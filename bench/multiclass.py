@@ -113,7 +113,7 @@ def service_run(store, dataset, ids, y, classes, start, strategy, X_eval, y_eval
             break
         scoring.wait(store, s["id"])  # the batch comes from the round just trained, as in the baselines
         batch = sessions.next_batch(store, s["id"], K, strategy)
-        assert len(batch["items"]) == K and batch["round"] == batch["latest_round"], batch
+        assert len(batch["items"]) == K and batch["round"] == batch["scored_round"], batch
         labels.add_labels(store, s["id"], [{"item_id": it["id"], "class": truth[it["id"]]} for it in batch["items"]])
         sessions.train_round(store, s["id"])
         n += K

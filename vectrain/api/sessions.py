@@ -1,5 +1,5 @@
 """Classifier training sessions: create, read, next batch, labels, train (the results of a round,
-applied and published, are vectrain.api.results).
+applied and published, are vectrain.api.results; the labels' models are vectrain.api.label_models).
 
 Endpoints are sync functions: FastAPI runs them in its threadpool, and the one client of the
 store serializes their SQL, so concurrent label writes each land as their own INSERT.
@@ -13,20 +13,20 @@ from fastapi import Request as FastAPIRequest
 from pydantic import BaseModel, ConfigDict, Field
 
 from vectrain.api import schema
-from vectrain.api.class_models import ClassEstimate, class_field
+from vectrain.api.class_models import ClassEstimate, ClassStart, class_field
 from vectrain.api.deps import StoreDep, in_thread
+from vectrain.api.label_models import LabelBatch, LabelCounts, LabelList, LabelsRemoved, LabelsStored, UndoResult
 from vectrain.api.models import Request, api_router
 from vectrain.api.security import may_write, reads
 from vectrain.core.choices import ClassStrategy, Strategy, TrainMode
 from vectrain.core.validation import MAX_ID_CHARS
 from vectrain.labeling import history, inspect, labels
 from vectrain.labeling import sessions as svc
-from vectrain.labeling.audit import SOURCES
 
 router = api_router("sessions")
 
 
-class CreateSession(Request):
+class CreateSession(ClassStart):
     """Exactly one of prompt, vector, positive_ids or classes (negative_ids go with positive_ids;
     labelset and examples with classes)."""
 
@@ -68,21 +68,6 @@ class CreateSession(Request):
         "unless a request says otherwise. Audit labels measure the classifier (the session's "
         "estimate) and are held out of training",
     )
-    classes: list[str] | None = Field(
-        None,
-        description="A multi-class session: its 2 to 100 class names, in key order (keys 1-9 on the page). "
-        'There is no implicit "none of these": add a class for it (e.g. "other") if your items need one',
-        json_schema_extra={"items": {"type": "string", **schema.TEXT}, "minItems": 2, "maxItems": 100},
-    )
-    labelset: str | None = Field(
-        None,
-        description="With classes: each class starts from the vector of this label set's label of the same "
-        "name (round 0 is then zero-shot); a class without one starts unknown",
-        json_schema_extra=schema.NAME,
-    )
-    examples: dict[str, list[str]] | None = Field(
-        None, description='With classes: example items per class, {"class": [item ids]}, stored as labels'
-    )
 
 
 class NextRequest(Request):
@@ -101,40 +86,6 @@ class NextRequest(Request):
     )
 
 
-class Label(Request):
-    """Exactly one of score (a binary session) or class (a multi-class session)."""
-
-    model_config = ConfigDict(json_schema_extra=schema.exactly_one("score", "class"))
-
-    item_id: str = Field(min_length=1, json_schema_extra=schema.ID_LENGTH)
-    # The range is checked by the service (one message for API and CLI), and stated here.
-    score: float | None = Field(
-        None,
-        description="A binary session: in [-1, 1]: +1 positive, -1 negative, graded in between",
-        strict=True,
-        json_schema_extra={"minimum": -1, "maximum": 1},
-    )
-    class_: str | None = Field(None, alias="class", description="A multi-class session: one of its classes")
-    source: str | None = Field(
-        None,
-        description="How the item was sampled, as the next batch said (its `source`: "
-        "audit, mixed, top, boundary, random), or user (default: picked by "
-        "hand). Only items the service drew for the audit may say audit, and "
-        "those are audit labels whatever is sent",
-        json_schema_extra={"anyOf": [{"type": "string", "enum": list(SOURCES)}, {"type": "null"}]},
-    )
-    round: int | None = Field(
-        None,
-        ge=0,
-        description="The round of the next batch that served the item",
-        json_schema_extra={"maximum": 2**32 - 1},
-    )
-
-
-class LabelBatch(Request):
-    labels: list[Label] = Field(min_length=1, json_schema_extra=schema.limit(maxItems="max_ids"))
-
-
 ItemId = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
 
 
@@ -144,14 +95,6 @@ class ItemIds(Request):
 
 class TrainRequest(Request):
     mode: TrainMode = TrainMode.auto
-
-
-class LabelCounts(BaseModel):
-    labeled: int
-    positives: int
-    negatives: int
-    neutral: int
-    per_class: dict[str, int] | None = class_field("a multi-class session: labels of each class")
 
 
 class RoundInfo(BaseModel):
@@ -271,52 +214,6 @@ class NextBatch(BaseModel):
         "table is scored in the background); null: an exact scan or uniform random draws. A multi-class "
         "session: the round whose classifier predicted the items (null until it knows two classes)"
     )
-
-
-class LabelsStored(BaseModel):
-    stored: int
-    labels: LabelCounts
-
-
-class LabelsRemoved(BaseModel):
-    removed: int
-    labels: LabelCounts
-
-
-class StoredLabel(BaseModel):
-    item_id: str
-    score: float = Field(description="the label given, in [-1, 1]")
-    labeled: str
-    label: str = Field(description="the item's own label in the dataset ('' when it has none)")
-    source: str = Field(
-        description="how the item was sampled: audit, the strategy of the batch that served it, "
-        "or user (never served: picked from a search, or an example)"
-    )
-    audit: bool = Field(description="a random audit draw (held out of training)")
-    round: int | None = Field(description="the round whose classifier served it")
-    class_: str | None = class_field("a multi-class session: the class given", alias="class")
-
-
-class LabelList(BaseModel):
-    labels: list[StoredLabel]
-
-
-class UndoneItem(BaseModel):
-    item_id: str
-    score: float | None = Field(description="the label restored; null: the item has no label again")
-    class_: str | None = class_field("a multi-class session: the class restored", alias="class")
-
-
-class Undone(BaseModel):
-    kind: str = Field(description="what was taken back: label (a batch of labels) or remove (a removal)")
-    action: int = Field(description="the action's version (nanoseconds)")
-    items: list[UndoneItem]
-
-
-class UndoResult(BaseModel):
-    undone: Undone
-    more: bool = Field(description="an earlier action can be undone too")
-    labels: LabelCounts
 
 
 class ScoredItem(BaseModel):

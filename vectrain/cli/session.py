@@ -138,7 +138,7 @@ def next_(obj: Context, session_id: str, k: int, strategy: str | None, audit: in
     )
     if obj.as_json:
         return echo_json(out)
-    if any("margin" in i or "class" in i for i in out["items"]) or out.get("latest_round") is not None:
+    if any("margin" in i or "class" in i for i in out["items"]):
         return classes_cli.show_batch(out)
     echo_table(["id", "score", "source", "url"], [[i["id"], i["score"], i["source"], i["url"]] for i in out["items"]])
 

@@ -81,11 +81,9 @@ def _num(value, digits=3) -> str:
 
 
 def show_batch(out: dict) -> None:
-    note = (
-        f" (round {out['latest_round']} is being scored)"
-        if out.get("latest_round", out["round"]) != out["round"]
-        else ""
-    )
+    scored = out.get("scored_round")
+    behind = scored not in (None, out["round"])
+    note = f" (round {out['round']} is being scored: round {scored} chose)" if behind else ""
     click.echo(f"round {out['round']}, {out['strategy']}{note}")
     echo_table(
         ["id", "class", "score", "margin", "source", "url"],

@@ -33,6 +33,10 @@ HISTORY = 12  # earlier rounds' estimates shown beside the current one
 
 
 def audits(store: Store, session: dict) -> bool:
+    """Whether the session has a binary estimate to compute: a session with classes estimates its
+    accuracy itself (vectrain.labeling.multiclass.estimate)."""
+    if session.get("classes"):
+        return False
     return float(session.get("audit_rate") or 0) > 0 or bool(
         store.scalar(Query.named("audit.has_draws", session_id=session["id"]))
     )
@@ -53,6 +57,8 @@ def settle(timeout: float | None = None) -> bool:
 def refresh(store: Store, session_id: str, round_no: int) -> None:
     """Score, calibrate and estimate round `round_no` once (claimed: one process does it)."""
     session = session_row(store, session_id)
+    if session.get("classes"):  # its own estimate: vectrain.labeling.multiclass.estimate
+        return
     if store.scalar(Query.named("audit.has_predictor", session_id=session_id, round=round_no)):
         return
     name = f"{session_id}:{round_no}"
