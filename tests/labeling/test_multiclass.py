@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 from vectrain.classify import labelsets, zeroshot
+from vectrain.labeling import estimates
 from vectrain.labeling.multiclass import scoring
 from vectrain.labeling.multiclass.estimate import jeffreys
+from vectrain.labeling.state import session_row
 
 CLASSES = ["c0", "c1", "c2"]
 
@@ -260,6 +262,13 @@ def test_the_audit_estimate_of_accuracy(api, store, make_dataset):
     assert est["accuracy_all_low"] <= est["accuracy_all"] <= est["accuracy_all_high"]
     audit_labels = [x for x in api.get(f"/sessions/{s['id']}/labels").json()["labels"] if x["audit"]]
     assert len(audit_labels) == 12
+    # The binary loop's scored rounds and estimate never run for it (their tables stay empty).
+    estimates.settle(30)
+    assert not estimates.audits(store, session_row(store, s["id"]))
+    assert api.get(f"/sessions/{s['id']}").json()["estimating"] is False
+    for table in ("session_scores", "scored_rounds", "audit_scores", "audit_predictors"):
+        query = f"SELECT count() FROM {store.database}.{table} WHERE session_id = '{s['id']}'"
+        assert store.client.query(query).result_rows[0][0] == 0, table
 
 
 def test_jeffreys_interval():
