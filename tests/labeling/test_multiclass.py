@@ -342,3 +342,28 @@ def test_undo_rename_delete_and_scores_of_a_session_with_classes(api, store, mak
     for table in ("class_scores", "class_scored", "class_applied"):
         left = store.client.query(f"SELECT count() FROM {store.database}.{table} WHERE session_id = '{s['id']}'")
         assert left.result_rows[0][0] == 0, table
+
+
+def test_a_round_number_is_claimed_by_storing_the_round(api, store, make_dataset):
+    """Another trainer stored round 1 first: storing one after round 0 is dropped by the engine and
+    takes round 2; two trainings that race get distinct numbers, and the rounds have no gap."""
+    import threading
+
+    from vectrain.labeling.multiclass.model import ClassSession, get_round, insert_round, store_next_round
+
+    vectors, labels, ids = make_dataset(n=120, clusters=3)
+    s = _create(api, classes=CLASSES, examples=_examples(ids, labels))
+    start = get_round(store, ClassSession.of(session_row(store, s["id"])), 0)
+    insert_round(store, s["id"], 1, "auto", start, claimant="another trainer")
+    assert store_next_round(store, s["id"], 0, "auto", start) == 2
+    got = []
+    threads = [
+        threading.Thread(target=lambda: got.append(api.post(f"/sessions/{s['id']}/train", json={}).json()["round"]))
+        for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == [3, 4]
+    assert [r["round"] for r in api.get(f"/sessions/{s['id']}").json()["rounds"]] == [0, 1, 2, 3, 4]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -129,19 +130,34 @@ _rounds_lock = threading.Lock()
 ROUND_CACHE = 64
 
 
-def insert_round(store: Store, session_id: str, round_no: int, mode: str, model) -> None:
-    store.command(
-        Query.named(
-            "classes.insert_round",
-            session_id=session_id,
-            round_no=int(round_no),
-            mode=mode,
-            weights=Floats(np.asarray(model.weights, np.float32).ravel()),
-            biases=Floats(np.asarray(model.biases, np.float32)),
-            active=[int(a) for a in model.active],
-            metrics=json.dumps(model.metrics),
-        )
+def insert_round(store: Store, session_id: str, round_no: int, mode: str, model, claimant: str = "") -> None:
+    query = Query.named(
+        "classes.insert_round",
+        session_id=session_id,
+        round_no=int(round_no),
+        mode=mode,
+        weights=Floats(np.asarray(model.weights, np.float32).ravel()),
+        biases=Floats(np.asarray(model.biases, np.float32)),
+        active=[int(a) for a in model.active],
+        metrics=json.dumps(model.metrics),
+        claimant=claimant,
     )
+    if claimant:  # the first insert of (session, round) wins, as binary rounds' (labeling.rounds)
+        query = query.with_settings(insert_deduplication_token=f"round:{session_id}:{int(round_no)}")
+    store.command(query)
+
+
+def store_next_round(store: Store, session_id: str, after: int, mode: str, model) -> int:
+    """Store a new round numbered after `after` and return its number: storing it claims the
+    number (vectrain.labeling.rounds.store_next_round), so a kill leaves no gap."""
+    claimant = uuid.uuid4().hex
+    round_no = int(after) + 1
+    while True:
+        insert_round(store, session_id, round_no, mode, model, claimant=claimant)
+        winner = store.scalar(Query.named("sessions.round_claimant", session_id=session_id, round_no=round_no))
+        if winner == claimant:
+            return round_no
+        round_no += 1
 
 
 def get_round(store: Store, session: ClassSession, round_no: int | None = None) -> ClassRound:

@@ -27,6 +27,7 @@ from vectrain.labeling.multiclass.model import (
     label_counts,
     latest_round_no,
     starts,
+    store_next_round,
 )
 from vectrain.storage import claims
 from vectrain.storage.query import Floats, Query
@@ -157,12 +158,8 @@ def train_round(store: Store, row: dict, mode: str = "auto") -> dict[str, Any]:
     started = time.perf_counter()
     model = training.train(X, y, P)
     model.metrics["seconds"] = round(time.perf_counter() - started, 3)
-    # Round numbers are claimed, so concurrent trainings (even in other processes) never share one.
-    round_no = latest_round_no(store, session.id) + 1
-    claimant = uuid.uuid4().hex
-    while not claims.claim(store, "round", f"{session.id}:{round_no}", claimant):
-        round_no += 1
-    insert_round(store, session.id, round_no, "auto", model)
+    # Storing the round claims its number: concurrent trainings never share one, and a kill leaves no gap.
+    round_no = store_next_round(store, session.id, latest_round_no(store, session.id), "auto", model)
     if int(model.active.sum()) >= 2:
         scoring.submit(store, session, get_round(store, session, round_no))
     return {"round": round_no, "mode": "auto", "bias": 0.0, "threshold": 0.0, "metrics": model.metrics}

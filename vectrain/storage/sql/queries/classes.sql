@@ -13,9 +13,9 @@ VALUES ({id:String}, {dataset:String}, {name:String}, {source:String}, '', {exam
 SELECT class_prior FROM sessions FINAL WHERE id = {id:String} AND deleted = 0
 
 -- name: insert_round
-INSERT INTO rounds (session_id, round, mode, weights, bias, threshold, metrics, biases, active)
+INSERT INTO rounds (session_id, round, mode, weights, bias, threshold, metrics, biases, active, claimant)
 VALUES ({session_id:String}, {round_no:UInt32}, {mode:String}, {weights:Array(Float32)}, 0, 0, {metrics:String},
-        {biases:Array(Float32)}, {active:Array(UInt8)})
+        {biases:Array(Float32)}, {active:Array(UInt8)}, {claimant:String})
 
 -- name: round
 SELECT round, mode, weights, biases, active, metrics, created
