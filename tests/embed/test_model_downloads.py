@@ -75,7 +75,8 @@ def test_a_hub_model_is_never_fetched_unless_allowed(hub, tmp_path):
     out = load_clip_in_a_fresh_process(url, tmp_path / "hf", allow=False)
     assert out.startswith("ModelUnavailable"), out
     assert "VECTRAIN_ALLOW_MODEL_DOWNLOAD" in out
-    assert float(out.split()[1]) < 5  # at once: no retries against an unreachable hub
+    # At once: the hub library retried an unreachable hub for 30-40 s; 15 s leaves room for a busy machine.
+    assert float(out.split()[1]) < 15
     assert hits == []
     out = load_clip_in_a_fresh_process(url, tmp_path / "hf", allow=True)  # allowed: it asks the hub
     assert out.startswith("ModelUnavailable"), out
@@ -90,7 +91,7 @@ def test_a_load_request_needing_missing_weights_is_503_at_once(api, store, tmp_p
     r = api.post("/datasets/pics/load", data={"source": "images", "path": "photos", "encoder": "clip"})
     assert r.status_code == 503 and r.json()["code"] == "model_unavailable", r.text
     assert "VECTRAIN_ALLOW_MODEL_DOWNLOAD" in r.json()["detail"]
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 15  # at once (a hub fetch retried for 30-40 s)
     assert api.get("/jobs").json() == []
 
 
