@@ -200,7 +200,7 @@ def report(runs, args, seconds, others=(), names=()) -> str:
         "Reading it. The width follows the errors left to find (in the per-class table, the weaker the classifier, "
         "the wider its intervals), and a surprise (a "
         "positive drawn where the predictor was sure of a negative, weighted by its small probability) can move "
-        "a session's estimate far for a round or two (the apple_pie panel) while its interval widens to match. "
+        "a session's estimate far for a round or two while its interval widens to match. "
         "The audit's cost is what its labels would have taught the classifier: it grows with the audit share, "
         "not with the design (uniform draws cost as much).\n\n"
         + "Commands: "
