@@ -20,14 +20,15 @@ def _session(api, **start):
 
 def test_whoami_says_what_the_key_may_do(settings, store):
     with TestClient(create_app(settings, store)) as open_api:
-        assert open_api.get("/whoami").json() == {"auth": False, "role": "write", "may_write": True}
+        who = {"labeler": "", "named_key": False}
+        assert open_api.get("/whoami").json() == {"auth": False, "role": "write", "may_write": True, **who}
     keyed = settings.model_copy(update={"api_keys": "w-key", "read_api_keys": "r-key"})
     with TestClient(create_app(keyed, store)) as api:
         assert api.get("/whoami").status_code == 401
         read = api.get("/whoami", headers={"Authorization": "Bearer r-key"}).json()
-        assert read == {"auth": True, "role": "read", "may_write": False}
+        assert read == {"auth": True, "role": "read", "may_write": False, **who}
         write = api.get("/whoami", headers={"Authorization": "Bearer w-key"}).json()
-        assert write == {"auth": True, "role": "write", "may_write": True}
+        assert write == {"auth": True, "role": "write", "may_write": True, **who}
         # The read key's writes are refused, as whoami said; its reads of new routes pass.
         sid = api.post(
             "/sessions",

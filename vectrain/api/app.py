@@ -32,6 +32,7 @@ from vectrain.api import (
     service,
     sessions,
     sql,
+    team,
 )
 from vectrain.api import loads as load_routes
 from vectrain.api.methods import Methods
@@ -52,6 +53,7 @@ ROUTERS = [
     items.router,
     sql.router,
     sessions.router,
+    team.router,
     manage.router,
     results.router,
     labelsets.router,
@@ -137,7 +139,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, own
         CORSMiddleware,
         allow_origins=split_keys(settings.cors_origins),
         allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "If-None-Match"],
+        allow_headers=["Authorization", "Content-Type", "If-None-Match", "X-Vectrain-Labeler"],
         max_age=600,
     )
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, uploads=[load_paths.upload_route(settings)])

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vectrain.analyst.sql import AnalystSQL
 from vectrain.core.errors import TooLarge
+from vectrain.core.validation import check_labeler
 from vectrain.storage.store import Store
 
 
@@ -18,6 +19,23 @@ async def get_store(request: Request) -> Store:
 
 # The store of every route: `def route(..., store: StoreDep)`.
 StoreDep = Annotated[Store, Depends(get_store)]
+
+
+LABELER_HEADER = "X-Vectrain-Labeler"
+
+
+async def get_labeler(request: Request) -> str:
+    """Who the request labels as: a named key's name (a header cannot change it), else the
+    X-Vectrain-Labeler header (checked: 422 on a name that is not one), else '' (no name)."""
+    named = getattr(request.state, "key_name", "")
+    if named:
+        return named
+    header = request.headers.get(LABELER_HEADER, "")
+    return check_labeler(header, LABELER_HEADER) if header.strip() else ""
+
+
+# The labeler of a route that records one: `def route(..., labeler: LabelerDep)`.
+LabelerDep = Annotated[str, Depends(get_labeler)]
 
 
 async def in_thread(fn, /, *args, **kwargs):

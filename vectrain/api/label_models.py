@@ -3,11 +3,14 @@ endpoints (list, remove, undo) answer. The routes are vectrain.api.sessions'."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from vectrain.api import schema
 from vectrain.api.class_models import class_field
 from vectrain.api.models import Request
+from vectrain.api.team import LabelerCount
 from vectrain.labeling.audit import SOURCES
 
 
@@ -56,6 +59,7 @@ class LabelCounts(BaseModel):
 class LabelsStored(BaseModel):
     stored: int
     labels: LabelCounts
+    labelers: list[LabelerCount] = Field(default_factory=list, description="label counts per labeler")
 
 
 class LabelsRemoved(BaseModel):
@@ -68,6 +72,11 @@ class StoredLabel(BaseModel):
     score: float = Field(description="the label given, in [-1, 1]")
     labeled: str
     label: str = Field(description="the item's own label in the dataset ('' when it has none)")
+    labeler: str = Field("", description="who gave the session's label ('': no name)")
+    answers: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="every labeler's own answer ({labeler, score}) when two or more labelers labeled the item",
+    )
     source: str = Field(
         description="how the item was sampled: audit, the strategy of the batch that served it, "
         "or user (never served: picked from a search, or an example)"
@@ -91,6 +100,9 @@ class Undone(BaseModel):
     kind: str = Field(description="what was taken back: label (a batch of labels) or remove (a removal)")
     action: int = Field(description="the action's version (nanoseconds)")
     items: list[UndoneItem]
+    kept: list[str] = Field(
+        default_factory=list, description="items another labeler labeled since: their newer label stays"
+    )
 
 
 class UndoResult(BaseModel):

@@ -5,7 +5,8 @@
   is a read when its method is GET/HEAD, or when its endpoint is marked with `@reads` (search,
   SQL, classify without storing); `require_write` covers routes that write only for some bodies.
   Keys are compared in constant time and never logged. /health, the web page's static files and
-  the API docs are public.
+  the API docs are public. A key may carry a labeler's name (`alice:KEY1`): the labels it writes
+  are that labeler's, whatever the request's X-Vectrain-Labeler header says.
 - Without keys (the default on loopback) a web page on another site must not use the API: a
   browser sends its cross-site POSTs (a form, a multipart upload) without asking first, and a page
   that re-points its own host name at this machine (DNS rebinding) makes its requests same-origin.
@@ -28,6 +29,7 @@ from fastapi import Request
 
 from vectrain.core.config import Settings
 from vectrain.core.errors import Forbidden, Unauthorized, VectrainError
+from vectrain.core.validation import LABELER_NAME
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 _AUTHORIZED = "vectrain.authorized"
@@ -49,21 +51,39 @@ def split_keys(value: str) -> list[str]:
     return [k.strip() for k in value.split(",") if k.strip()]
 
 
+def named_keys(value: str) -> list[tuple[str, bytes]]:
+    """(labeler name, key) of each comma-separated entry: `name:KEY` when the part before the
+    first ':' is a labeler's name (vectrain.core.validation.check_labeler), else a key without a
+    name ('')."""
+    out = []
+    for entry in split_keys(value):
+        name, sep, key = entry.partition(":")
+        named = sep and key.strip() and LABELER_NAME.fullmatch(name.strip())
+        out.append((name.strip(), key.strip().encode()) if named else ("", entry.encode()))
+    return out
+
+
 class Keys:
     def __init__(self, settings: Settings):
-        self.write = [k.encode() for k in split_keys(settings.api_keys)]
-        self.read = [k.encode() for k in split_keys(settings.read_api_keys)]
+        self.write = named_keys(settings.api_keys)
+        self.read = named_keys(settings.read_api_keys)
 
     @property
     def enabled(self) -> bool:
         return bool(self.write or self.read)
 
     def role(self, presented: str) -> str | None:
-        """'write', 'read' or None; every key is compared (no early exit on a match)."""
+        return self.identify(presented)[0]
+
+    def identify(self, presented: str) -> tuple[str | None, str]:
+        """('write' | 'read' | None, the key's labeler name or ''); every key is compared (no
+        early exit on a match)."""
         token = presented.encode()
-        is_write = any([hmac.compare_digest(token, k) for k in self.write])
-        is_read = any([hmac.compare_digest(token, k) for k in self.read])
-        return "write" if is_write else "read" if is_read else None
+        write = [name for name, k in self.write if hmac.compare_digest(token, k)]
+        read = [name for name, k in self.read if hmac.compare_digest(token, k)]
+        if write:
+            return "write", write[0]
+        return ("read", read[0]) if read else (None, "")
 
 
 async def authorize(request: Request) -> None:
@@ -79,7 +99,7 @@ async def authorize(request: Request) -> None:
         return
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    role = keys.role(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    role, name = keys.identify(token.strip()) if scheme.lower() == "bearer" and token.strip() else (None, "")
     if role is None:
         raise Unauthorized(
             "This service needs an API key: send `Authorization: Bearer <key>` (the CLI sends VECTRAIN_API_KEY)."
@@ -87,6 +107,7 @@ async def authorize(request: Request) -> None:
             else "Unknown API key."
         )
     request.state.role = role
+    request.state.key_name = name  # the labeler a named key speaks for (vectrain.api.deps.labeler)
     if request.method not in READ_METHODS and not getattr(endpoint, "__vectrain_reads__", False):
         require_write(request)
 

@@ -14,10 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vectrain.api import schema
 from vectrain.api.class_models import ClassEstimate, ClassStart, class_field
-from vectrain.api.deps import StoreDep, in_thread
+from vectrain.api.deps import LabelerDep, StoreDep, in_thread
 from vectrain.api.label_models import LabelBatch, LabelCounts, LabelList, LabelsRemoved, LabelsStored, UndoResult
 from vectrain.api.models import Request, api_router
 from vectrain.api.security import may_write, reads
+from vectrain.api.team import LabelerCount
 from vectrain.core.choices import ClassStrategy, Strategy, TrainMode
 from vectrain.core.validation import MAX_ID_CHARS
 from vectrain.labeling import history, inspect, labels
@@ -158,6 +159,7 @@ class SessionInfo(BaseModel):
     created: str
     round: int
     labels: LabelCounts
+    labelers: list[LabelerCount] = Field(default_factory=list, description="label counts per labeler")
     rounds: list[RoundInfo]
     function: str = Field(description="the published SQL function (after apply)")
     view: str = Field(description="the published view, database.clf_<name> (after apply)")
@@ -214,6 +216,11 @@ class NextBatch(BaseModel):
         "table is scored in the background); null: an exact scan or uniform random draws. A multi-class "
         "session: the round whose classifier predicted the items (null until it knows two classes)"
     )
+    lease_seconds: float | None = Field(
+        None,
+        description="the items are leased to the caller (a named labeler) for this long: other labelers' "
+        "batches skip them, and the caller's next batches serve them again first until labeled; null: no lease",
+    )
 
 
 class ScoredItem(BaseModel):
@@ -248,7 +255,7 @@ class TrainResult(BaseModel):
 
 
 @router.post("/sessions", status_code=201, response_model=SessionInfo)
-def create_session(body: CreateSession, store: StoreDep):
+def create_session(body: CreateSession, store: StoreDep, labeler: LabelerDep):
     """Start a classifier from a prompt, a vector or example items (round 0). Give exactly one.
     With `classes`, a multi-class session, started from a `labelset`, `examples`, both, or neither."""
     return svc.create_session(
@@ -263,6 +270,7 @@ def create_session(body: CreateSession, store: StoreDep):
         classes=body.classes,
         labelset=body.labelset,
         examples=body.examples,
+        labeler=labeler,
     )
 
 
@@ -283,25 +291,39 @@ def get_session(session_id: str, store: StoreDep):
 
 @router.post("/sessions/{session_id}/next", response_model=NextBatch)
 @reads
-async def next_batch(session_id: str, store: StoreDep, request: FastAPIRequest, body: NextRequest | None = None):
+async def next_batch(
+    session_id: str, store: StoreDep, request: FastAPIRequest, labeler: LabelerDep, body: NextRequest | None = None
+):
     """k items not yet labeled in this session. `mixed` (default) returns likely positives and
     the items nearest the decision threshold; `top` is the seeds' query; `random` a baseline.
     `audit` of them (default: the session's audit_rate) are random draws that measure the
     classifier (`source: audit`); draws waiting for a label come back first. New draws are
-    recorded, so they need a key that may write: a read key previews with `"audit": 0`."""
+    recorded, so they need a key that may write: a read key previews with `"audit": 0`. A named
+    labeler (a named key, or the X-Vectrain-Labeler header) leases the items for
+    VECTRAIN_LEASE_SECONDS: other labelers' batches skip them, and the labeler's next batch serves
+    them again first until they are labeled."""
     body = body or NextRequest()
     strategy = body.strategy.value if body.strategy is not None else None
     return await in_thread(
-        svc.next_batch, store, session_id, body.k, strategy, audit=body.audit, record=may_write(request)
+        svc.next_batch,
+        store,
+        session_id,
+        body.k,
+        strategy,
+        audit=body.audit,
+        record=may_write(request),
+        labeler=labeler,
     )
 
 
 @router.post("/sessions/{session_id}/labels", response_model=LabelsStored)
-async def add_labels(session_id: str, body: LabelBatch, store: StoreDep):
-    """Store labels, all or none; re-labeling an item replaces its label. Send each item's `source`
-    and `round` from the next batch that served it: every label records how it was sampled."""
+async def add_labels(session_id: str, body: LabelBatch, store: StoreDep, labeler: LabelerDep):
+    """Store labels, all or none; re-labeling an item replaces its label (whoever gave it: the
+    newest label is the session's, each labeler's own answer is kept for agreement). Send each
+    item's `source` and `round` from the next batch that served it: every label records how it
+    was sampled, and who gave it (a named key's name, or the X-Vectrain-Labeler header)."""
     labels_given = [label.model_dump(by_alias=True, exclude_none=True) for label in body.labels]
-    return await in_thread(labels.add_labels, store, session_id, labels_given)
+    return await in_thread(labels.add_labels, store, session_id, labels_given, labeler)
 
 
 @router.get("/sessions/{session_id}/labels", response_model=LabelList)
@@ -310,25 +332,26 @@ def get_labels(session_id: str, store: StoreDep):
 
 
 @router.delete("/sessions/{session_id}/labels/{item_id:path}", response_model=LabelsRemoved)
-def remove_label(session_id: str, item_id: str, store: StoreDep):
+def remove_label(session_id: str, item_id: str, store: StoreDep, labeler: LabelerDep):
     """Remove one label (undo). 404 when the item is not labeled in this session."""
-    return labels.remove_labels(store, session_id, [item_id])
+    return labels.remove_labels(store, session_id, [item_id], labeler)
 
 
 @router.post("/sessions/{session_id}/labels/remove", response_model=LabelsRemoved)
-async def remove_labels(session_id: str, body: ItemIds, store: StoreDep):
+async def remove_labels(session_id: str, body: ItemIds, store: StoreDep, labeler: LabelerDep):
     """Remove several labels as one action (one undo step), all or none: 404 when an item is not
     labeled in this session."""
-    return await in_thread(labels.remove_labels, store, session_id, body.item_ids)
+    return await in_thread(labels.remove_labels, store, session_id, body.item_ids, labeler)
 
 
 @router.post("/sessions/{session_id}/labels/undo", response_model=UndoResult)
-async def undo_labels(session_id: str, store: StoreDep):
-    """Take back the newest change of this session's labels not undone yet: a batch of labels
-    (however many items), or a removal. What it replaced is the label again; an item it labeled
-    for the first time has no label again. Repeat to walk back through the session's history;
-    404 `nothing_to_undo` when every change is undone."""
-    return await in_thread(history.undo, store, session_id)
+async def undo_labels(session_id: str, store: StoreDep, labeler: LabelerDep):
+    """Take back the caller's newest change of this session's labels not undone yet: a batch of
+    labels (however many items), or a removal. What it replaced is the label again; an item it
+    labeled for the first time has no label again; an item another labeler labeled since keeps
+    their label (`kept`). Repeat to walk back through your history; 404 `nothing_to_undo` when
+    every change of yours is undone."""
+    return await in_thread(history.undo, store, session_id, labeler)
 
 
 @router.post("/sessions/{session_id}/scores", response_model=Scores)

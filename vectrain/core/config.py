@@ -56,12 +56,13 @@ class Settings(BaseSettings):
         "",
         description="Comma-separated keys that may read and write. When this or "
         "`VECTRAIN_READ_API_KEYS` is set, every endpoint but `/health`, the web page "
-        "and `/docs` needs `Authorization: Bearer <key>`.",
+        "and `/docs` needs `Authorization: Bearer <key>`. A key may carry its labeler's name, "
+        "`alice:KEY1,bob:KEY2`: that name is recorded with every label the key writes.",
     )
     read_api_keys: str = Field(
         "",
         description="Comma-separated keys that may only read: GETs, search, next batches, "
-        "classify without storing, `/sql`.",
+        "classify without storing, `/sql`. Names as in `VECTRAIN_API_KEYS` (`name:KEY`).",
     )
     api_key: str = Field("", description="The key the CLI sends to a running service.")
     cors_origins: str = Field(
@@ -209,6 +210,21 @@ class Settings(BaseSettings):
             "Examples (positive and negative, ids and vectors) in one search: best_score computes one dot product "
             "per example and row."
         ),
+    )
+
+    # -- labelers ---------------------------------------------------------------------------------
+    lease_seconds: float = Field(
+        600.0,
+        ge=0,
+        description="How long the items of a next batch stay leased to the named labeler it was handed to: "
+        "other labelers' batches skip them until they are labeled or the lease ends, and the labeler's own "
+        "next batches serve them again first (a reload keeps them). 0 turns leases off.",
+    )
+    agreement_min_items: int = Field(
+        10,
+        ge=1,
+        description="Items two labelers must both have labeled before a session reports their agreement "
+        "(Cohen's kappa, with its 95% interval).",
     )
 
     # -- audit estimates of a session's classifier (GET /sessions/{id} "estimate") --------------

@@ -9,6 +9,7 @@ message for the API and the CLI.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +102,22 @@ def check_score(value: Any, what: str) -> float:
             field=what,
         )
     return float(value)
+
+
+LABELER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._@+-]{0,63}")
+
+
+def check_labeler(value: Any, what: str = "labeler") -> str:
+    """A labeler's name: 1 to 64 ASCII letters, digits, spaces and `._@+-`, starting with a letter
+    or digit (it travels in an HTTP header and names a key in VECTRAIN_API_KEYS)."""
+    name = value.strip() if isinstance(value, str) else value
+    if not isinstance(name, str) or not LABELER_NAME.fullmatch(name):
+        raise BadInput(
+            f"{what}: a labeler's name is 1 to 64 letters, digits, spaces and ._@+- (starting with a letter "
+            f"or digit), got {str(value)[:80]!r}",
+            field=what,
+        )
+    return name
 
 
 def check_fraction(value: Any, what: str, low: float = 0.0, high: float = 1.0, high_open: bool = True) -> float:

@@ -62,7 +62,12 @@ def next_batch(
     if want == 0 and not state.audit_rate:  # no audit: the strategy's batch alone
         batch = choose(store, state, k, strategy)
         return _answer(state, strategy, batch, [{**i, "source": strategy.value} for i in batch.items], 0)
-    pending = [r["item_id"] for r in store.rows(Query.named("audit.pending", session_id=state.id))]
+    leased = set(state.leased)  # leased to a labeler (vectrain.labeling.leases): theirs to label
+    pending = [
+        r["item_id"]
+        for r in store.rows(Query.named("audit.pending", session_id=state.id))
+        if r["item_id"] not in leased
+    ]
     again = pending[:k]
     new = max(0, want - len(again))
     if new and not record:
@@ -78,7 +83,8 @@ def next_batch(
         rows = {r["id"]: r for r in store.rows(Query.named("audit.scored", w=Floats(w), b=b, ids=again, **where))}
         audit_items += [_item(rows[i]) for i in again if i in rows]
     if new:
-        audit_items += [_item(r) for r in draw(store, state, new, where)]
+        # A new draw leased to a labeler waits, pending, for a batch of theirs.
+        audit_items += [_item(r) for r in draw(store, state, new, where) if r["id"] not in leased]
     items, batch = [], None
     if k > len(audit_items):
         # The strategy picks from the unlabeled items minus the audit ones: ask for as many more
@@ -179,11 +185,12 @@ def insert_labels(
     reported: list[tuple[str, int]],
     version: int,
     before=None,
+    labeler: str = "",
 ) -> None:
     """Store a batch of labels with their provenance (sql/queries/audit.sql): one INSERT. A label
     that claims to be an audit label must be one: else nothing is stored. `reported`: each
     label's (source, round), from `provenance`. `before()` runs once the batch is accepted, just
-    before it is written (the label history)."""
+    before it is written (the label history); `labeler` gave them."""
     sources, rounds = [p[0] for p in reported], [p[1] for p in reported]
     claimed = [i for i, source in zip(ids, sources) if source == "audit"]
     if claimed:
@@ -207,5 +214,6 @@ def insert_labels(
             sources=list(sources),
             rounds=[int(r) for r in rounds],
             version=int(version),
+            labeler=labeler,
         )
     )

@@ -20,8 +20,9 @@ to label 0 positives in 100 labels, and `top` 0 negatives.
 
 Bands and the top are read from the session's latest scored round (vectrain.labeling.candidates):
 exact, milliseconds at any size; the batch names that round (`scored_round`), which trails the
-latest round while a large table scores. Every strategy skips the labeled items in the database
-and returns exactly k items whenever k unlabeled items remain. `random` reads k rows at random
+latest round while a large table scores. Every strategy skips the labeled items in the database,
+and the items leased to labelers (`State.leased`, vectrain.labeling.leases) with them, and returns
+exactly k items whenever k unlabeled items remain that are not leased. `random` reads k rows at random
 (part, offset) positions, so it touches k granules instead of sorting the table.
 """
 
@@ -63,7 +64,7 @@ class _Picker:
         self.store, self.state = store, state
         self.dataset, self.session_id, self.round = state.dataset, state.id, state.round
         self.metrics = state.round.get("metrics") or {}
-        self.exclusion = Exclusion.session(state.id, state.labeled)
+        self.exclusion = Exclusion.session(state.id, state.labeled, state.leased)
         self._source = None
 
     @property
@@ -80,9 +81,11 @@ class _Picker:
                     self.store, self.session_id, self.dataset, r["round"], r["weights"], r["bias"], r["threshold"]
                 )
             self._source = (
-                ScoredSource(self.store, scored, self.state.labeled)
+                ScoredSource(self.store, scored, self.state.labeled, self.state.leased)
                 if scored is not None
-                else ScanSource(self.store, self.dataset, self.session_id, self.round, self.state.labeled)
+                else ScanSource(
+                    self.store, self.dataset, self.session_id, self.round, self.state.labeled, self.state.leased
+                )
             )
         return self._source
 
@@ -182,7 +185,7 @@ class _Picker:
         for attempt in range(RANDOM_ROUNDS):
             parts = registry.parts(self.dataset) if attempt == 0 else registry.parts(self.dataset, fresh=True)
             total = sum(rows for _, rows in parts)
-            unlabeled = total - self.state.labeled - len(exclude)
+            unlabeled = total - self.exclusion.count - len(exclude)
             if unlabeled <= 0 or total == 0:
                 break
             need = k - len(chosen)

@@ -168,8 +168,10 @@ class Source:
 
 
 class ScoredSource(Source):
-    def __init__(self, store: Store, scored: Scored, labeled: int):
-        self.store, self.scored, self.labeled = store, scored, labeled
+    """`leased`: items leased to labelers (vectrain.labeling.leases), skipped as `exclude` is."""
+
+    def __init__(self, store: Store, scored: Scored, labeled: int, leased: tuple[str, ...] = ()):
+        self.store, self.scored, self.labeled, self.leased = store, scored, labeled, frozenset(leased)
         self.rows, self.scored_round, self.threshold = scored.rows, scored.round, scored.threshold
 
     def _read(self, lo: float, hi: float) -> list[dict]:
@@ -178,6 +180,7 @@ class ScoredSource(Source):
         return [{"id": i, "score": float(z)} for i, z in self.store.query(query).result_rows]
 
     def _until(self, n: int, exclude: set[str], window, order) -> list[dict]:
+        exclude = exclude | self.leased
         count = n + len(exclude) + self.labeled
         while True:
             found = sorted((r for r in self._read(*window(count)) if r["id"] not in exclude), key=order)
@@ -197,7 +200,7 @@ class ScoredSource(Source):
         """n rows uniform over the unlabeled ones (minus `exclude`): ranks drawn at random and read
         by their scores (`scores.at`; within a tie, the row at that place in item_id order), a
         labeled row's rank rejected. Short after `rounds` draws only when nearly all is labeled."""
-        s, chosen, taken = self.scored.scores, [], set(exclude)
+        s, chosen, taken = self.scored.scores, [], set(exclude) | self.leased
         for _ in range(rounds):
             unlabeled, need = self.rows - self.labeled - len(taken), n - len(chosen)
             if need <= 0 or unlabeled <= 0:
@@ -230,11 +233,13 @@ class ScoredSource(Source):
 class ScanSource(Source):
     """The current round's scores by an exact scan (no scored round yet)."""
 
-    def __init__(self, store: Store, dataset: str, session_id: str, round_: dict, labeled: int):
+    def __init__(
+        self, store: Store, dataset: str, session_id: str, round_: dict, labeled: int, leased: tuple[str, ...] = ()
+    ):
         self.store, self.dataset = store, dataset
         self.w, self.b = np.asarray(round_["weights"], dtype=np.float32), float(round_["bias"])
         self.threshold, self.scored_round = float(round_["threshold"]), None
-        self.exclusion = Exclusion.session(session_id, labeled)
+        self.exclusion = Exclusion.session(session_id, labeled, leased)
         self.rows = store.registry.count_rows(dataset)
 
     def band(self, center: float, n: int, exclude: set[str]) -> list[dict]:

@@ -12,7 +12,7 @@ from vectrain.core.validation import (
 )
 from vectrain.core.vectors import float32_value
 from vectrain.labeling import audit as session_audit
-from vectrain.labeling import history
+from vectrain.labeling import history, team
 from vectrain.labeling.multiclass import labels as class_labels
 from vectrain.labeling.multiclass.model import ClassSession
 from vectrain.labeling.multiclass.model import label_counts as class_counts
@@ -21,8 +21,10 @@ from vectrain.storage.query import Query
 from vectrain.storage.store import Store
 
 
-def add_labels(store: Store, session_id: str, labels: list[dict]) -> dict[str, Any]:
-    """Store a batch of labels, all or nothing. Re-labeling an item replaces its label."""
+def add_labels(store: Store, session_id: str, labels: list[dict], labeler: str = "") -> dict[str, Any]:
+    """Store a batch of labels by `labeler` ('' : no name), all or nothing. Re-labeling an item
+    replaces the session's label, whoever gave it; each labeler's own answer is kept beside it
+    (vectrain.labeling.team)."""
     s = session_row(store, session_id)
     if s["classes"]:
         return class_labels.add_labels(store, ClassSession.of(s), labels)
@@ -55,11 +57,13 @@ def add_labels(store: Store, session_id: str, labels: list[dict]) -> dict[str, A
             scores,
             provenance,
             version,
-            before=lambda: history.record(store, s["id"], version, "label", ids),
+            before=lambda: history.record(store, s["id"], version, "label", ids, labeler),
+            labeler=labeler,
         )
+        team.record_answers(store, s["id"], labeler, ids, scores, version)
         counts = label_counts(store, s["id"])
         STATES.set_labeled(store, s["id"], counts["labeled"])
-    return {"stored": len(ids), "labels": counts}
+    return {"stored": len(ids), "labels": counts, "labelers": team.labeler_counts(store, s["id"])}
 
 
 def _require_items(store: Store, dataset: str, ids: list[str], what: str) -> None:
@@ -73,8 +77,9 @@ def _require_items(store: Store, dataset: str, ids: list[str], what: str) -> Non
         )
 
 
-def remove_labels(store: Store, session_id: str, item_ids: list[str]) -> dict[str, Any]:
-    """Remove labels, all or nothing: every id must be labeled in this session."""
+def remove_labels(store: Store, session_id: str, item_ids: list[str], labeler: str = "") -> dict[str, Any]:
+    """Remove labels, all or nothing: every id must be labeled in this session. The session's label
+    goes, and so does the remover's own answer; other labelers' answers stay theirs."""
     s = session_row(store, session_id)
     ids = check_ids(item_ids, "item_ids", store.settings)
     labeled = {r["item_id"]: float(r["score"]) for r in store.rows(Query.named("sessions.labels", session_id=s["id"]))}
@@ -87,31 +92,36 @@ def remove_labels(store: Store, session_id: str, item_ids: list[str]) -> dict[st
         )
     version = time.time_ns()
     with STATES.label_lock(s["id"]):
-        history.record(store, s["id"], version, "remove", ids)
+        history.record(store, s["id"], version, "remove", ids, labeler)
         store.insert(
             "labels",
-            [[s["id"], i, labeled[i], version, 1] for i in ids],
-            column_names=["session_id", "item_id", "score", "version", "removed"],
+            [[s["id"], i, labeled[i], version, 1, labeler] for i in ids],
+            column_names=["session_id", "item_id", "score", "version", "removed", "labeler"],
         )
+        team.record_answers(store, s["id"], labeler, ids, [labeled[i] for i in ids], version, removed=True)
         counts = class_counts(store, ClassSession.of(s)) if s["classes"] else label_counts(store, s["id"])
         STATES.set_labeled(store, s["id"], counts["labeled"])
     return {"removed": len(ids), "labels": counts}
 
 
 def get_labels(store: Store, session_id: str) -> list[dict]:
-    """The session's live labels (`score`), each with its provenance and the item's own label in
-    the dataset (`label`)."""
+    """The session's live labels (`score`), each with who gave it (`labeler`), its provenance, the
+    item's own label in the dataset (`label`), and every labeler's answer where two or more
+    labelers answered (`answers`)."""
     s = session_row(store, session_id)
     if s["classes"]:
         return class_labels.get_labels(store, ClassSession.of(s))
     query = Query.named("sessions.labels_with_items", session_id=s["id"], **items_params(store, s["dataset"]))
+    answers = team.shared_answers(store, s["id"])
     return [
         {
             "item_id": r["item_id"],
             "score": float32_value(r["score"]),  # stored as Float32: the decimal that was sent
             "labeled": str(r["labeled"]),
             "label": r["label"],
+            "labeler": r["labeler"],
             **session_audit.provenance_of(r),
+            "answers": answers.get(r["item_id"], []),
         }
         for r in store.rows(query)
     ]

@@ -2,11 +2,11 @@
 
 A session's name is claimed (vectrain.storage.claims) and names what it publishes: the SQL
 function clf_<database>__<name> and the view <database>.clf_<name>. Deleting a session removes
-its labels, label history, rounds, predictions, audit draws, scored rounds and what it published, and frees
-its name. Renaming claims the new name first (409 when taken), writes a newer version of the
-session's row, publishes the applied classifier again under the new name (dropping the old
-function and view), then frees the old name. Deleting a dataset deletes its sessions the same
-way (vectrain.jobs.lifecycle).
+its labels, label history, labelers' answers, leases, rounds, predictions, audit draws, scored
+rounds and what it published, and frees its name. Renaming claims the new name first (409 when
+taken), writes a newer version of the session's row, publishes the applied classifier again under
+the new name (dropping the old function and view), then frees the old name. Deleting a dataset
+deletes its sessions the same way (vectrain.jobs.lifecycle).
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ SESSION_TABLES = (
     "predictions",
     "labels",
     "label_history",
+    "label_votes",
+    "leases",
     "rounds",
     "audit_draws",
     "unseen_decisions",

@@ -28,8 +28,7 @@ from vectrain.core.validation import (
     exactly_one,
 )
 from vectrain.core.vectors import as_unit_vectors, float32_value
-from vectrain.labeling import audit as session_audit
-from vectrain.labeling import batches, candidates, estimates, quality, rounds, scoring, training
+from vectrain.labeling import batches, candidates, estimates, leases, quality, rounds, scoring, team, training
 from vectrain.labeling.labels import add_labels
 from vectrain.labeling.multiclass import batches as class_batches
 from vectrain.labeling.multiclass import sessions as multiclass
@@ -71,7 +70,9 @@ def create_session(
     classes: list[str] | None = None,
     labelset: str | None = None,
     examples: dict | None = None,
+    labeler: str = "",
 ) -> dict[str, Any]:
+    """A session; the examples it starts from are `labeler`'s labels."""
     check_session_name(name)
     audit_rate = check_fraction(audit_rate, "audit_rate", 0.0, 1.0, high_open=False)
     if negative_ids is not None and positive_ids is None:
@@ -163,6 +164,7 @@ def create_session(
             store,
             session_id,
             [{"item_id": i, "score": 1.0} for i in examples] + [{"item_id": i, "score": -1.0} for i in negatives],
+            labeler,
         )
     return get_session(store, session_id)
 
@@ -184,6 +186,7 @@ def get_session(store: Store, session_id: str) -> dict[str, Any]:
         "created": str(s["created"]),
         "round": history[-1]["round"] if history else 0,
         "labels": label_counts(store, s["id"]),
+        "labelers": team.labeler_counts(store, s["id"]),
         "rounds": history,
         "function": function_name(store.database, s["name"]),
         "view": f"{store.database}.{view_name(s['name'])}",
@@ -226,16 +229,19 @@ def next_batch(
     strategy: str | None = None,
     audit: int | None = None,
     record: bool = True,
+    labeler: str = "",
 ) -> dict[str, Any]:
     """k unlabeled items chosen by `strategy` (default mixed; balanced in a multi-class session),
     `audit` of them random audit draws (`record`: the caller may write them;
-    vectrain.labeling.audit); exactly k whenever k unlabeled items remain."""
+    vectrain.labeling.audit); exactly k whenever k unlabeled items remain that are not leased to
+    another labeler. A named `labeler` gets their own leased items back first and leases the rest
+    (vectrain.labeling.leases)."""
     k = check_k(k, store.settings)
     if is_multiclass(store, session_id):
         return class_batches.next_batch(store, session_row(store, session_id), k, strategy, audit, record)
     strategy = Strategy.parse(strategy or Strategy.mixed, "strategy")
     state = current_state(store, session_id)
-    return session_audit.next_batch(store, state, k, strategy, audit, record)
+    return leases.next_batch(store, state, k, strategy, audit, record, labeler)
 
 
 def current_state(store: Store, session_id: str) -> State:

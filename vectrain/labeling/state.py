@@ -28,6 +28,7 @@ class State:
     round: dict  # the latest round, with its weights
     labeled: int
     audit_rate: float = 0.0  # share of each batch drawn for the audit (vectrain.labeling.audit)
+    leased: tuple[str, ...] = ()  # items leased to labelers, skipped by this batch (never cached)
 
 
 class StateCache:

@@ -139,17 +139,19 @@ class Labeled(Filter):
 
 @dataclass(frozen=True)
 class Exclusion(Filter):
-    """Rows a query must skip: nothing, a list of ids, or every item labeled in a session.
+    """Rows a query must skip: nothing, a list of ids, or every item labeled in a session (and
+    the items leased to labelers, `leased`: vectrain.labeling.leases).
 
     The session form is resolved in the database (`NOT IN (SELECT item_id FROM labels ...)`), so
-    no id list travels with the query. `count` is how many rows it may remove at most: the
-    vector index's candidate fetch is sized from it.
+    no id list travels with the query but the leased ids (a few batches). `count` is how many rows
+    it may remove at most: the vector index's candidate fetch is sized from it.
     """
 
     kind: str = "none"  # none | ids | session
     ids: tuple[str, ...] = ()
     session_id: str = ""
     count: int = 0
+    leased: tuple[str, ...] = ()
 
     @classmethod
     def none(cls) -> Exclusion:
@@ -161,8 +163,9 @@ class Exclusion(Filter):
         return cls("ids", ids=unique, count=len(unique)) if unique else cls()
 
     @classmethod
-    def session(cls, session_id: str, labeled: int) -> Exclusion:
-        return cls("session", session_id=session_id, count=int(labeled))
+    def session(cls, session_id: str, labeled: int, leased: Iterable[str] = ()) -> Exclusion:
+        leased = tuple(leased)
+        return cls("session", session_id=session_id, count=int(labeled) + len(leased), leased=leased)
 
     def clause(self):
         if self.kind == "none":
@@ -170,10 +173,13 @@ class Exclusion(Filter):
         if self.kind == "ids":
             return "id NOT IN {x_ids:Array(String)}", {"x_ids": Strings(self.ids)}
         if self.kind == "session":
-            return (
-                "id NOT IN (SELECT item_id FROM labels FINAL WHERE session_id = {x_session:String} AND removed = 0)",
-                {"x_session": self.session_id},
+            labeled = (
+                "id NOT IN (SELECT item_id FROM labels FINAL WHERE session_id = {x_session:String} AND removed = 0)"
             )
+            if not self.leased:
+                return labeled, {"x_session": self.session_id}
+            leased = "id NOT IN {x_leased:Array(String)}"
+            return f"{labeled} AND {leased}", {"x_session": self.session_id, "x_leased": Strings(self.leased)}
         raise ValueError(f"unknown exclusion {self.kind!r}")
 
 

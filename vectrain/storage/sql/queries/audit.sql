@@ -54,13 +54,15 @@ WHERE session_id = {session_id:String} AND item_id IN {ids:Array(String)}
 -- the audit in this session is an audit label whatever path labels it, and only such an item is;
 -- other labels keep the source and round the client reports (the strategy that served them, or
 -- user). first_version survives re-labels, so the estimate knows which labels came before which draw.
-INSERT INTO labels (session_id, item_id, score, version, first_version, source, audit, served_round, served_batch)
+INSERT INTO labels (session_id, item_id, score, version, first_version, source, audit, served_round, served_batch,
+                    labeler)
 SELECT {session_id:String}, n.item_id, n.score, {version:UInt64},
        if(p.first > 0, p.first, {version:UInt64}),
        if(d.drawn > 0, 'audit', n.source),
        d.drawn > 0,
        if(d.drawn > 0, toInt64(d.drawn_round), n.round),
-       d.drawn
+       d.drawn,
+       {labeler:String}
 FROM (SELECT tupleElement(t, 1) AS item_id, tupleElement(t, 2) AS score, tupleElement(t, 3) AS source,
              tupleElement(t, 4) AS round
       FROM (SELECT arrayJoin(arrayZip({ids:Array(String)}, {scores:Array(Float32)}, {sources:Array(String)},

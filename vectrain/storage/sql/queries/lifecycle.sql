@@ -35,6 +35,12 @@ ALTER TABLE class_applied DELETE WHERE session_id IN {ids:Array(String)}
 -- name: delete_label_history
 ALTER TABLE label_history DELETE WHERE session_id IN {ids:Array(String)}
 
+-- name: delete_label_votes
+ALTER TABLE label_votes DELETE WHERE session_id IN {ids:Array(String)}
+
+-- name: delete_leases
+ALTER TABLE leases DELETE WHERE session_id IN {ids:Array(String)}
+
 -- name: delete_audit_draws
 ALTER TABLE audit_draws DELETE WHERE session_id IN {ids:Array(String)}
 

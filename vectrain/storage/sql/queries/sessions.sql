@@ -46,8 +46,8 @@ ORDER BY item_id
 -- name: labels_with_items
 -- A session's labels with each item's own label in the dataset.
 SELECT l.item_id AS item_id, l.score AS score, l.labeled AS labeled, l.source AS source, l.audit AS audit,
-       l.served_round AS served_round, i.label AS label
-FROM (SELECT item_id, score, labeled, source, audit, served_round FROM labels FINAL
+       l.served_round AS served_round, l.labeler AS labeler, i.label AS label
+FROM (SELECT item_id, score, labeled, source, audit, served_round, labeler FROM labels FINAL
       WHERE session_id = {session_id:String} AND removed = 0) AS l
 LEFT JOIN (SELECT id, label FROM {db:Identifier}.{items:Identifier}
            WHERE id IN (SELECT item_id FROM labels WHERE session_id = {session_id:String})) AS i

@@ -1,0 +1,150 @@
+"""Leases: the items of a next batch belong to the named labeler it was handed to for a while
+(VECTRAIN_LEASE_SECONDS), so labelers working on one session at the same time get disjoint
+batches (sql/schema/020_labelers.sql).
+
+A named labeler's next batch is, in order: their own leased items not labeled yet (a reload or
+a second tab gets them back), then the strategy's picks (and audit draws) among the items
+neither labeled nor leased to anyone. Every item served is (re)leased to them until now +
+VECTRAIN_LEASE_SECONDS. A lease ends when its item is labeled (labeled items are skipped anyway)
+or when its time is up. A caller without a name takes no lease and keeps none (there is no one
+to give the items back to), and a read key only previews: both skip every leased item.
+
+Grants are serialized per session without locks shared between processes: a grant is numbered
+(the session's next number as read with the live leases), and its rows are one INSERT with the
+deduplication token (session, number). Of two grants that read the same number the engine keeps
+one block, atomically (as vectrain.storage.claims); the loser reads the winner back, reads the
+live leases again (now with the winner's items) and asks again under the next number. A grant
+that wins thus excluded every live lease of every earlier grant, and every later grant reads
+it: no item is leased to two labelers at once. In one process, grants of a session take a lock
+first, so they never race each other.
+
+The skip composes with any strategy: the live leased ids ride on the session's exclusion
+(vectrain.storage.vectorsql.filters.Exclusion), beside the labeled items. What it costs: a
+named labeler's batch reads the live leases (one query), runs the strategy, inserts the grant
+and reads its winner back: three round trips beside the strategy's. A batch for a caller without
+a name reads the live leases only while some may be live (on chDB this process knows; on a
+server it asks), so a session nobody leases from keeps its one-query batch.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from contextlib import nullcontext
+from dataclasses import replace
+from typing import Any
+
+from vectrain.core.errors import Conflict
+from vectrain.core.names import items_table
+from vectrain.labeling import audit as session_audit
+from vectrain.labeling.state import State
+from vectrain.storage.query import Floats, Query
+from vectrain.storage.store import Store
+
+TRIES = 8  # grants lost to concurrent ones before a next batch gives up (409)
+_locks: dict[str, threading.Lock] = {}
+_granted: dict[str, int] = {}  # session -> when the latest lease this process granted ends (ns)
+_locks_lock = threading.Lock()
+
+
+def _lock(session_id: str) -> threading.Lock:
+    with _locks_lock:
+        return _locks.setdefault(session_id, threading.Lock())
+
+
+def live(store: Store, session_id: str) -> tuple[int, list[tuple[str, str, str]]]:
+    """(the next grant number, [(item, holder, source)] of the live leases, oldest first)."""
+    now = time.time_ns()
+    row = store.rows(Query.named("leases.live", session_id=session_id, now=now))[0]
+    return int(row["next_grant"]), list(zip(row["items"], row["holders"], row["sources"]))
+
+
+def next_batch(
+    store: Store, state: State, k: int, strategy, audit: int | None, record: bool, labeler: str
+) -> dict[str, Any]:
+    """The next batch of `labeler` (vectrain.labeling.audit.next_batch under leases)."""
+    seconds = float(store.settings.lease_seconds)
+    if seconds <= 0:
+        return {**session_audit.next_batch(store, state, k, strategy, audit, record), "lease_seconds": None}
+    takes = bool(labeler) and record
+    if not takes and not _may_have_leases(store, state.id):  # nothing to skip: the batch's one query
+        return {**session_audit.next_batch(store, state, k, strategy, audit, record), "lease_seconds": None}
+    last = -1
+    with _lock(state.id) if takes else nullcontext():
+        for _ in range(TRIES):
+            number, leases = live(store, state.id)
+            number = max(number, last + 1)
+            own = [(i, source) for i, holder, source in leases if holder == labeler][:k] if takes else []
+            batch = _batch(
+                store, replace(state, leased=tuple(i for i, _, _ in leases)), k, own, strategy, audit, record
+            )
+            if not takes or not batch["items"]:
+                return {**batch, "lease_seconds": None}
+            if _grant(store, state.id, number, labeler, batch["items"], seconds):
+                return {**batch, "lease_seconds": seconds}
+            last = number
+    raise Conflict(
+        f"Next batches of this session are being handed out faster than they can be leased ({TRIES} tries "
+        "lost to other labelers): ask again.",
+        session=state.id,
+    )
+
+
+def _batch(store: Store, state: State, k: int, own: list[tuple[str, str]], strategy, audit, record) -> dict[str, Any]:
+    """The labeler's own leased items (scored under the current round), then a batch of the rest."""
+    served = []
+    if own:
+        w, b = state.round["weights"], float(state.round["bias"])
+        where = {"db": store.database, "items": items_table(state.dataset)}
+        rows = {
+            r["id"]: r
+            for r in store.rows(Query.named("leases.scored", w=Floats(w), b=b, ids=[i for i, _ in own], **where))
+        }
+        served = [
+            {"id": i, "url": rows[i]["url"], "label": rows[i]["label"], "score": float(rows[i]["score"]), "source": src}
+            for i, src in own
+            if i in rows
+        ]
+    rest = k - len(served)
+    yours = f"{len(served)} leased to you, not labeled yet"
+    if rest <= 0:
+        return {
+            "items": served,
+            "strategy": strategy.value,
+            "round": int(state.round["round"]),
+            "audit": sum(i["source"] == "audit" for i in served),
+            "source": yours,
+            "scored_round": None,
+        }
+    more = session_audit.next_batch(store, state, rest, strategy, audit, record)
+    return {
+        **more,
+        "items": served + more["items"],
+        "audit": more["audit"] + sum(i["source"] == "audit" for i in served),
+        "source": f"{yours} + {more['source']}" if served else more["source"],
+    }
+
+
+def _may_have_leases(store: Store, session_id: str) -> bool:
+    """Whether the session may have live leases: on chDB this process made every grant (one
+    process per path), so it knows; on a server another replica may have, so ask."""
+    if store.target.kind != "chdb":
+        return True
+    with _locks_lock:
+        return _granted.get(session_id, 0) > time.time_ns()
+
+
+def _grant(store: Store, session_id: str, number: int, holder: str, items: list[dict], seconds: float) -> bool:
+    """Lease `items` to `holder` as grant `number`: True when this grant is the one the engine kept."""
+    claimant = uuid.uuid4().hex
+    until = time.time_ns() + int(seconds * 1e9)
+    with _locks_lock:  # before the insert: a batch that reads after it must know to look
+        _granted[session_id] = max(_granted.get(session_id, 0), until)
+    store.insert(
+        "leases",
+        [[session_id, number, claimant, holder, i["id"], n, i["source"], until] for n, i in enumerate(items)],
+        ["session_id", "grant_no", "claimant", "holder", "item_id", "position", "source", "until"],
+        settings={"insert_deduplication_token": f"lease:{session_id}:{number}"},
+    )
+    return store.scalar(Query.named("leases.winner", session_id=session_id, grant_no=number)) == claimant
