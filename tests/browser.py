@@ -65,6 +65,13 @@ def chrome(user_data_dir: str):
     return driver
 
 
+def name_labeler(driver, name: str) -> None:
+    """Every page this driver opens labels as `name` unless the person gave the page another one
+    (the page asks for a name once and keeps it in localStorage; tests of other things skip that)."""
+    script = f"try {{ if (!localStorage.getItem('vectrain.labeler')) localStorage.setItem('vectrain.labeler', {name!r}); }} catch {{}}"
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
+
+
 def screenshot_dir() -> Path:
     """Where the tests save screenshots: VECTRAIN_SCREENSHOTS, else a fresh temp folder."""
     wanted = os.environ.get("VECTRAIN_SCREENSHOTS")

@@ -52,6 +52,7 @@ def driver():
         pytest.skip(REASON)
     profile = browser.fresh_profile()
     d = browser.chrome(profile)
+    browser.name_labeler(d, "tester")
     yield d
     d.quit()
     browser.remove(profile)

@@ -34,6 +34,32 @@ export const auth = {
   },
 };
 
+const NAME_STORE = "vectrain.labeler";
+
+/** Who this page labels as. With a named API key the service knows (GET /whoami); else the
+ *  name the person gave once, kept in this browser and sent with every request. */
+export const labeler = {
+  fixed: false, // the API key carries the name: the page shows it and cannot change it
+  named: "", // the key's name, when fixed
+  get name() {
+    if (this.fixed) return this.named;
+    try {
+      return localStorage.getItem(NAME_STORE) || "";
+    } catch {
+      return this.session || "";
+    }
+  },
+  set name(value) {
+    this.session = value;
+    try {
+      if (value) localStorage.setItem(NAME_STORE, value);
+      else localStorage.removeItem(NAME_STORE);
+    } catch {
+      /* storage disabled: the name lasts for this page only */
+    }
+  },
+};
+
 /** One path segment, encoded: ids may contain '/', '?', '#' or spaces. */
 export const seg = (value) => encodeURIComponent(String(value));
 
@@ -48,6 +74,7 @@ export function apiUrl(path, params) {
 function headers(extra) {
   const out = { ...extra };
   if (auth.key) out.Authorization = `Bearer ${auth.key}`;
+  if (!labeler.fixed && labeler.name) out["X-Vectrain-Labeler"] = labeler.name;
   return out;
 }
 

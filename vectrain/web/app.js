@@ -2,7 +2,7 @@
 // opens what the address names. The views do not import each other: what one needs of another
 // is given here.
 
-import { auth, get } from "./api.js";
+import { auth, get, labeler } from "./api.js";
 import { configure } from "./classes.js";
 import { wireKeys } from "./keys.js";
 import { clearError, fail, guard, say } from "./messages.js";
@@ -10,6 +10,7 @@ import { undoStored, wireMine } from "./mine.js";
 import { chooseDataset, loadDatasets, loadSessions, openSession, renderSessions, wireSessions } from "./session.js";
 import { closeSession, dataset, readHash, state } from "./state.js";
 import { addView, gridOf, labelerOf, showTab, undoerOf, wireTabs } from "./tabs.js";
+import { askName, useWhoami, wireLabeler } from "./team.js";
 import { loadFacets } from "./views/filters.js";
 import { findGrid, labelFound, moreLikeThis, refreshFind, sample, wireFind } from "./views/find.js";
 import { openItem, wireItem } from "./views/item.js";
@@ -95,6 +96,11 @@ function wire() {
   wireSql();
   wireItem();
   wireManage({ changed: sessionsChanged });
+  // Another name: the open view asks again as it (a Label batch is leased to the name it went to).
+  wireLabeler(() => {
+    state.batchKey = "";
+    guard(() => showTab(state.tab));
+  });
 
   $("forget-key").addEventListener("click", () => {
     auth.key = "";
@@ -127,8 +133,11 @@ async function start() {
     askKey("This service needs an API key (the service was started with VECTRAIN_API_KEYS).");
     return;
   }
-  state.readOnly = !(await get("whoami")).may_write; // known before anything is shown
+  const who = await get("whoami");
+  state.readOnly = !who.may_write; // known before anything is shown
   showReadOnly();
+  useWhoami(who);
+  if (!labeler.fixed && !labeler.name && !state.readOnly) await askName(); // once: the browser keeps it
   await loadDatasets();
   await loadSessions();
   await route();

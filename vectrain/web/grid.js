@@ -105,6 +105,7 @@ export class TileGrid {
       this.opts.yours ? el("span", { class: "yours", title: "your label in this session" }) : null);
     if (item.label) caption.append(el("span", { class: "label", title: "label in the dataset", text: item.label }));
     caption.append(el("span", { class: "id", title: item.id, text: shortId(item.id) }));
+    if (item.note) caption.append(el("span", { class: "answers", title: "each labeler's answer", text: item.note }));
     const mark = el("span", { class: "mark", "aria-hidden": "true" });
     const check = el("span", { class: "check", "aria-hidden": "true", text: "\u2713" });
     const node = el("div", { class: "tile", role: "option", tabindex: "-1", "data-id": item.id },

@@ -11,6 +11,7 @@ import { guard, say } from "../messages.js";
 import { READ_ONLY, undoStored } from "../mine.js";
 import { dataset, noteLabels, state } from "../state.js";
 import { needSession } from "../tabs.js";
+import { labelersText } from "../team.js";
 
 const $ = (id) => document.getElementById(id);
 const MARK_FIRST = "Mark some tiles first: 1 or + positive, 0 or - negative. Enter then trains a round.";
@@ -62,8 +63,8 @@ function showBatch(res) {
   const about = isMulti() ? `pred is the predicted class and its probability${scoring}`
     : `pred is the classifier's decision and its score \u2212 threshold (${fmt(threshold)})`;
   $("batch-title").textContent = res.items.length
-    ? `Round ${res.round}: ${res.items.length} items to label (${res.strategy}); ${about}`
-    : "Every item of this dataset is labeled.";
+    ? `Round ${res.round}: ${res.items.length} items to label (${res.strategy}${leaseText(res)}); ${about}`
+    : "Nothing left to label: every item is labeled, or leased to another labeler for now.";
   const shown = labelGrid.setItems(res.items);
   if (state.tab === "label") labelGrid.focus(0);
   renderProgress();
@@ -158,7 +159,7 @@ export async function submitBatch() {
     // The answers of /labels and /train are the new state: no need to read the session again.
     const { round, mode, bias, threshold, metrics } = trained;
     state.session = {
-      ...state.session, round, labels: stored.labels,
+      ...state.session, round, labels: stored.labels, labelers: stored.labelers || state.session.labelers,
       rounds: [...state.session.rounds, { round, mode, bias, threshold, metrics }],
     };
     const next = await requestBatch();
@@ -220,6 +221,9 @@ export function f1Word(f1) {
   return "great";
 }
 
+/** ", yours for 10 min": a named labeler's batch is leased to them (others get other items). */
+const leaseText = (res) => (res.lease_seconds ? `, yours for ${Math.max(1, Math.round(res.lease_seconds / 60))} min` : "");
+
 const fmt = (v, digits = 3) => (typeof v === "number" ? v.toFixed(digits) : "–");
 
 /** A round's quality as the page shows it: the estimated F1 with its 95% interval, or the word
@@ -265,6 +269,7 @@ export function renderProgress() {
   const last = s.rounds.at(-1) || { metrics: {} };
   const q = quality(last.metrics);
   $("stat-labels").textContent = `${s.labels.labeled} (${s.labels.positives} positive, ${s.labels.negatives} negative)`;
+  $("stat-labelers").textContent = labelersText(s.labelers);
   $("stat-round").textContent = String(s.round);
   $("stat-f1").textContent = q.text;
   $("stat-f1").classList.toggle("warning", q.f1 === null && /too few/.test(q.text));

@@ -1,13 +1,15 @@
 // The Labels view: everything labeled in the open session, newest first, each with the dataset's
-// label and the classifier's current prediction; relabel or remove (one undo step per key).
+// label and the classifier's current prediction; relabel or remove (one undo step per key). Its
+// review list: the items two labelers answered differently, with each answer and their agreement.
 
 import { get, post, seg } from "../api.js";
 import { isMulti } from "../classes.js";
-import { TileGrid } from "../grid.js";
+import { markText, TileGrid } from "../grid.js";
 import { guard } from "../messages.js";
 import { undoStored, writeLabels } from "../mine.js";
 import { dataset, setLabels, state } from "../state.js";
 import { needSession } from "../tabs.js";
+import { agreementText } from "../team.js";
 
 const $ = (id) => document.getElementById(id);
 const LABELS_PAGE = 100;
@@ -33,6 +35,9 @@ function shownLabels() {
 }
 
 async function renderLabels() {
+  const review = $("labels-filter").value === "review";
+  $("labels-agreement").hidden = !review;
+  if (review) return renderReview();
   const shown = shownLabels();
   state.labelsOffset = Math.max(0, Math.min(state.labelsOffset, Math.max(0, shown.length - 1)));
   const page = shown.slice(state.labelsOffset, state.labelsOffset + LABELS_PAGE);
@@ -41,6 +46,22 @@ async function renderLabels() {
     : "";
   const ready = labelsGrid.setItems(page.map((l) => ({ id: l.item_id, label: l.label })));
   if (page.length) await showPredictions(page.map((l) => l.item_id));
+  return ready;
+}
+
+/** The items labelers answered differently, each with every answer, and their agreement. */
+async function renderReview() {
+  const res = await get(`sessions/${seg(state.session.id)}/disagreements`);
+  $("labels-agreement").textContent = res.agreement.length
+    ? `Agreement: ${res.agreement.map(agreementText).join("; ")}.`
+    : "Agreement: no item has been labeled by two labelers yet.";
+  $("labels-range").textContent = res.disagreements
+    ? `${res.items.length} of ${res.disagreements} items labeled differently (of ${res.shared} labeled by two or more); `
+      + "the newest answer is the session's label: relabel to settle one"
+    : `No disagreements among the ${res.shared} items labeled by two or more.`;
+  const note = (answers) => answers.map((a) => `${a.labeler || "no name"} ${a.class ?? markText(a.score)}`).join(" · ");
+  const ready = labelsGrid.setItems(res.items.map((i) => ({ id: i.item_id, label: i.label, note: note(i.answers) })));
+  if (res.items.length) await showPredictions(res.items.map((i) => i.item_id));
   return ready;
 }
 
@@ -57,7 +78,7 @@ export async function relabel(score, items) {
   const index = labelsGrid.focusIndex;
   if (!(await writeLabels(targets.map((t) => t.id), score))) return;
   // Keep the order stable while relabeling: marks change in place, removals re-render.
-  if (score === undefined) await renderLabels();
+  if (score === undefined || $("labels-filter").value === "review") await renderLabels(); // the answers change
   else labelsGrid.clearSelection();
   if (!items) labelsGrid.focus(index);
 }
