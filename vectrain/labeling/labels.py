@@ -12,7 +12,7 @@ from vectrain.core.validation import (
 )
 from vectrain.core.vectors import float32_value
 from vectrain.labeling import audit as session_audit
-from vectrain.labeling import history, team
+from vectrain.labeling import history, leases, team
 from vectrain.labeling.multiclass import labels as class_labels
 from vectrain.labeling.multiclass.model import ClassSession
 from vectrain.labeling.multiclass.model import label_counts as class_counts
@@ -61,6 +61,7 @@ def add_labels(store: Store, session_id: str, labels: list[dict], labeler: str =
             labeler=labeler,
         )
         team.record_answers(store, s["id"], labeler, ids, scores, version)
+        leases.release(store, s["id"], ids)
         counts = label_counts(store, s["id"])
         STATES.set_labeled(store, s["id"], counts["labeled"])
     return {"stored": len(ids), "labels": counts, "labelers": team.labeler_counts(store, s["id"])}

@@ -18,12 +18,14 @@ that wins thus excluded every live lease of every earlier grant, and every later
 it: no item is leased to two labelers at once. In one process, grants of a session take a lock
 first, so they never race each other.
 
+On chDB (one process per path) this process makes every grant: it reads a session's live leases
+once, keeps them (`_Book`), and a grant needs no read-back, so a named labeler's batch costs one
+insert beside the strategy's queries and a caller without a name nothing. On a server a named
+labeler's batch reads the live leases, runs the strategy, inserts the grant and reads its winner
+back (three round trips more), and a caller without a name reads the live leases (one).
+
 The skip composes with any strategy: the live leased ids ride on the session's exclusion
-(vectrain.storage.vectorsql.filters.Exclusion), beside the labeled items. What it costs: a
-named labeler's batch reads the live leases (one query), runs the strategy, inserts the grant
-and reads its winner back: three round trips beside the strategy's. A batch for a caller without
-a name reads the live leases only while some may be live (on chDB this process knows; on a
-server it asks), so a session nobody leases from keeps its one-query batch.
+(vectrain.storage.vectorsql.filters.Exclusion), beside the labeled items.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import threading
 import time
 import uuid
 from contextlib import nullcontext
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from vectrain.core.errors import Conflict
@@ -43,21 +45,62 @@ from vectrain.storage.query import Floats, Query
 from vectrain.storage.store import Store
 
 TRIES = 8  # grants lost to concurrent ones before a next batch gives up (409)
+_lock_all = threading.Lock()
 _locks: dict[str, threading.Lock] = {}
-_granted: dict[str, int] = {}  # session -> when the latest lease this process granted ends (ns)
-_locks_lock = threading.Lock()
+_books: dict[tuple[str, str], _Book] = {}  # (database, session) -> its leases, on chDB
+
+
+@dataclass
+class _Book:
+    """A session's live leases as this process knows them, on chDB only: one process per path
+    makes every grant, so after one read of the table this book is the truth (labels end leases
+    in it as they are stored, `release`)."""
+
+    next_grant: int
+    leases: dict[str, tuple[str, int, str]]  # item -> (holder, until ns, source), oldest grant first
 
 
 def _lock(session_id: str) -> threading.Lock:
-    with _locks_lock:
+    with _lock_all:
         return _locks.setdefault(session_id, threading.Lock())
 
 
 def live(store: Store, session_id: str) -> tuple[int, list[tuple[str, str, str]]]:
     """(the next grant number, [(item, holder, source)] of the live leases, oldest first)."""
     now = time.time_ns()
+    book = _book(store, session_id)
+    if book is not None:
+        with _lock_all:
+            for item in [i for i, (_, until, _) in book.leases.items() if until <= now]:
+                del book.leases[item]
+            return book.next_grant, [(i, holder, source) for i, (holder, _, source) in book.leases.items()]
     row = store.rows(Query.named("leases.live", session_id=session_id, now=now))[0]
     return int(row["next_grant"]), list(zip(row["items"], row["holders"], row["sources"]))
+
+
+def _book(store: Store, session_id: str) -> _Book | None:
+    if store.target.kind != "chdb":
+        return None
+    key = (store.database, session_id)
+    with _lock_all:
+        if key in _books:
+            return _books[key]
+    row = store.rows(Query.named("leases.live", session_id=session_id, now=time.time_ns()))[0]
+    book = _Book(int(row["next_grant"]), {i: (h, u, s) for i, h, u, s in zip(*(row[c] for c in COLUMNS))})
+    with _lock_all:
+        return _books.setdefault(key, book)
+
+
+COLUMNS = ("items", "holders", "untils", "sources")
+
+
+def release(store: Store, session_id: str, ids: list[str]) -> None:
+    """Labeled items: their leases end (in this process's book; a server's reads skip labeled items)."""
+    with _lock_all:
+        book = _books.get((store.database, session_id))
+        if book is not None:
+            for i in ids:
+                book.leases.pop(i, None)
 
 
 def next_batch(
@@ -68,14 +111,12 @@ def next_batch(
     if seconds <= 0:
         return {**session_audit.next_batch(store, state, k, strategy, audit, record), "lease_seconds": None}
     takes = bool(labeler) and record
-    if not takes and not _may_have_leases(store, state.id):  # nothing to skip: the batch's one query
-        return {**session_audit.next_batch(store, state, k, strategy, audit, record), "lease_seconds": None}
     last = -1
     with _lock(state.id) if takes else nullcontext():
         for _ in range(TRIES):
             number, leases = live(store, state.id)
             number = max(number, last + 1)
-            own = [(i, source) for i, holder, source in leases if holder == labeler][:k] if takes else []
+            own = [(i, source) for i, holder, source in leases if holder == labeler] if takes else []
             batch = _batch(
                 store, replace(state, leased=tuple(i for i, _, _ in leases)), k, own, strategy, audit, record
             )
@@ -99,13 +140,15 @@ def _batch(store: Store, state: State, k: int, own: list[tuple[str, str]], strat
         where = {"db": store.database, "items": items_table(state.dataset)}
         rows = {
             r["id"]: r
-            for r in store.rows(Query.named("leases.scored", w=Floats(w), b=b, ids=[i for i, _ in own], **where))
+            for r in store.rows(
+                Query.named("leases.scored", w=Floats(w), b=b, ids=[i for i, _ in own], session_id=state.id, **where)
+            )
         }
         served = [
             {"id": i, "url": rows[i]["url"], "label": rows[i]["label"], "score": float(rows[i]["score"]), "source": src}
             for i, src in own
             if i in rows
-        ]
+        ][:k]
     rest = k - len(served)
     yours = f"{len(served)} leased to you, not labeled yet"
     if rest <= 0:
@@ -126,25 +169,22 @@ def _batch(store: Store, state: State, k: int, own: list[tuple[str, str]], strat
     }
 
 
-def _may_have_leases(store: Store, session_id: str) -> bool:
-    """Whether the session may have live leases: on chDB this process made every grant (one
-    process per path), so it knows; on a server another replica may have, so ask."""
-    if store.target.kind != "chdb":
-        return True
-    with _locks_lock:
-        return _granted.get(session_id, 0) > time.time_ns()
-
-
 def _grant(store: Store, session_id: str, number: int, holder: str, items: list[dict], seconds: float) -> bool:
     """Lease `items` to `holder` as grant `number`: True when this grant is the one the engine kept."""
     claimant = uuid.uuid4().hex
     until = time.time_ns() + int(seconds * 1e9)
-    with _locks_lock:  # before the insert: a batch that reads after it must know to look
-        _granted[session_id] = max(_granted.get(session_id, 0), until)
     store.insert(
         "leases",
         [[session_id, number, claimant, holder, i["id"], n, i["source"], until] for n, i in enumerate(items)],
         ["session_id", "grant_no", "claimant", "holder", "item_id", "position", "source", "until"],
         settings={"insert_deduplication_token": f"lease:{session_id}:{number}"},
     )
-    return store.scalar(Query.named("leases.winner", session_id=session_id, grant_no=number)) == claimant
+    book = _book(store, session_id)
+    if book is None:  # a server: other replicas may have made grant `number` too
+        return store.scalar(Query.named("leases.winner", session_id=session_id, grant_no=number)) == claimant
+    with _lock_all:  # chDB: this process alone grants, under the session's lock
+        book.next_grant = number + 1
+        for i in items:
+            book.leases.pop(i["id"], None)  # re-leased: to the end, in the order of this grant
+            book.leases[i["id"]] = (holder, until, i["source"])
+    return True
