@@ -289,3 +289,44 @@ def test_a_read_key_previews_without_a_lease(keyed, make_dataset):
     assert carol["lease_seconds"] is None and not {i["id"] for i in carol["items"]} & {i["id"] for i in alice["items"]}
     bob = keyed.post(f"/sessions/{sid}/next", json={"k": 5, "strategy": "top"}, headers=bearer("KEY-B")).json()
     assert [i["id"] for i in bob["items"]] == [i["id"] for i in carol["items"]]  # carol's preview leased nothing
+
+
+def test_grants_serialize_without_the_process_lock(api, store, make_dataset, monkeypatch):
+    """As on a ClickHouse server with several replicas: no book kept in the process, no lock
+    between requests; the deduplication token alone keeps one of two grants with one number, and
+    the loser asks again under the next. Concurrent labelers still get disjoint batches."""
+    from vectrain.labeling import leases
+
+    _, _, ids = make_dataset(n=400)
+    sid = new_session(api, ids)
+    monkeypatch.setattr(leases, "_book", lambda store, session_id: None)
+    monkeypatch.setattr(leases, "_lock", lambda session_id: threading.Lock())  # a lock nobody shares
+    lost = []
+    grant = leases._grant
+
+    def counting(*args, **kwargs):
+        won = grant(*args, **kwargs)
+        if not won:
+            lost.append(args[2])
+        return won
+
+    monkeypatch.setattr(leases, "_grant", counting)
+    batches: dict[str, list[str]] = {}
+    start = threading.Barrier(6)
+
+    def ask(who):
+        start.wait()
+        batches[who] = [i["id"] for i in _next(api, sid, who, strategy="top")["items"]]
+
+    threads = [threading.Thread(target=ask, args=(f"replica{n}",)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    handed = [i for b in batches.values() for i in b]
+    assert all(len(b) == 10 for b in batches.values()) and len(set(handed)) == 60
+    grants = store.rows(
+        Query(f"SELECT grant_no, uniqExact(claimant) AS c FROM leases WHERE session_id = '{sid}' GROUP BY grant_no")
+    )
+    assert sorted(r["grant_no"] for r in grants) == list(range(6)) and {r["c"] for r in grants} == {1}
+    assert lost, "the six requests never raced for one grant number: the test did not test the token"
