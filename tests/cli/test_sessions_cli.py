@@ -112,3 +112,40 @@ def test_multiclass_session_cli(api, make_dataset, monkeypatch):
     assert r.exit_code == 0 and "150 items" in r.output and "GROUP BY class" in r.output, r.output
     r = runner.invoke(main, ["--url", "http://svc", "session", "show", sid])
     assert r.exit_code == 0 and "classes c0, c1, c2" in r.output and "7 labels" in r.output, r.output
+
+
+def test_session_cli_labels_as_vectrain_labeler(api, make_dataset, monkeypatch):
+    """VECTRAIN_LABELER names the CLI's labels, its next batches' leases and its undo."""
+    import json
+
+    import httpx
+
+    from vectrain.core.config import get_settings
+
+    _, _, ids = make_dataset(n=120)
+    monkeypatch.setattr(
+        httpx,
+        "request",
+        lambda method, url, timeout=None, **kw: api.request(method, url.replace("http://svc", ""), **kw),
+    )
+    monkeypatch.setenv("VECTRAIN_LABELER", "zoe")
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        cli = lambda *args: runner.invoke(main, ["--url", "http://svc", *args])  # noqa: E731
+        sid = json.loads(
+            cli("--json", "session", "create", "toy", "cli_" + uuid.uuid4().hex[:8], "--positive", ids[0]).output
+        )["id"]
+        r = cli("--json", "session", "next", sid, "-k", "3")
+        got = [i["id"] for i in json.loads(r.output)["items"]]
+        assert json.loads(cli("--json", "session", "next", sid, "-k", "3").output)["lease_seconds"] == 600
+        assert cli("session", "label", sid, *[f"{i}=-1" for i in got]).exit_code == 0
+        labeled = {x["item_id"]: x["labeler"] for x in api.get(f"/sessions/{sid}/labels").json()["labels"]}
+        assert {labeled[i] for i in [ids[0], *got]} == {"zoe"}
+        assert cli("session", "undo", sid).exit_code == 0  # zoe's own change
+        monkeypatch.setenv("VECTRAIN_LABELER", "no;pe")
+        get_settings.cache_clear()
+        r = cli("session", "label", sid, f"{ids[5]}=1")
+        assert r.exit_code != 0 and "labeler" in r.output
+    finally:
+        get_settings.cache_clear()

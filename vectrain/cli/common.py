@@ -78,6 +78,14 @@ class Context:
             raise
         return None
 
+    @property
+    def labeler(self) -> str:
+        """VECTRAIN_LABELER, checked as the service checks its header ('' : no name)."""
+        from vectrain.core.validation import check_labeler
+
+        name = self.settings.labeler
+        return check_labeler(name, "VECTRAIN_LABELER") if name.strip() else ""
+
     def http(self, method: str, path: str, **kwargs) -> Any:
         import httpx
 
@@ -87,6 +95,8 @@ class Context:
         headers = kwargs.pop("headers", {})
         if self.settings.api_key:
             headers["Authorization"] = f"Bearer {self.settings.api_key}"
+        if self.labeler:
+            headers["X-Vectrain-Labeler"] = self.labeler
         if self.local_secret:
             headers[trust.HEADER] = self.local_secret
         try:

@@ -134,7 +134,9 @@ def next_(obj: Context, session_id: str, k: int, strategy: str | None, audit: in
         "POST",
         f"/sessions/{session_id}/next",
         json=body,
-        local=lambda store: _labeling().sessions.next_batch(store, session_id, k, strategy, audit=audit),
+        local=lambda store: _labeling().sessions.next_batch(
+            store, session_id, k, strategy, audit=audit, labeler=obj.labeler
+        ),
     )
     if obj.as_json:
         return echo_json(out)
@@ -189,7 +191,7 @@ def label(
         "POST",
         f"/sessions/{session_id}/labels",
         json={"labels": labels},
-        local=lambda store: _labeling().labels.add_labels(store, session_id, labels),
+        local=lambda store: _labeling().labels.add_labels(store, session_id, labels, obj.labeler),
     )
     if obj.as_json:
         return echo_json(out)
@@ -260,7 +262,7 @@ def undo(obj: Context, session_id: str) -> None:
     out = obj.call(
         "POST",
         f"/sessions/{session_id}/labels/undo",
-        local=lambda store: _labeling().history.undo(store, session_id),
+        local=lambda store: _labeling().history.undo(store, session_id, obj.labeler),
     )
     if obj.as_json:
         return echo_json(out)

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
         "classify without storing, `/sql`. Names as in `VECTRAIN_API_KEYS` (`name:KEY`).",
     )
     api_key: str = Field("", description="The key the CLI sends to a running service.")
+    labeler: str = Field(
+        "",
+        description="The name the CLI's labels, next batches (leases) and undo are recorded as, when its key "
+        "carries no name (sent as the `X-Vectrain-Labeler` header).",
+    )
     cors_origins: str = Field(
         "", description="Comma-separated browser origins allowed to call the API (CORS); none by default."
     )
