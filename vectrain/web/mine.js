@@ -55,7 +55,7 @@ export async function writeLabels(ids, score) {
   return true;
 }
 
-/** Take back the session's newest label change (a batch sent with Enter counts as one). */
+/** Take back this labeler's newest label change in the session (a batch sent with Enter counts as one). */
 export async function undoStored() {
   if (!state.session) {
     say("Nothing to undo: no session is open.");
@@ -84,7 +84,9 @@ export async function undoStored() {
   const detail = items.length === 1
     ? `${items[0].item_id} is ${restored.length ? markText(restored[0].score) : "unlabeled"} again`
     : `${restored.length} label${restored.length === 1 ? "" : "s"} restored, ${items.length - restored.length} removed`;
-  say(`Undone: the ${what} of ${plural(items.length, "item")} (${detail}).${res.more ? "" : " Nothing earlier to undo."}`);
+  const kept = res.undone.kept?.length
+    ? ` ${plural(res.undone.kept.length, "item")} kept the label another labeler gave since.` : "";
+  say(`Undone: the ${what} of ${plural(items.length, "item")} (${detail}).${kept}${res.more ? "" : " Nothing earlier to undo."}`);
   hooks.onChange?.();
   return res;
 }
