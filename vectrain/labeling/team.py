@@ -35,13 +35,22 @@ Z95 = 1.959964
 
 
 def record_answers(
-    store: Store, session_id: str, labeler: str, ids: list[str], scores: list[float], version: int, removed=False
+    store: Store,
+    session_id: str,
+    labeler: str,
+    ids: list[str],
+    scores: list[float],
+    version: int,
+    removed=False,
+    classes: list[str] | None = None,
 ) -> None:
-    """Each labeler's own answers (or their removal), beside the session's labels."""
+    """Each labeler's own answers (or their removal), beside the session's labels; `classes`: a
+    multi-class session's answers (their scores are 1)."""
+    classes = classes if classes is not None else [""] * len(ids)
     store.insert(
         "label_votes",
-        [[session_id, i, labeler, float(s), int(removed), int(version)] for i, s in zip(ids, scores)],
-        column_names=["session_id", "item_id", "labeler", "score", "removed", "version"],
+        [[session_id, i, labeler, float(s), c, int(removed), int(version)] for i, s, c in zip(ids, scores, classes)],
+        column_names=["session_id", "item_id", "labeler", "score", "class", "removed", "version"],
     )
 
 
