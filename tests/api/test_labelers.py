@@ -330,3 +330,27 @@ def test_grants_serialize_without_the_process_lock(api, store, make_dataset, mon
     )
     assert sorted(r["grant_no"] for r in grants) == list(range(6)) and {r["c"] for r in grants} == {1}
     assert lost, "the six requests never raced for one grant number: the test did not test the token"
+
+
+def test_every_strategy_of_a_scored_round_skips_leased_items(api, make_dataset):
+    """After an `auto` round the batches are read from the session's scored round (bands, the top,
+    random ranks): each strategy gives a named labeler what it gives a caller without a name, and
+    once that is leased, the next caller's batch holds none of it."""
+    vectors, labels, ids = make_dataset(n=600, clusters=4)
+    sid = new_session(api, ids)
+    first = [i for i in range(0, 600, 10)]
+    marks = [{"item_id": ids[i], "score": 1.0 if labels[i] == labels[0] else -1.0} for i in first]
+    assert api.post(f"/sessions/{sid}/labels", json={"labels": marks}).status_code == 200
+    assert api.post(f"/sessions/{sid}/train", json={}).json()["round"] == 1
+    leased: set[str] = set()
+    for n, strategy in enumerate(("boundary", "mixed", "top", "random")):
+        before = _next(api, sid, "", strategy=strategy)
+        assert before["scored_round"] == before["round"] == 1, before["source"]
+        got = _next(api, sid, f"labeler{n}", strategy=strategy)
+        assert got["lease_seconds"] == 600 and got["scored_round"] == 1
+        ids_got = [i["id"] for i in got["items"]]
+        assert ids_got == [i["id"] for i in before["items"]], strategy  # the same rule, the same rows
+        assert len(set(ids_got)) == 10 and not set(ids_got) & leased, strategy
+        leased |= set(ids_got)
+        after = [i["id"] for i in _next(api, sid, "", strategy=strategy)["items"]]
+        assert len(after) == 10 and not set(after) & leased, strategy
