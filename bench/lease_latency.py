@@ -4,17 +4,19 @@ the same run, as a ratio.
     .venv/bin/python -m bench.lease_latency                # 25k rows (built once, as bench.next_latency)
     .venv/bin/python -m bench.lease_latency --repeats 60 --strategies mixed top
 
-Three sessions started from the same vector, each with the same 1,000 labels excluded (the
-nearest to the weights, as bench.next_latency), are driven in lockstep: each repetition asks
-each session for a batch of k (timed), then labels it (not timed), so the three always exclude
-as many labeled items:
-- `off`: VECTRAIN_LEASE_SECONDS=0, callers without a name: the batch's one query (the baseline);
+Three sessions started from the same vector, each with the same 1,000 labels (the nearest to
+the weights: 300 positive, the rest negative, as bench.loop_scale) and one `auto` round trained
+and scored, so every strategy reads the session's scored round (vectrain.labeling.candidates),
+are driven in lockstep: each repetition asks each session for a batch of k (timed), then labels
+it (not timed), so the three always exclude as many labeled items:
+- `off`: VECTRAIN_LEASE_SECONDS=0, callers without a name: the strategy's reads alone (the baseline);
 - `named`: leases on, four named labelers taking turns: the strategy's batch skipping the live
   leases (kept by the process on chDB), then the grant inserted (one round trip more);
 - `anonymous`: leases on, a caller without a name while leases are live: the batch skipping them.
 In both leased sessions a fifth labeler holds one batch leased throughout (never labeled), so
 every batch there has a live lease to skip. Semantics are checked beside the latency: k items each
-time, and with leases on never an item of that held batch. The machine is shared: the load
+time, every batch read from the trained round's scores, and with leases on never an item of that
+held batch. The machine is shared: the load
 average before and after is printed with the figures.
 """
 
@@ -39,7 +41,8 @@ def measure(store, name: str, labeled: int, repeats: int, k: int, strategy: str)
     from fastapi.testclient import TestClient
 
     from vectrain.api.app import create_app
-    from vectrain.labeling.sessions import add_labels, create_session
+    from vectrain.labeling import scoring
+    from vectrain.labeling.sessions import add_labels, create_session, train_round
     from vectrain.search.nearest import nearest
 
     center = next(synthetic_clip(1, seed=7))[1][0]
@@ -47,8 +50,14 @@ def measure(store, name: str, labeled: int, repeats: int, k: int, strategy: str)
     sessions = {}
     for variant in VARIANTS:
         s = create_session(store, name, f"lease_{variant}_{strategy}_{int(time.time())}", vector=center.tolist())
+        marks = [{"item_id": i, "score": 1.0 if n < 0.3 * labeled else -1.0} for n, i in enumerate(near)]
         for start in range(0, labeled, 500):
-            add_labels(store, s["id"], [{"item_id": i, "score": -1.0} for i in near[start : start + 500]])
+            add_labels(store, s["id"], marks[start : start + 500])
+        trained = train_round(store, s["id"])
+        deadline = time.monotonic() + 600
+        while getattr(scoring.latest(store, s["id"]), "round", -1) < trained["round"]:  # until it is scored
+            assert time.monotonic() < deadline, "the round was not scored in 10 minutes"
+            time.sleep(0.1)
         sessions[variant] = s["id"]
     hold = {"X-Vectrain-Labeler": "hold"}  # takes one batch and never labels it: a lease the others skip
     times = {v: [] for v in VARIANTS}
@@ -69,6 +78,7 @@ def measure(store, name: str, labeled: int, repeats: int, k: int, strategy: str)
                 assert r.status_code == 200, r.text
                 got = [i["id"] for i in r.json()["items"]]
                 assert len(got) == k, f"{variant}: {len(got)} of {k}"
+                assert r.json()["scored_round"] == 1, r.json()["source"]
                 assert not set(got) & held.get(variant, set()), "an item leased to another labeler came back"
                 if rep >= 2:  # the first calls warm caches
                     times[variant].append(dt)
@@ -108,13 +118,14 @@ def main() -> None:
     text = (
         f"`POST /sessions/{{id}}/next` with leases off and on, through the FastAPI app (TestClient) on embedded "
         f"chDB, {machine()}, load average {load_before:.1f} before / {load_after:.1f} after (the machine is "
-        f"shared). Synthetic CLIP-like 512-d vectors; {args.labeled} labels excluded (the nearest to "
-        f"the weights), k={args.k}, {args.repeats} requests per variant, the three sessions driven in lockstep "
+        f"shared). Synthetic CLIP-like 512-d vectors; {args.labeled} labels (the nearest to the weights, 30% "
+        f"positive) and one `auto` round trained and scored, so every batch reads the scored round; k={args.k}, {args.repeats} requests per variant, the three sessions driven in lockstep "
         "(each batch labeled after it is timed; in the leased sessions a fifth labeler holds one batch "
         "leased throughout). `off`: "
-        "VECTRAIN_LEASE_SECONDS=0 (the batch's one query); `named`: four named labelers taking turns (the "
+        "VECTRAIN_LEASE_SECONDS=0 (the strategy's reads alone); `named`: four named labelers taking turns (the "
         "batch skipping the live leases, which the process keeps on chDB, then the grant inserted); `anonymous`: "
-        "a caller without a name while leases are live (the batch skipping them). Every answer held k items, and none with leases on held an item "
+        "a caller without a name while leases are live (the batch skipping them). Every answer held k items read "
+        "from the trained round's scores, and none with leases on held an item "
         "of the batch leased to the fifth labeler.\n\n"
         + table(["rows", "strategy", "variant", "p50 ms", "p95 ms", "p50 / off", "median paired ratio"], rows)
         + f"\n\nCommand: `.venv/bin/python -m bench.lease_latency --size {args.size} --repeats {args.repeats} "
