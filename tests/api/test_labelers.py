@@ -112,9 +112,18 @@ def test_every_label_records_its_labeler_and_counts_per_labeler(keyed, make_data
         "positives": 6,
         "negatives": 0,
         "neutral": 0,
+        "classes": {},
         "labels": 5,
     }
-    assert counts["bob"] == {"labeler": "bob", "answers": 3, "positives": 0, "negatives": 2, "neutral": 1, "labels": 3}
+    assert counts["bob"] == {
+        "labeler": "bob",
+        "answers": 3,
+        "positives": 0,
+        "negatives": 2,
+        "neutral": 1,
+        "classes": {},
+        "labels": 3,
+    }
     assert info["labels"]["labeled"] == 8
     # label_history's labeler is who acted, for every action.
     acted = store.rows(Query(f"SELECT DISTINCT labeler FROM label_history WHERE session_id = '{sid}' ORDER BY labeler"))

@@ -18,6 +18,9 @@ class LabelerCount(BaseModel):
     positives: int
     negatives: int
     neutral: int
+    classes: dict[str, int] = Field(
+        default_factory=dict, description="a multi-class session: this labeler's answers per class"
+    )
     labels: int = Field(description="the session's labels that are this labeler's (the item's newest answer)")
 
 
@@ -31,6 +34,7 @@ class Disagreement(BaseModel):
     item_id: str
     label: str = Field(description="the item's own label in the dataset")
     score: float | None = Field(description="the session's label (the newest answer): what training uses")
+    class_: str | None = Field(None, alias="class", description="a multi-class session: the session label's class")
     labeler: str | None = Field(description="who gave the session's label")
     answers: list[Answer] = Field(description="every labeler's own answer")
 

@@ -27,7 +27,7 @@ def add_labels(store: Store, session_id: str, labels: list[dict], labeler: str =
     (vectrain.labeling.team)."""
     s = session_row(store, session_id)
     if s["classes"]:
-        return class_labels.add_labels(store, ClassSession.of(s), labels)
+        return class_labels.add_labels(store, ClassSession.of(s), labels, labeler)
     if not isinstance(labels, list) or not labels:
         raise BadInput('labels: give a non-empty list of {"item_id", "score"}', field="labels")
     ids, scores, provenance = [], [], []

@@ -24,8 +24,11 @@ insert beside the strategy's queries and a caller without a name nothing. On a s
 labeler's batch reads the live leases, runs the strategy, inserts the grant and reads its winner
 back (three round trips more), and a caller without a name reads the live leases (one).
 
-The skip composes with any strategy: the live leased ids ride on the session's exclusion
-(vectrain.storage.vectorsql.filters.Exclusion), beside the labeled items.
+The skip composes with any strategy: in a binary session the live leased ids ride on the session's
+exclusion (vectrain.storage.vectorsql.filters.Exclusion) and are read past in the scored round's
+bands (vectrain.labeling.candidates); a session with classes reads past them in its round's
+scores (vectrain.labeling.multiclass.batches). `lease` is the same for both: given the batch rule,
+it hands it the leased ids and the labeler's own, and grants what it returns.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
@@ -48,6 +52,7 @@ TRIES = 8  # grants lost to concurrent ones before a next batch gives up (409)
 _lock_all = threading.Lock()
 _locks: dict[str, threading.Lock] = {}
 _books: dict[tuple[str, str], _Book] = {}  # (database, session) -> its leases, on chDB
+Batcher = Callable[[tuple[str, ...], list[tuple[str, str]]], dict[str, Any]]  # (leased, own) -> a batch
 
 
 @dataclass
@@ -106,30 +111,54 @@ def release(store: Store, session_id: str, ids: list[str]) -> None:
 def next_batch(
     store: Store, state: State, k: int, strategy, audit: int | None, record: bool, labeler: str
 ) -> dict[str, Any]:
-    """The next batch of `labeler` (vectrain.labeling.audit.next_batch under leases)."""
+    """The next batch of `labeler` in a binary session (vectrain.labeling.audit.next_batch under leases)."""
+
+    def batch(leased: tuple[str, ...], own: list[tuple[str, str]]) -> dict[str, Any]:
+        return _batch(store, replace(state, leased=leased), k, own, strategy, audit, record)
+
+    return lease(store, state.id, record, labeler, batch)
+
+
+def lease(store: Store, session_id: str, record: bool, labeler: str, batch: Batcher) -> dict[str, Any]:
+    """A next batch under leases, of any kind of session: `batch(leased, own)` is the batch that
+    skips the `leased` items and serves `own` ([(item, source)]: the labeler's own leased items)
+    first; a named labeler who may write leases what it returns."""
     seconds = float(store.settings.lease_seconds)
     if seconds <= 0:
-        return {**session_audit.next_batch(store, state, k, strategy, audit, record), "lease_seconds": None}
+        return {**batch((), []), "lease_seconds": None}
     takes = bool(labeler) and record
     last = -1
-    with _lock(state.id) if takes else nullcontext():
+    with _lock(session_id) if takes else nullcontext():
         for _ in range(TRIES):
-            number, leases = live(store, state.id)
+            number, leases = live(store, session_id)
             number = max(number, last + 1)
             own = [(i, source) for i, holder, source in leases if holder == labeler] if takes else []
-            batch = _batch(
-                store, replace(state, leased=tuple(i for i, _, _ in leases)), k, own, strategy, audit, record
-            )
-            if not takes or not batch["items"]:
-                return {**batch, "lease_seconds": None}
-            if _grant(store, state.id, number, labeler, batch["items"], seconds):
-                return {**batch, "lease_seconds": seconds}
+            answer = batch(tuple(i for i, _, _ in leases), own)
+            if not takes or not answer["items"]:
+                return {**answer, "lease_seconds": None}
+            if _grant(store, session_id, number, labeler, answer["items"], seconds):
+                return {**answer, "lease_seconds": seconds}
             last = number
     raise Conflict(
         f"Next batches of this session are being handed out faster than they can be leased ({TRIES} tries "
         "lost to other labelers): ask again.",
-        session=state.id,
+        session=session_id,
     )
+
+
+def with_own(served: list[dict], more: dict[str, Any] | None, answer: dict[str, Any]) -> dict[str, Any]:
+    """A batch: the labeler's own leased items (`served`) first, then `more` (a batch of the rest;
+    None when `served` fills it). `answer`: the batch's fields when `served` alone is the batch."""
+    audited = sum(i["source"] == "audit" for i in served)
+    yours = f"{len(served)} leased to you, not labeled yet"
+    if more is None:
+        return {**answer, "items": served, "audit": audited, "source": yours, "scored_round": None}
+    return {
+        **more,
+        "items": served + more["items"],
+        "audit": more["audit"] + audited,
+        "source": f"{yours} + {more['source']}" if served else more["source"],
+    }
 
 
 def _batch(store: Store, state: State, k: int, own: list[tuple[str, str]], strategy, audit, record) -> dict[str, Any]:
@@ -150,23 +179,8 @@ def _batch(store: Store, state: State, k: int, own: list[tuple[str, str]], strat
             if i in rows
         ][:k]
     rest = k - len(served)
-    yours = f"{len(served)} leased to you, not labeled yet"
-    if rest <= 0:
-        return {
-            "items": served,
-            "strategy": strategy.value,
-            "round": int(state.round["round"]),
-            "audit": sum(i["source"] == "audit" for i in served),
-            "source": yours,
-            "scored_round": None,
-        }
-    more = session_audit.next_batch(store, state, rest, strategy, audit, record)
-    return {
-        **more,
-        "items": served + more["items"],
-        "audit": more["audit"] + sum(i["source"] == "audit" for i in served),
-        "source": f"{yours} + {more['source']}" if served else more["source"],
-    }
+    more = session_audit.next_batch(store, state, rest, strategy, audit, record) if rest > 0 else None
+    return with_own(served, more, {"strategy": strategy.value, "round": int(state.round["round"])})
 
 
 def _grant(store: Store, session_id: str, number: int, holder: str, items: list[dict], seconds: float) -> bool:

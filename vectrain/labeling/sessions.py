@@ -89,7 +89,14 @@ def create_session(
         return get_session(
             store,
             multiclass.create(
-                store, dataset, name, classes, labelset=labelset, examples=examples, audit_rate=audit_rate
+                store,
+                dataset,
+                name,
+                classes,
+                labelset=labelset,
+                examples=examples,
+                audit_rate=audit_rate,
+                labeler=labeler,
             ),
         )
     source = exactly_one("to start the classifier from", prompt=prompt, vector=vector, positive_ids=positive_ids)
@@ -238,7 +245,14 @@ def next_batch(
     (vectrain.labeling.leases)."""
     k = check_k(k, store.settings)
     if is_multiclass(store, session_id):
-        return class_batches.next_batch(store, session_row(store, session_id), k, strategy, audit, record)
+        row = session_row(store, session_id)
+        return leases.lease(
+            store,
+            row["id"],
+            record,
+            labeler,
+            lambda leased, own: class_batches.next_batch(store, row, k, strategy, audit, record, leased, own),
+        )
     strategy = Strategy.parse(strategy or Strategy.mixed, "strategy")
     state = current_state(store, session_id)
     return leases.next_batch(store, state, k, strategy, audit, record, labeler)

@@ -74,8 +74,8 @@ def shared_answers(store: Store, session_id: str) -> dict[str, list[dict]]:
 
 
 def labeler_counts(store: Store, session_id: str) -> list[dict[str, Any]]:
-    """Per labeler: their answers (positives, negatives, neutral) and how many of the session's
-    labels are theirs (their answer is the item's newest)."""
+    """Per labeler: their answers (positives, negatives, neutral; per class in a multi-class
+    session) and how many of the session's labels are theirs (their answer is the item's newest)."""
     current = {
         r["labeler"]: int(r["labels"]) for r in store.rows(Query.named("team.label_counts", session_id=session_id))
     }
@@ -88,6 +88,7 @@ def labeler_counts(store: Store, session_id: str) -> list[dict[str, Any]]:
                 "positives": int(r["positives"]),
                 "negatives": int(r["negatives"]),
                 "neutral": int(r["neutral"]),
+                "classes": {c: int(n) for c, n in zip(*r["per_class"])},
                 "labels": current.get(r["labeler"], 0),
             }
         )
@@ -162,6 +163,7 @@ def disagreements(store: Store, session_id: str, limit: int = 200) -> dict[str, 
                 "item_id": i,
                 "label": own.get(i, ""),
                 "score": float(label["score"]) if label else None,
+                **({"class": label["class"]} if label and label["class"] else {}),
                 "labeler": label["labeler"] if label else None,
                 "answers": shared[i],
             }

@@ -16,6 +16,8 @@ probability (`score`) and the margin to the runner-up, read from a round's score
 Constants from the prototype's tuning seeds (bench/multiclass.py reports other seeds). Every
 strategy returns exactly k items whenever k unlabeled items remain (random ones fill a short
 read). Until a round knows two classes (a start vector or a label each), every strategy is random.
+Items leased to labelers (vectrain.labeling.leases) are skipped as read, by every strategy and
+the audit draws, and a named labeler's own leased items come first.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from vectrain.core.choices import ClassStrategy
 from vectrain.core.errors import Forbidden
 from vectrain.core.names import items_table
 from vectrain.labeling import audit as session_audit
+from vectrain.labeling import leases
 from vectrain.labeling.multiclass import scoring, training
 from vectrain.labeling.multiclass.model import ClassRound, ClassSession, get_round, label_counts
 from vectrain.labeling.multiclass.vectors import VECTORS
@@ -45,7 +48,17 @@ CLASS_CAP = 0.5  # at most ceil(CLASS_CAP * k) picks of one predicted class
 RANDOM_ROUNDS = 4  # rejection-sampling rounds before random falls back to a sorted scan
 
 
-def next_batch(store: Store, row: dict, k: int, strategy, audit: int | None = None, record: bool = True) -> dict:
+def next_batch(
+    store: Store,
+    row: dict,
+    k: int,
+    strategy,
+    audit: int | None = None,
+    record: bool = True,
+    leased: tuple[str, ...] = (),
+    own: list[tuple[str, str]] = (),
+) -> dict:
+    """k items (`leased` ones skipped), `own` ([(item, source)], the caller's leased items) first."""
     session = ClassSession.of(row)
     strategy = ClassStrategy.parse(strategy or ClassStrategy.balanced, "strategy")
     latest = get_round(store, session)
@@ -54,17 +67,22 @@ def next_batch(store: Store, row: dict, k: int, strategy, audit: int | None = No
     rnd = latest
     if latest.known >= 2:
         rnd = get_round(store, session, scoring.round_to_read(store, session, latest, deadline))
-    picker = _Picker(store, session, rnd, counts)
-    audit_items = _audit_items(store, session, picker, k, audit, record)
+    picker = _Picker(store, session, rnd, counts, frozenset(leased))
+    sources = dict(own)
+    served = [{**i, "source": sources[i["id"]]} for i in picker.scored(list(sources)[:k])]
+    rest = k - len(served)
+    if rest <= 0:
+        return leases.with_own(served, None, {"strategy": strategy.value, "round": int(latest.round)})
+    audit_items = _audit_items(store, session, picker, rest, audit, record)
     taken = {i["id"] for i in audit_items}
     items = []
     rule = strategy if rnd.known >= 2 else ClassStrategy.random
-    if k > len(audit_items):
-        chosen = picker.choose(rule, k)
-        items = [{**i, "source": strategy.value} for i in chosen if i["id"] not in taken][: k - len(audit_items)]
+    if rest > len(audit_items):
+        chosen = picker.choose(rule, rest)
+        items = [{**i, "source": strategy.value} for i in chosen if i["id"] not in taken][: rest - len(audit_items)]
     for item in audit_items:  # at random places: nothing in the order tells audit items apart
         items.insert(secrets.randbelow(len(items) + 1), item)
-    return {
+    more = {
         "items": items,
         "strategy": strategy.value,
         "round": int(latest.round),
@@ -72,6 +90,7 @@ def next_batch(store: Store, row: dict, k: int, strategy, audit: int | None = No
         "source": _source(rule, rnd, latest),
         "scored_round": int(rnd.round) if rnd.known >= 2 else None,
     }
+    return leases.with_own(served, more, more)
 
 
 RULES = {
@@ -112,7 +131,8 @@ def _audit_items(store: Store, session: ClassSession, picker, k: int, audit, rec
     want = session_audit.audit_count(session.audit_rate, audit, k)
     if want == 0 and not session.audit_rate:
         return []
-    again = [r["item_id"] for r in store.rows(Query.named("audit.pending", session_id=session.id))][:k]
+    pending = store.rows(Query.named("audit.pending", session_id=session.id))
+    again = [r["item_id"] for r in pending if r["item_id"] not in picker.skip][:k]
     new = max(0, want - len(again))
     if new and not record:
         raise Forbidden(
@@ -132,13 +152,15 @@ def _audit_items(store: Store, session: ClassSession, picker, k: int, audit, rec
                 [[session.id, batch, n, r["id"], int(picker.rnd.round), int(r["pool"])] for n, r in enumerate(drawn)],
                 column_names=["session_id", "batch", "position", "item_id", "round", "pool"],
             )
-        ids += [r["id"] for r in drawn]
+        # A new draw leased to a labeler waits, pending, for a batch of theirs.
+        ids += [r["id"] for r in drawn if r["id"] not in picker.skip]
     return [{**i, "source": "audit"} for i in picker.scored(ids)]
 
 
 class _Picker:
-    def __init__(self, store: Store, session: ClassSession, rnd: ClassRound, counts: dict):
+    def __init__(self, store: Store, session: ClassSession, rnd: ClassRound, counts: dict, skip=frozenset()):
         self.store, self.session, self.rnd = store, session, rnd
+        self.skip = skip  # items leased to labelers: read past, as labeled ones are
         self.per_class = np.asarray([counts["per_class"][c] for c in session.classes])
         self.labeled = int(counts["labeled"])
         self.dim = int(rnd.weights.shape[1])
@@ -163,18 +185,26 @@ class _Picker:
         return [
             {"id": r["id"], "class": r["class"], "score": float(r["score"]), "margin": float(r["margin"])}
             for r in self.store.rows(query)
+            if r["id"] not in self.skip
         ]
 
     def smallest_margins(self, k: int) -> list[dict]:
-        return self._rows(Query.named("classes.smallest_margins", k=k, **self.key))
+        rows = self._rows(Query.named("classes.smallest_margins", k=k + len(self.skip), **self.key))
+        return rows[:k]
 
     def tops(self, classes: list[int], k: int) -> list[dict]:
         if not classes:
             return []
         names = [self.session.classes[c] for c in classes]
-        rows = self._rows(Query.named("classes.class_tops", classes=names, k=k, **self.key))
+        rows = self._rows(Query.named("classes.class_tops", classes=names, k=k + len(self.skip), **self.key))
         place = {name: n for n, name in enumerate(names)}
-        return sorted(rows, key=lambda r: (place[r["class"]], -r["score"], r["id"]))  # in the order asked
+        rows.sort(key=lambda r: (place[r["class"]], -r["score"], r["id"]))  # in the order asked
+        out, per = [], dict.fromkeys(names, 0)  # k a class (the read asked for more, past leased items)
+        for r in rows:
+            per[r["class"]] += 1
+            if per[r["class"]] <= k:
+                out.append(r)
+        return out
 
     # -- strategies --------------------------------------------------------------------------
     def margin(self, k: int) -> list[dict]:
@@ -237,7 +267,7 @@ class _Picker:
         for attempt in range(RANDOM_ROUNDS):
             parts = registry.parts(self.session.dataset, fresh=attempt > 0)
             total = sum(rows for _, rows in parts)
-            unlabeled = total - self.labeled
+            unlabeled = total - self.labeled - len(self.skip)
             if unlabeled <= 0 or total == 0:
                 break
             need = k - len(ids)
@@ -254,7 +284,7 @@ class _Picker:
                 Query.named("classes.rows_at", picks=picks, session_id=self.session.id, **self.where)
             )
             rows.sort(key=lambda r: order.get((r["part"], int(r["offset"])), len(order)))
-            rows = [r for r in rows if r["id"] not in ids][:need]
+            rows = [r for r in rows if r["id"] not in ids and r["id"] not in self.skip][:need]
             columns = [[r[c] for r in rows] for c in ("id", "url", "label", "vector")]
             VECTORS.put(self.store, self.session, *columns)
             ids += [r["id"] for r in rows]
@@ -262,10 +292,11 @@ class _Picker:
                 break
         if len(ids) < k:  # nearly everything is labeled (or the parts kept moving): a sorted scan
             salt = f"{self.session.id}:{self.labeled}"
+            more = k + len(self.skip)
             rows = self.store.rows(
-                Query.named("classes.unlabeled_sample", salt=salt, k=k, session_id=self.session.id, **self.where)
+                Query.named("classes.unlabeled_sample", salt=salt, k=more, session_id=self.session.id, **self.where)
             )
-            ids += [r["id"] for r in rows if r["id"] not in ids][: k - len(ids)]
+            ids += [r["id"] for r in rows if r["id"] not in ids and r["id"] not in self.skip][: k - len(ids)]
         return self.scored(ids[:k])
 
     def scored(self, ids: list[str]) -> list[dict]:

@@ -1,5 +1,6 @@
 """Labels of a multi-class session: {"item_id", "class"}, stored all or nothing, with the same
-provenance and audit rules as binary labels (vectrain.labeling.audit)."""
+provenance and audit rules as binary labels (vectrain.labeling.audit), and who gave them as
+binary labels record it (vectrain.labeling.team: each labeler's own answer is its class)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from vectrain.core.errors import BadInput, ItemNotFound
 from vectrain.core.names import items_table
 from vectrain.core.validation import check_ids
 from vectrain.labeling import audit as session_audit
-from vectrain.labeling import history
+from vectrain.labeling import history, leases, team
 from vectrain.labeling.multiclass.model import ClassSession, label_counts
 from vectrain.labeling.multiclass.vectors import VECTORS
 from vectrain.labeling.state import STATES, dataset_labels
@@ -20,9 +21,9 @@ from vectrain.storage.query import Query, Strings
 from vectrain.storage.store import Store
 
 
-def add_labels(store: Store, session: ClassSession, labels: list) -> dict[str, Any]:
-    """Store a batch of class labels, all or nothing; re-labeling an item replaces its label. A
-    class the session does not have, or a binary score, refuses the whole batch."""
+def add_labels(store: Store, session: ClassSession, labels: list, labeler: str = "") -> dict[str, Any]:
+    """Store a batch of class labels by `labeler`, all or nothing; re-labeling an item replaces its
+    label. A class the session does not have, or a binary score, refuses the whole batch."""
     if not isinstance(labels, list) or not labels:
         raise BadInput('labels: give a non-empty list of {"item_id", "class"}', field="labels")
     ids, classes, provenance = [], [], []
@@ -52,10 +53,12 @@ def add_labels(store: Store, session: ClassSession, labels: list) -> dict[str, A
             classes,
             provenance,
             version,
-            before=lambda: history.record(store, session.id, version, "label", ids),
+            before=lambda: history.record(store, session.id, version, "label", ids, labeler),
+            labeler=labeler,
         )
+        leases.release(store, session.id, ids)
         counts = label_counts(store, session)
-    return {"stored": len(ids), "labels": counts}
+    return {"stored": len(ids), "labels": counts, "labelers": team.labeler_counts(store, session.id)}
 
 
 def require_items(store: Store, dataset: str, ids: list[str], what: str) -> None:
@@ -70,10 +73,11 @@ def require_items(store: Store, dataset: str, ids: list[str], what: str) -> None
         )
 
 
-def insert(store: Store, session_id: str, ids, classes, reported, version: int, before=None) -> None:
-    """One INSERT of class labels with provenance; a label that claims to be an audit label must
-    be one (else nothing is stored). `before()` runs once the batch is accepted, just before it
-    is written (the label history: vectrain.labeling.history)."""
+def insert(store: Store, session_id: str, ids, classes, reported, version: int, before=None, labeler: str = "") -> None:
+    """One INSERT of class labels with provenance and their labeler, then the labeler's own answers;
+    a label that claims to be an audit label must be one (else nothing is stored). `before()` runs
+    once the batch is accepted, just before it is written (the label history:
+    vectrain.labeling.history)."""
     sources, rounds = [p[0] for p in reported], [p[1] for p in reported]
     claimed = [i for i, source in zip(ids, sources) if source == "audit"]
     if claimed:
@@ -97,15 +101,19 @@ def insert(store: Store, session_id: str, ids, classes, reported, version: int, 
             sources=Strings(sources),
             rounds=[int(r) for r in rounds],
             version=int(version),
+            labeler=labeler,
         )
     )
+    team.record_answers(store, session_id, labeler, list(ids), [1.0] * len(ids), version, classes=list(classes))
 
 
 def get_labels(store: Store, session: ClassSession) -> list[dict]:
-    """The session's live labels (`class`), each with its provenance and the item's own label in
-    the dataset (`label`)."""
+    """The session's live labels (`class`), each with who gave it (`labeler`), its provenance, the
+    item's own label in the dataset (`label`), and every labeler's answer where two or more
+    labelers answered (`answers`)."""
     rows = store.rows(Query.named("classes.labels", session_id=session.id))
     own = dataset_labels(store, session.dataset, [r["item_id"] for r in rows])
+    answers = team.shared_answers(store, session.id)
     return [
         {
             "item_id": r["item_id"],
@@ -113,7 +121,9 @@ def get_labels(store: Store, session: ClassSession) -> list[dict]:
             "score": 1.0,
             "labeled": str(r["labeled"]),
             "label": own.get(r["item_id"], ""),
+            "labeler": r["labeler"],
             **session_audit.provenance_of(r),
+            "answers": answers.get(r["item_id"], []),
         }
         for r in rows
     ]

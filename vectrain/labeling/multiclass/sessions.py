@@ -45,8 +45,10 @@ def create(
     labelset: str | None = None,
     examples: dict | None = None,
     audit_rate: float = 0.0,
+    labeler: str = "",
 ) -> str:
-    """Create the session and its round 0; returns its id. `name` and `audit_rate` are checked."""
+    """Create the session and its round 0; returns its id. `name` and `audit_rate` are checked;
+    the examples are `labeler`'s labels."""
     classes = check_classes(classes)
     info = store.registry.get(dataset)
     dim = int(info["dim"])
@@ -92,7 +94,8 @@ def create(
         )
     )
     if ids:  # the examples are labels the user already gave: stored as such
-        class_labels.insert(store, session.id, ids, [classes[c] for c in y], [("user", -1)] * len(ids), time.time_ns())
+        given = [classes[c] for c in y]
+        class_labels.insert(store, session.id, ids, given, [("user", -1)] * len(ids), time.time_ns(), labeler=labeler)
     P = training.prior_matrix(start, dim)
     started = time.perf_counter()
     _, X, y = class_labels.training_data(store, session, dim) if ids else ([], np.zeros((0, dim), np.float32), y)

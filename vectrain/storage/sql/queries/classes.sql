@@ -55,13 +55,14 @@ WHERE id IN {ids:Array(String)}
 -- A batch of class labels with their provenance, in one INSERT (all or nothing): as
 -- audit.insert_labels, with the class (score is 1 for a class label).
 INSERT INTO labels (session_id, item_id, score, class, version, first_version, source, audit, served_round,
-                    served_batch)
+                    served_batch, labeler)
 SELECT {session_id:String}, n.item_id, 1, n.class, {version:UInt64},
        if(p.first > 0, p.first, {version:UInt64}),
        if(d.drawn > 0, 'audit', n.source),
        d.drawn > 0,
        if(d.drawn > 0, toInt64(d.drawn_round), n.round),
-       d.drawn
+       d.drawn,
+       {labeler:String}
 FROM (SELECT tupleElement(t, 1) AS item_id, tupleElement(t, 2) AS class, tupleElement(t, 3) AS source,
              tupleElement(t, 4) AS round
       FROM (SELECT arrayJoin(arrayZip({ids:Array(String)}, {classes:Array(String)}, {sources:Array(String)},
@@ -77,7 +78,7 @@ LEFT JOIN (SELECT item_id, min(batch) AS drawn, argMin(round, batch) AS drawn_ro
 ON n.item_id = d.item_id
 
 -- name: labels
-SELECT item_id, class, labeled, source, audit, served_round
+SELECT item_id, class, labeled, source, audit, served_round, labeler
 FROM labels FINAL
 WHERE session_id = {session_id:String} AND removed = 0
 ORDER BY item_id

@@ -12,8 +12,10 @@ WHERE session_id = {session_id:String} AND removed = 0
 ORDER BY item_id, labeler
 
 -- name: answer_counts
-SELECT labeler, count() AS answers, countIf(score > 0) AS positives, countIf(score < 0) AS negatives,
-       countIf(score = 0) AS neutral
+-- Per labeler: their answers, a binary session's by sign, a multi-class session's by class.
+SELECT labeler, count() AS answers, countIf(class = '' AND score > 0) AS positives,
+       countIf(class = '' AND score < 0) AS negatives, countIf(class = '' AND score = 0) AS neutral,
+       sumMapIf([class], [toUInt64(1)], class != '') AS per_class
 FROM label_votes FINAL
 WHERE session_id = {session_id:String} AND removed = 0
 GROUP BY labeler
@@ -27,6 +29,6 @@ WHERE session_id = {session_id:String} AND removed = 0
 GROUP BY labeler
 
 -- name: session_labels_of
-SELECT item_id, score, labeler
+SELECT item_id, score, class, labeler
 FROM labels FINAL
 WHERE session_id = {session_id:String} AND item_id IN {ids:Array(String)} AND removed = 0
