@@ -133,7 +133,7 @@ def test_two_labelers_share_a_session(live, web_store, shots):
         open_page(ben, f"{live.url}#s={sid}&t=labels")
         from selenium.webdriver.support.ui import Select
 
-        Select(ben.find_element(By.ID, "labels-filter")).select_by_value("review")
+        Select(ben.find_element(By.ID, "labels-filter")).select_by_visible_text("labeled differently (review)")
         wait(ben, lambda d: len(tiles(d, "labels-grid")) == 3, what="the review list")
         assert sorted(tile_ids(ben, "labels-grid")) == sorted(ann_labeled[:3])
         notes = tile_texts(ben, "labels-grid", ".answers")

@@ -72,6 +72,9 @@ export function classOfKey(e) {
   return key && key.cls !== undefined ? key.cls : null;
 }
 
+/** The Labels filter's review list: not a class name (class names are trimmed). */
+export const REVIEW = " review";
+
 /**
  * Show the page for the open session's kind. label(cls): what a class button does (labels the
  * focused or selected tiles of the open view, as the class's key does).
@@ -86,8 +89,8 @@ export function configure(label) {
   }
   const filter = $("labels-filter");
   const options = multi
-    ? [["all", "all"], ...classes().map((c) => [c, c])]
-    : [["all", "all"], ["pos", "positives"], ["neg", "negatives"]];
+    ? [["all", "all"], ...classes().map((c) => [c, c]), [REVIEW, "labeled differently (review)"]]
+    : [["all", "all"], ["pos", "positives"], ["neg", "negatives"], [REVIEW, "labeled differently (review)"]];
   filter.replaceChildren(...options.map(([value, text]) => el("option", { value, text })));
   if (!multi) return;
   renderBar($("class-bar"), label);

@@ -3,7 +3,7 @@
 // review list: the items two labelers answered differently, with each answer and their agreement.
 
 import { get, post, seg } from "../api.js";
-import { isMulti } from "../classes.js";
+import { isMulti, REVIEW } from "../classes.js";
 import { markText, TileGrid } from "../grid.js";
 import { guard } from "../messages.js";
 import { undoStored, writeLabels } from "../mine.js";
@@ -35,7 +35,7 @@ function shownLabels() {
 }
 
 async function renderLabels() {
-  const review = $("labels-filter").value === "review";
+  const review = $("labels-filter").value === REVIEW;
   $("labels-agreement").hidden = !review;
   if (review) return renderReview();
   const shown = shownLabels();
@@ -78,7 +78,7 @@ export async function relabel(score, items) {
   const index = labelsGrid.focusIndex;
   if (!(await writeLabels(targets.map((t) => t.id), score))) return;
   // Keep the order stable while relabeling: marks change in place, removals re-render.
-  if (score === undefined || $("labels-filter").value === "review") await renderLabels(); // the answers change
+  if (score === undefined || $("labels-filter").value === REVIEW) await renderLabels(); // the answers change
   else labelsGrid.clearSelection();
   if (!items) labelsGrid.focus(index);
 }
