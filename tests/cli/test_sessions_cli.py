@@ -149,3 +149,40 @@ def test_session_cli_labels_as_vectrain_labeler(api, make_dataset, monkeypatch):
         assert r.exit_code != 0 and "labeler" in r.output
     finally:
         get_settings.cache_clear()
+
+
+def test_session_cli_labeler_in_process_and_with_classes(store, make_dataset, monkeypatch):
+    """Without a service the CLI runs on the store in this process: VECTRAIN_LABELER names a binary
+    session's examples and a session with classes' examples and class labels there too."""
+    import json
+
+    from vectrain.cli.common import Context
+    from vectrain.core.config import get_settings
+    from vectrain.labeling import labels as session_labels
+
+    _, labels, ids = make_dataset(n=150, clusters=3)
+    monkeypatch.setattr(Context, "remote", lambda self: False)
+    monkeypatch.setattr(Context, "store", lambda self: store)
+    monkeypatch.setattr(Context, "close", lambda self: None)  # the test's store outlives the command
+    monkeypatch.setenv("VECTRAIN_LABELER", "zoe")
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        r = runner.invoke(
+            main, ["--json", "session", "create", "toy", "cli_" + uuid.uuid4().hex[:8], "--positive", ids[0]]
+        )
+        assert r.exit_code == 0, r.output
+        binary = json.loads(r.output)["id"]
+        assert {x["labeler"] for x in session_labels.get_labels(store, binary)} == {"zoe"}
+        first = {c: ids[int(np.flatnonzero(labels == c)[0])] for c in range(3)}
+        args = ["--json", "session", "create", "toy", "cli_" + uuid.uuid4().hex[:8], "--classes", "c0,c1,c2"]
+        r = runner.invoke(main, args + [f"--example=c{c}={i}" for c, i in first.items()])
+        assert r.exit_code == 0, r.output
+        sid = json.loads(r.output)["id"]
+        r = runner.invoke(main, ["session", "label", sid, f"{ids[40]}=c1", f"{ids[41]}=c2"])
+        assert r.exit_code == 0, r.output
+        got = {x["item_id"]: (x["class"], x["labeler"]) for x in session_labels.get_labels(store, sid)}
+        assert got[ids[40]] == ("c1", "zoe") and got[ids[41]] == ("c2", "zoe")
+        assert {who for _, who in got.values()} == {"zoe"}  # the examples too
+    finally:
+        get_settings.cache_clear()

@@ -105,6 +105,7 @@ def create(
             positive_ids=body["positive_ids"],
             negative_ids=body["negative_ids"],
             audit_rate=audit_rate,
+            labeler=obj.labeler,
         ),
     )
     _show(obj, out)

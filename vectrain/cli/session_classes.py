@@ -41,6 +41,7 @@ def create(obj: Context, dataset, name, classes, labelset, examples, audit_rate,
             labelset=labelset,
             examples=by_class or None,
             audit_rate=audit_rate,
+            labeler=obj.labeler,
         ),
     )
     show(obj, out)
@@ -68,7 +69,7 @@ def label(obj: Context, session_id: str, pairs, path, source, round_no, labeling
         "POST",
         f"/sessions/{session_id}/labels",
         json={"labels": labels},
-        local=lambda store: labeling().labels.add_labels(store, session_id, labels),
+        local=lambda store: labeling().labels.add_labels(store, session_id, labels, obj.labeler),
     )
     if obj.as_json:
         return echo_json(out)
