@@ -21,7 +21,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
-from tests.web.pages import keys, no_page_errors, thumbs_settled, tile_ids, tiles, truth, wait  # noqa: E402
+from tests.web.pages import LABELER, keys, no_page_errors, thumbs_settled, tile_ids, tiles, truth, wait  # noqa: E402
 from vectrain.api.app import create_app  # noqa: E402
 from vectrain.core.config import Settings  # noqa: E402
 from vectrain.labeling import estimates  # noqa: E402
@@ -51,6 +51,7 @@ def live(demo):
 def driver():
     profile = browser.fresh_profile()
     d = browser.chrome(profile)
+    browser.name_labeler(d, LABELER)  # the page would ask for a name first
     yield d
     d.quit()
     browser.remove(profile)
