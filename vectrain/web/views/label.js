@@ -124,7 +124,11 @@ export async function undo() {
 }
 
 export async function submitBatch() {
-  if (state.busy || !state.session) return;
+  if (!state.session) return;
+  if (state.busy) { // the last round still finishing (its thumbnails): send when it is done, not never
+    state.submitQueued = true;
+    return;
+  }
   const started = performance.now();
   const labels = isMulti()
     ? batchLabels(state.markOrder, labelGrid.marks, state.batch, state.batchRound)
@@ -184,6 +188,10 @@ export async function submitBatch() {
     state.busy = false;
     document.body.classList.remove("busy");
     $("submit-button").disabled = state.readOnly;
+    if (state.submitQueued) {
+      state.submitQueued = false;
+      submitBatch();
+    }
   }
 }
 
