@@ -155,6 +155,14 @@ def test_label_three_classes_with_keys_1_to_3_and_apply(class_live, driver, clas
     keys(d, str(CLASSES.index(pressed[first]) + 1))
     wait(d, lambda d: tile_texts(d, "labels-grid", ".mark")[0] == pressed[first], what="the label restored")
     assert stored(store, session_id) == pressed
+    # The filter by class shows that class's labels only (its option's text is the class name).
+    one = pressed[first]
+    Select(d.find_element(By.ID, "labels-filter")).select_by_visible_text(one)
+    want = sorted(i for i, c in pressed.items() if c == one)
+    wait(d, lambda d: sorted(tile_ids(d, "labels-grid")) == want, what=f"the labels of {one}")
+    Select(d.find_element(By.ID, "labels-filter")).select_by_visible_text("all")
+    wait(d, lambda d: len(tiles(d, "labels-grid")) == 20, what="every label again")
+    d.execute_script("document.activeElement.blur()")  # the keys below are the page's, not the select's
 
     # Results: apply, every item's class stored; browse one class, most confident first.
     keys(d, "r")

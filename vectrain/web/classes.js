@@ -74,6 +74,7 @@ export function classOfKey(e) {
 
 /** The Labels filter's review list: not a class name (class names are trimmed). */
 export const REVIEW = " review";
+export const CLASS = "class:"; // a class's filter value: a class may be named "all"
 
 /**
  * Show the page for the open session's kind. label(cls): what a class button does (labels the
@@ -89,7 +90,7 @@ export function configure(label) {
   }
   const filter = $("labels-filter");
   const options = multi
-    ? [["all", "all"], ...classes().map((c) => [c, c]), [REVIEW, "labeled differently (review)"]]
+    ? [["all", "all"], ...classes().map((c) => [CLASS + c, c]), [REVIEW, "labeled differently (review)"]]
     : [["all", "all"], ["pos", "positives"], ["neg", "negatives"], [REVIEW, "labeled differently (review)"]];
   filter.replaceChildren(...options.map(([value, text]) => el("option", { value, text })));
   if (!multi) return;

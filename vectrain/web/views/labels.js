@@ -3,7 +3,7 @@
 // review list: the items two labelers answered differently, with each answer and their agreement.
 
 import { get, post, seg } from "../api.js";
-import { isMulti, REVIEW } from "../classes.js";
+import { CLASS, isMulti, REVIEW } from "../classes.js";
 import { markText, TileGrid } from "../grid.js";
 import { guard } from "../messages.js";
 import { undoStored, writeLabels } from "../mine.js";
@@ -28,7 +28,7 @@ export async function loadLabels() {
 function shownLabels() {
   const filter = $("labels-filter").value;
   const keep = (l) => filter === "all"
-    || (isMulti() ? l.class === filter : filter === "pos" ? l.score > 0 : l.score < 0); // classes: by class
+    || (isMulti() ? CLASS + l.class === filter : filter === "pos" ? l.score > 0 : l.score < 0); // classes: by class
   return state.labels
     .filter(keep)
     .sort((a, b) => (a.labeled < b.labeled ? 1 : a.labeled > b.labeled ? -1 : a.item_id.localeCompare(b.item_id)));
