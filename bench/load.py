@@ -77,6 +77,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="per endpoint")
     parser.add_argument("--section", default=None, help="write the results to this BENCHMARKS.md section")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]  # the machine's own load: other work stretches every figure
 
     with tempfile.TemporaryDirectory(prefix="vectrain-load-") as tmp:
         path = str(Path(tmp) / "db")
@@ -172,7 +173,7 @@ def main() -> None:
 
 `python -m bench.load --clients {args.clients} --seconds {args.seconds:g} --section {args.section}` ({machine()}):
 the service in its own process (`vectrain serve`, digits demo), {args.clients} client threads in another,
-{args.seconds:g} s per endpoint.
+{args.seconds:g} s per endpoint. Load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after.
 
 {text}
 
