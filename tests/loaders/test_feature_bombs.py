@@ -132,3 +132,38 @@ def test_ids_as_bytes_and_numbers(store, tmp_path):
     load_features(store, "n", tmp_path / "n.npz", progress=False)
     assert sorted(r[0] for r in store.client.query("SELECT id FROM items_b").result_rows) == ["a", "b", "c"]
     assert sorted(r[0] for r in store.client.query("SELECT id FROM items_n").result_rows) == ["7", "8", "9"]
+
+
+def test_wide_dictionary_encoded_vectors_are_read_in_batches_bounded_by_their_decoded_size(store, tmp_path):
+    """One value dictionary-encoded: the footer's stored sizes say ~0 bytes a row, the vectors
+    decode to 64 KB each (a 0.8 MB file of 20,000 x 65,536 ones grew a service past 23 GB)."""
+    path = tmp_path / "wide.parquet"
+    n, dim = 3000, 16_384
+    schema = pa.schema([("id", pa.string()), ("vector", pa.list_(pa.float32(), dim))])
+    vectors = pa.FixedSizeListArray.from_arrays(pa.array(np.ones(n * dim, np.float32)), dim)
+    ids = pa.array([f"r{i}" for i in range(n - 1)] + ["r0"])  # a duplicate: refused after reading every row
+    pq.write_table(pa.table({"id": ids, "vector": vectors}, schema=schema), path, use_dictionary=True)
+    element = pq.ParquetFile(path).metadata.row_group(0).column(1)
+    assert element.total_uncompressed_size < n * 10  # what the footer says it stores
+    Path("/proc/self/clear_refs").write_text("5")
+    before = rss_peak_mb()
+    with pytest.raises(BadInput, match="duplicate ids"):
+        load_features(store, "wide", path, progress=False)
+    assert rss_peak_mb() - before < 500  # was +1,583 MB in 3,000-row batches (196 MB decoded each)
+    assert store.registry.list() == []
+
+
+def test_a_parquet_vector_larger_than_a_row_may_be_is_refused_from_the_footer(store, tmp_path):
+    import vectrain.loaders.features as features
+
+    path = tmp_path / "huge_rows.parquet"
+    n, dim = 4, 100_000
+    vectors = pa.FixedSizeListArray.from_arrays(pa.array(np.ones(n * dim, np.float32)), dim)
+    pq.write_table(pa.table({"id": pa.array(["a", "b", "c", "d"]), "vector": vectors}), path, use_dictionary=True)
+    old = features.ROW_BYTES_MAX
+    features.ROW_BYTES_MAX = 100_000  # 400 KB a row declared
+    try:
+        with pytest.raises(TooLarge, match="a row"):
+            load_features(store, "huge", path, progress=False)
+    finally:
+        features.ROW_BYTES_MAX = old

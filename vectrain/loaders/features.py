@@ -3,12 +3,13 @@
 
 A features file is hostile until read: its rows are bounded from its headers (the npy headers
 inside the zip, the Parquet footer) by VECTRAIN_MAX_LOAD_ROWS before any row is read, and it is
-read in batches of a bounded size, twice: the first pass checks every row (ids present and
-unique, one dimension, finite, not zero), so a bad file leaves the dataset exactly as it was;
-the second inserts. Memory stays bounded by a batch and 8 bytes an id (ids are checked unique by
-their hashes, and a clash of hashes by the ids themselves). Vectors are L2-normalized; ids
-already stored are skipped (re-loading the same file adds nothing); the vector index is built
-once at the end. A job's cancel stops either pass at its next batch.
+read in batches of a bounded size decoded (a Parquet column's values counted from the footer, not
+its stored bytes: one dictionary value can stand for gigabytes), twice: the first pass checks
+every row (ids present and unique, one dimension, finite, not zero), so a bad file leaves the
+dataset exactly as it was; the second inserts. Memory stays bounded by a batch and 8 bytes an id
+(ids are checked unique by their hashes, and a clash of hashes by the ids themselves). Vectors
+are L2-normalized; ids already stored are skipped (re-loading the same file adds nothing); the
+vector index is built once at the end. A job's cancel stops either pass at its next batch.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ import pyarrow.parquet as pq
 from vectrain.core.errors import BadInput, TooLarge
 from vectrain.core.names import validate_name
 from vectrain.core.vectors import as_unit_vectors
-from vectrain.loaders.npz import NpzStream
+from vectrain.loaders.npz import ROW_BYTES_MAX, NpzStream
 from vectrain.loaders.writer import DatasetWriter, LoadSummary
 from vectrain.storage.store import Store
 
 OPTIONAL = {"labels": "label", "urls": "url", "splits": "split"}  # npz array -> column
-BATCH_BYTES = 32 * 1024 * 1024  # of one batch's arrays, as stored in the file
+BATCH_BYTES = 32 * 1024 * 1024  # of one batch's arrays, decoded
+WIDTHS = {"BOOLEAN": 1, "INT32": 4, "FLOAT": 4, "INT64": 8, "DOUBLE": 8, "INT96": 12}  # Parquet physical types
 
 
 def load_features(
@@ -165,15 +167,27 @@ class _Parquet:
                 "(VECTRAIN_MAX_LOAD_ROWS): split it, or ask the operator to raise the limit.",
                 limit=max_rows,
             )
-        # The columns' bytes as stored, decompressed (the footer says): batches are sized from them.
-        stored = 0
+        # Batches are sized from what the columns take decoded, from the footer: the values each
+        # chunk holds times their width (dictionary or run-length encoded, 20,000 vectors of
+        # 65,536 ones store in under 1 MB), or their stored size for strings.
+        decoded, vector = 0, 0
         for g in range(meta.num_row_groups):
             group = meta.row_group(g)
             for i in range(group.num_columns):
                 chunk = group.column(i)
-                if chunk.path_in_schema.split(".")[0] in self.columns:
-                    stored += chunk.total_uncompressed_size
-        self.row_bytes = stored / max(self.rows, 1)
+                column = chunk.path_in_schema.split(".")[0]
+                if column in self.columns:
+                    width = WIDTHS.get(chunk.physical_type) or meta.schema.column(i).length or 0
+                    size = max(chunk.total_uncompressed_size, chunk.num_values * width)
+                    decoded += size
+                    vector += size if column == "vector" else 0
+        self.row_bytes = decoded / max(self.rows, 1)
+        if vector / max(self.rows, 1) > ROW_BYTES_MAX:
+            raise TooLarge(
+                f"{name}: its vectors take {vector / max(self.rows, 1) / 1e6:,.0f} MB a row decoded; "
+                f"a row may take at most {ROW_BYTES_MAX / 1e6:,.0f} MB",
+                limit=ROW_BYTES_MAX,
+            )
         first = next(self.batches(1, check=False), None)
         if first is None:
             raise BadInput(f"{name} has no rows")
@@ -218,7 +232,7 @@ class _Parquet:
         if dim == 0 and len(ids):
             raise BadInput(f"{self.name}: column 'vector' holds empty lists")
         try:
-            flat = vec_col.flatten().to_numpy(zero_copy_only=False).astype(np.float32)
+            flat = vec_col.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
         except (pa.ArrowInvalid, TypeError, ValueError):
             raise BadInput(f"{self.name}: column 'vector' must hold numbers") from None
         out = {"ids": ids, "vectors": flat.reshape(len(ids), dim)}
