@@ -167,3 +167,21 @@ def test_a_parquet_vector_larger_than_a_row_may_be_is_refused_from_the_footer(st
             load_features(store, "huge", path, progress=False)
     finally:
         features.ROW_BYTES_MAX = old
+
+
+def test_a_dictionary_encoded_label_standing_for_every_row_is_read_in_bounded_batches(store, tmp_path):
+    """One 50 KB label for 30,000 rows: ~1 MB stored, 1.5 GB decoded; batches are cut by the
+    longest value of each string column's dictionary (was +1 GB at 10,000 rows a batch)."""
+    path = tmp_path / "labels.parquet"
+    n = 30_000
+    vectors = pa.FixedSizeListArray.from_arrays(pa.array(np.random.default_rng(0).normal(size=n * 4), pa.float32()), 4)
+    ids = pa.array([f"r{i}" for i in range(n - 1)] + ["r0"])  # a duplicate: refused after reading every row
+    label = pa.array(["x" * 50_000] * n).dictionary_encode()
+    pq.write_table(pa.table({"id": ids, "vector": vectors, "label": label}), path, compression="zstd")
+    assert path.stat().st_size < 2_000_000
+    Path("/proc/self/clear_refs").write_text("5")
+    before = rss_peak_mb()
+    with pytest.raises(BadInput, match="duplicate ids"):
+        load_features(store, "labels", path, progress=False)
+    assert rss_peak_mb() - before < 300
+    assert store.registry.list() == []

@@ -4,12 +4,13 @@
 A features file is hostile until read: its rows are bounded from its headers (the npy headers
 inside the zip, the Parquet footer) by VECTRAIN_MAX_LOAD_ROWS before any row is read, and it is
 read in batches of a bounded size decoded (a Parquet column's values counted from the footer, not
-its stored bytes: one dictionary value can stand for gigabytes), twice: the first pass checks
-every row (ids present and unique, one dimension, finite, not zero), so a bad file leaves the
-dataset exactly as it was; the second inserts. Memory stays bounded by a batch and 8 bytes an id
-(ids are checked unique by their hashes, and a clash of hashes by the ids themselves). Vectors
-are L2-normalized; ids already stored are skipped (re-loading the same file adds nothing); the
-vector index is built once at the end. A job's cancel stops either pass at its next batch.
+its stored bytes, and its text columns cut by their longest dictionary value: one dictionary
+value can stand for gigabytes), twice: the first pass checks every row (ids present and unique,
+one dimension, finite, not zero), so a bad file leaves the dataset exactly as it was; the second
+inserts. Memory stays bounded by a batch and 8 bytes an id (ids are checked unique by their
+hashes, and a clash of hashes by the ids themselves). Vectors are L2-normalized; ids already
+stored are skipped (re-loading the same file adds nothing); the vector index is built once at
+the end. A job's cancel stops either pass at its next batch.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from vectrain.loaders.writer import DatasetWriter, LoadSummary
 from vectrain.storage.store import Store
 
 OPTIONAL = {"labels": "label", "urls": "url", "splits": "split"}  # npz array -> column
+OPTIONAL_TEXT = ("id", "label", "url", "split")  # Parquet columns of text
 BATCH_BYTES = 32 * 1024 * 1024  # of one batch's arrays, decoded
 WIDTHS = {"BOOLEAN": 1, "INT32": 4, "FLOAT": 4, "INT64": 8, "DOUBLE": 8, "INT96": 12}  # Parquet physical types
 
@@ -90,6 +92,10 @@ def _check(source, rows: int, cancel: Callable[[], None]) -> None:
         dupes = sorted(i for i, n in seen.items() if n > 1)[:5]
         if dupes:
             raise BadInput(f"{source.name}: duplicate ids in the file, e.g. {dupes}; ids must be unique")
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind)
 
 
 def _batch_rows(row_bytes: float, rows: int) -> int:
@@ -152,6 +158,11 @@ class _Parquet:
         self.name = name
         try:
             self.file = pq.ParquetFile(handle)
+            # Text columns read as dictionaries: a value is decoded once, and batches are cut by
+            # the longest (one dictionary value can stand for every row's).
+            texts = [f.name for f in self.file.schema_arrow if f.name in OPTIONAL_TEXT and _is_text(f.type)]
+            if texts:
+                self.file = pq.ParquetFile(handle, read_dictionary=texts)
         except (pa.ArrowInvalid, OSError) as exc:
             raise BadInput(f"{name} is not a readable Parquet file (truncated or corrupt?): {exc}") from None
         columns = set(self.file.schema_arrow.names)
@@ -195,7 +206,12 @@ class _Parquet:
 
     def _read(self, rows: int, columns: list[str]) -> Iterator[pa.RecordBatch]:
         try:
-            yield from self.file.iter_batches(batch_size=_batch_rows(self.row_bytes, rows), columns=columns)
+            for batch in self.file.iter_batches(batch_size=_batch_rows(self.row_bytes, rows), columns=columns):
+                texts = [c.dictionary for c in batch.columns if pa.types.is_dictionary(c.type)]
+                longest = sum(pc.max(pc.binary_length(d)).as_py() or 0 for d in texts)
+                step = _batch_rows(self.row_bytes + longest, batch.num_rows)
+                for start in range(0, batch.num_rows, step):
+                    yield batch.slice(start, step)
         except (pa.ArrowInvalid, OSError) as exc:
             raise BadInput(f"{self.name} could not be read to the end (truncated or corrupt?): {exc}") from None
 
