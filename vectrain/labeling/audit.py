@@ -177,6 +177,23 @@ def provenance_of(row: dict) -> dict:
     }
 
 
+def check_claims(store: Store, session_id: str, ids, sources) -> None:
+    """A label that claims to be an audit label must have been drawn for this session's audit
+    (the estimate's weights depend on it): else BadInput, and nothing is stored."""
+    claimed = [i for i, source in zip(ids, sources) if source == "audit"]
+    if not claimed:
+        return
+    drawn = {r["item_id"] for r in store.rows(Query.named("audit.drawn_among", session_id=session_id, ids=claimed))}
+    false = [i for i in claimed if i not in drawn]
+    if false:
+        raise BadInput(
+            f"{len(false)} label(s) claim source audit but were never drawn for this session's "
+            f"audit, e.g. {false[:5]}; nothing was stored",
+            field="labels",
+            items=false[:5],
+        )
+
+
 def insert_labels(
     store: Store,
     session_id: str,
@@ -192,17 +209,7 @@ def insert_labels(
     label's (source, round), from `provenance`. `before()` runs once the batch is accepted, just
     before it is written (the label history); `labeler` gave them."""
     sources, rounds = [p[0] for p in reported], [p[1] for p in reported]
-    claimed = [i for i, source in zip(ids, sources) if source == "audit"]
-    if claimed:
-        drawn = {r["item_id"] for r in store.rows(Query.named("audit.drawn_among", session_id=session_id, ids=claimed))}
-        false = [i for i in claimed if i not in drawn]
-        if false:
-            raise BadInput(
-                f"{len(false)} label(s) claim source audit but were never drawn for this session's "
-                f"audit, e.g. {false[:5]}; nothing was stored",
-                field="labels",
-                items=false[:5],
-            )
+    check_claims(store, session_id, ids, sources)
     if before is not None:
         before()
     store.command(

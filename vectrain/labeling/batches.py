@@ -40,6 +40,7 @@ from vectrain.labeling import candidates, scoring
 from vectrain.labeling.candidates import ScanSource, ScoredSource
 from vectrain.labeling.state import State
 from vectrain.search.nearest import nearest
+from vectrain.storage.registry import random_picks
 from vectrain.storage.store import Store
 from vectrain.storage.vectorsql.filters import Exclusion
 
@@ -191,13 +192,7 @@ class _Picker:
             need = k - len(chosen)
             # enough draws that `need` survive the labeled share, with a margin
             draws = min(total, math.ceil(need * total / unlabeled * 1.3) + 2)
-            positions = [int(p) for p in rng.choice(total, size=draws, replace=False) if int(p) not in seen]
-            seen.update(positions)
-            starts = np.cumsum([0] + [rows for _, rows in parts])
-            picks = []
-            for p in positions:
-                i = int(np.searchsorted(starts, p, side="right")) - 1
-                picks.append((parts[i][0], p - int(starts[i])))
+            picks = random_picks(rng, parts, draws, seen)
             order = {pick: n for n, pick in enumerate(picks)}
             query = self.store.dialect.rows_at(self.store.database, table, w, b, picks, [self.exclusion])
             rows = self.store.rows(query)

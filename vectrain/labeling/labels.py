@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from vectrain.core.errors import BadInput, ItemNotFound, NotFound
+from vectrain.core.errors import BadInput, NotFound
 from vectrain.core.validation import (
     check_ids,
     check_score,
@@ -46,7 +46,7 @@ def add_labels(store: Store, session_id: str, labels: list[dict], labeler: str =
         ids.append(label["item_id"])
         provenance.append(session_audit.provenance(label, f"labels[{n}]"))
     ids = check_ids(ids, "labels", store.settings)
-    _require_items(store, s["dataset"], ids, "labels")
+    class_labels.require_items(store, s["dataset"], ids, "labels")
     version = time.time_ns()
     # One INSERT (with provenance): a block this size is written atomically, on disk when it returns.
     with STATES.label_lock(s["id"]):
@@ -65,17 +65,6 @@ def add_labels(store: Store, session_id: str, labels: list[dict], labeler: str =
         counts = label_counts(store, s["id"])
         STATES.set_labeled(store, s["id"], counts["labeled"])
     return {"stored": len(ids), "labels": counts, "labelers": team.labeler_counts(store, s["id"])}
-
-
-def _require_items(store: Store, dataset: str, ids: list[str], what: str) -> None:
-    found = {r["id"] for r in store.rows(Query.named("items.existing_ids", ids=ids, **items_params(store, dataset)))}
-    missing = [i for i in ids if i not in found]
-    if missing:
-        raise ItemNotFound(
-            f"{what}: {len(missing)} item(s) not in dataset {dataset!r}, e.g. {missing[:5]}; nothing was stored",
-            dataset=dataset,
-            items=missing[:5],
-        )
 
 
 def remove_labels(store: Store, session_id: str, item_ids: list[str], labeler: str = "") -> dict[str, Any]:

@@ -14,12 +14,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from vectrain.core.errors import Conflict
-from vectrain.core.names import FUNCTION_PREFIX, function_name, view_name
+from vectrain.core.names import function_name, view_name
 from vectrain.labeling import publish, rounds, scoring
 from vectrain.labeling.multiclass import publish as class_publish
 from vectrain.labeling.sessions import check_session_name, get_session
-from vectrain.labeling.state import STATES, session_row
+from vectrain.labeling.state import STATES, claim_session_name, session_row
 from vectrain.storage import claims
 from vectrain.storage.query import Query
 from vectrain.storage.store import Store
@@ -73,15 +72,7 @@ def rename_session(store: Store, session_id: str, name: str) -> dict[str, Any]:
     check_session_name(name)
     if name == s["name"]:
         return get_session(store, s["id"])
-    taken = Conflict(
-        f"A session named {name!r} already exists; pick another name (the name becomes the SQL "
-        f"view {FUNCTION_PREFIX}{name})",
-        session_name=name,
-    )
-    if store.rows(Query.named("sessions.by_name", name=name)):
-        raise taken
-    if not claims.claim(store, "session", name, s["id"]):
-        raise taken
+    claim_session_name(store, name, s["id"])
     store.command(Query.named("sessions.rename", id=s["id"], name=name, version=time.time_ns()))
     if s["classes"]:  # a session with classes: its applied round published under the new name
         class_publish.republish(store, {**s, "name": name})

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from vectrain.core.choices import Strategy, TrainMode
-from vectrain.core.errors import BadInput, Conflict, RoundNotFound
+from vectrain.core.errors import BadInput, RoundNotFound
 from vectrain.core.names import FUNCTION_PREFIX, function_name, validate_name, view_name
 from vectrain.core.validation import (
     check_fraction,
@@ -33,8 +33,7 @@ from vectrain.labeling.labels import add_labels
 from vectrain.labeling.multiclass import batches as class_batches
 from vectrain.labeling.multiclass import sessions as multiclass
 from vectrain.labeling.multiclass.model import is_multiclass
-from vectrain.labeling.state import STATES, State, items_params, label_counts, session_row
-from vectrain.storage import claims
+from vectrain.labeling.state import STATES, State, claim_session_name, items_params, label_counts, session_row
 from vectrain.storage.query import Floats, Query
 from vectrain.storage.store import Store
 
@@ -118,15 +117,7 @@ def create_session(
 
         weights, examples, negatives = session_start(store, dataset, positive_ids, negative_ids)
     session_id = uuid.uuid4().hex[:16]
-    taken = Conflict(
-        f"A session named {name!r} already exists; pick another name (the name becomes the SQL "
-        f"view {FUNCTION_PREFIX}{name})",
-        session_name=name,
-    )
-    if store.rows(Query.named("sessions.by_name", name=name)):
-        raise taken
-    if not claims.claim(store, "session", name, session_id):  # another request won the name
-        raise taken
+    claim_session_name(store, name, session_id)
     store.command(
         Query.named(
             "sessions.insert",

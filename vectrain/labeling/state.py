@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from vectrain.core.errors import SessionNotFound
-from vectrain.core.names import items_table
+from vectrain.core.errors import Conflict, SessionNotFound
+from vectrain.core.names import FUNCTION_PREFIX, items_table
+from vectrain.storage import claims
 from vectrain.storage.query import Query
 from vectrain.storage.store import Store
 
@@ -114,3 +115,17 @@ def dataset_labels(store: Store, dataset: str, ids: list[str]) -> dict[str, str]
         return {}
     rows = store.rows(Query.named("items.labels_of", ids=list(ids), **items_params(store, dataset)))
     return {r["id"]: r["label"] for r in rows}
+
+
+def claim_session_name(store: Store, name: str, session_id: str) -> None:
+    """Take `name` for the session, or Conflict if a session has it or another request won it
+    first (the claim holds across processes: vectrain.storage.claims)."""
+    taken = Conflict(
+        f"A session named {name!r} already exists; pick another name (the name becomes the SQL "
+        f"view {FUNCTION_PREFIX}{name})",
+        session_name=name,
+    )
+    if store.rows(Query.named("sessions.by_name", name=name)):
+        raise taken
+    if not claims.claim(store, "session", name, session_id):  # another request won the name
+        raise taken

@@ -276,3 +276,20 @@ class DatasetRegistry:
         self._cache.pop(name, None)
         for key in [k for k in self._facts if k[0] == name]:
             self._facts.pop(key, None)
+
+
+def random_picks(rng, parts: list[tuple[str, int]], draws: int, seen: set[int]) -> list[tuple[str, int]]:
+    """`draws` distinct row positions drawn uniformly over the parts' rows, less those already
+    `seen` (which take the new ones), as (part name, row within the part): what a rows_at query
+    reads without scanning the table."""
+    import numpy as np
+
+    total = sum(rows for _, rows in parts)
+    positions = [int(p) for p in rng.choice(total, size=draws, replace=False) if int(p) not in seen]
+    seen.update(positions)
+    starts = np.cumsum([0] + [rows for _, rows in parts])
+    picks = []
+    for p in positions:
+        i = int(np.searchsorted(starts, p, side="right")) - 1
+        picks.append((parts[i][0], p - int(starts[i])))
+    return picks

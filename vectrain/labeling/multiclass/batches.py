@@ -39,6 +39,7 @@ from vectrain.labeling.multiclass import scoring, training
 from vectrain.labeling.multiclass.model import ClassRound, ClassSession, get_round, label_counts
 from vectrain.labeling.multiclass.vectors import VECTORS
 from vectrain.storage.query import Query
+from vectrain.storage.registry import random_picks
 from vectrain.storage.store import Store
 
 POOL_PER_SLOT = 5  # smallest-margin items read per batch slot
@@ -272,13 +273,7 @@ class _Picker:
                 break
             need = k - len(ids)
             draws = min(total, math.ceil(need * total / unlabeled * 1.3) + 8)
-            positions = [int(p) for p in rng.choice(total, size=draws, replace=False) if int(p) not in seen]
-            seen.update(positions)
-            starts = np.cumsum([0] + [rows for _, rows in parts])
-            picks = []
-            for p in positions:
-                i = int(np.searchsorted(starts, p, side="right")) - 1
-                picks.append((parts[i][0], p - int(starts[i])))
+            picks = random_picks(rng, parts, draws, seen)
             order = {pick: n for n, pick in enumerate(picks)}
             rows = self.store.rows(
                 Query.named("classes.rows_at", picks=picks, session_id=self.session.id, **self.where)

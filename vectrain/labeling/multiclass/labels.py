@@ -79,17 +79,7 @@ def insert(store: Store, session_id: str, ids, classes, reported, version: int, 
     once the batch is accepted, just before it is written (the label history:
     vectrain.labeling.history)."""
     sources, rounds = [p[0] for p in reported], [p[1] for p in reported]
-    claimed = [i for i, source in zip(ids, sources) if source == "audit"]
-    if claimed:
-        drawn = {r["item_id"] for r in store.rows(Query.named("audit.drawn_among", session_id=session_id, ids=claimed))}
-        false = [i for i in claimed if i not in drawn]
-        if false:
-            raise BadInput(
-                f"{len(false)} label(s) claim source audit but were never drawn for this session's "
-                f"audit, e.g. {false[:5]}; nothing was stored",
-                field="labels",
-                items=false[:5],
-            )
+    session_audit.check_claims(store, session_id, ids, sources)
     if before is not None:
         before()
     store.command(

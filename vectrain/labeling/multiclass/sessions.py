@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from vectrain.core.errors import BadInput, Conflict
-from vectrain.core.names import FUNCTION_PREFIX
+from vectrain.core.errors import BadInput
 from vectrain.core.validation import check_ids
 from vectrain.labeling.multiclass import labels as class_labels
 from vectrain.labeling.multiclass import scoring, training
@@ -29,7 +28,7 @@ from vectrain.labeling.multiclass.model import (
     starts,
     store_next_round,
 )
-from vectrain.storage import claims
+from vectrain.labeling.state import claim_session_name
 from vectrain.storage.query import Floats, Query
 from vectrain.storage.store import Store
 
@@ -68,15 +67,7 @@ def create(
             )
     ids, y = _examples(store, dataset, classes, examples)
     session = ClassSession(uuid.uuid4().hex[:16], dataset, name, tuple(classes), labelset or "", audit_rate)
-    taken = Conflict(
-        f"A session named {name!r} already exists; pick another name (the name becomes the SQL "
-        f"view {FUNCTION_PREFIX}{name})",
-        session_name=name,
-    )
-    if store.rows(Query.named("sessions.by_name", name=name)):
-        raise taken
-    if not claims.claim(store, "session", name, session.id):
-        raise taken
+    claim_session_name(store, name, session.id)
     source = "+".join(part for part, given in (("labelset", labelset), ("examples", ids)) if given) or "classes"
     store.command(
         Query.named(
