@@ -6,6 +6,7 @@ from tests.fixtures import (  # noqa: F401  (fixtures pytest finds by name)
     api,
     clip_store,
     engine_path,
+    keyed,
     make_dataset,
     settings,
     shared_api,

@@ -90,6 +90,17 @@ def store(settings):
     drop_store(s)
 
 
+WRITE_KEY, READ_KEY = "w-" + "a" * 30, "r-" + "b" * 30  # the keys of `keyed`
+
+
+@pytest.fixture
+def keyed(settings, store) -> TestClient:
+    """The test's store behind an app that needs keys (WRITE_KEY, READ_KEY)."""
+    keyed_settings = settings.model_copy(update={"api_keys": WRITE_KEY, "read_api_keys": READ_KEY})
+    with TestClient(create_app(keyed_settings, store)) as client:
+        yield client
+
+
 @pytest.fixture
 def api(settings, store) -> TestClient:
     with TestClient(create_app(settings, store)) as client:

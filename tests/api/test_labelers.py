@@ -227,9 +227,9 @@ def _next(api, sid, who, k=10, **body):
     return r.json()
 
 
-def test_concurrent_labelers_get_disjoint_batches(api, make_dataset):
-    _, _, ids = make_dataset(n=400)
-    sid = new_session(api, ids)
+def _race(api, sid: str, prefix: str) -> dict[str, list[str]]:
+    """Six named labelers ask for a `top` batch at the same moment: each one's items; every batch
+    is whole and no item is in two."""
     batches: dict[str, list[str]] = {}
     start = threading.Barrier(6)
 
@@ -237,13 +237,21 @@ def test_concurrent_labelers_get_disjoint_batches(api, make_dataset):
         start.wait()
         batches[who] = [i["id"] for i in _next(api, sid, who, strategy="top")["items"]]
 
-    threads = [threading.Thread(target=ask, args=(f"labeler{n}",)) for n in range(6)]
+    threads = [threading.Thread(target=ask, args=(f"{prefix}{n}",)) for n in range(6)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     handed = [i for b in batches.values() for i in b]
     assert all(len(b) == 10 for b in batches.values()) and len(set(handed)) == 60
+    return batches
+
+
+def test_concurrent_labelers_get_disjoint_batches(api, make_dataset):
+    _, _, ids = make_dataset(n=400)
+    sid = new_session(api, ids)
+    batches = _race(api, sid, "labeler")
+    handed = [i for b in batches.values() for i in b]
     # Someone without a name skips every leased item and takes no lease.
     anon = [i["id"] for i in _next(api, sid, "", strategy="top")["items"]]
     assert not set(anon) & set(handed) and _next(api, sid, "")["lease_seconds"] is None
@@ -320,20 +328,7 @@ def test_grants_serialize_without_the_process_lock(api, store, make_dataset, mon
         return won
 
     monkeypatch.setattr(leases, "_grant", counting)
-    batches: dict[str, list[str]] = {}
-    start = threading.Barrier(6)
-
-    def ask(who):
-        start.wait()
-        batches[who] = [i["id"] for i in _next(api, sid, who, strategy="top")["items"]]
-
-    threads = [threading.Thread(target=ask, args=(f"replica{n}",)) for n in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    handed = [i for b in batches.values() for i in b]
-    assert all(len(b) == 10 for b in batches.values()) and len(set(handed)) == 60
+    _race(api, sid, "replica")  # asserts whole, disjoint batches
     grants = store.rows(
         Query(f"SELECT grant_no, uniqExact(claimant) AS c FROM leases WHERE session_id = '{sid}' GROUP BY grant_no")
     )

@@ -4,16 +4,8 @@ Origin of a browser's request, and the methods a path answers."""
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.fixtures import READ_KEY
 from vectrain.api.app import create_app
-
-WRITE_KEY, READ_KEY = "w-" + "a" * 30, "r-" + "b" * 30
-
-
-@pytest.fixture
-def keyed(settings, store):
-    keyed_settings = settings.model_copy(update={"api_keys": WRITE_KEY, "read_api_keys": READ_KEY})
-    with TestClient(create_app(keyed_settings, store)) as client:
-        yield client
 
 
 # -- the key before the body ---------------------------------------------------------------------

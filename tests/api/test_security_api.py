@@ -13,17 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from tests.fixtures import READ_KEY, WRITE_KEY
 from vectrain.api.app import create_app
-
-WRITE_KEY, READ_KEY = "w-" + "a" * 30, "r-" + "b" * 30
-
-
-@pytest.fixture
-def keyed(settings, store):
-    """The same store behind an app that needs keys."""
-    keyed_settings = settings.model_copy(update={"api_keys": WRITE_KEY, "read_api_keys": READ_KEY})
-    with TestClient(create_app(keyed_settings, store)) as client:
-        yield client
 
 
 def bearer(key):
